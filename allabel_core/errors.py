@@ -1,0 +1,54 @@
+"""Typed errors for the situations users actually meet.
+
+Every message says what is wrong and, where it helps, what to do about it.
+Nothing here imports anything heavy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class AllabelError(Exception):
+    """Base class: catch this to handle every error ALLabel raises on purpose."""
+
+
+class DataFormatError(AllabelError, ValueError):
+    """A file (or in-memory record) could not be read.
+
+    ``path`` names the file, ``line`` the 1-based line (or record number for
+    formats without lines), and ``reason`` what is wrong.
+    """
+
+    def __init__(self, reason: str, *, path: str | Path | None = None, line: int | None = None):
+        self.reason = reason
+        self.path = str(path) if path is not None else None
+        self.line = line
+        where = self.path or "<data>"
+        if line is not None:
+            where = f"{where}, line {line}"
+        super().__init__(f"{where}: {reason}")
+
+
+class EmptyPoolError(AllabelError, ValueError):
+    """There is nothing to select from."""
+
+
+class BudgetError(AllabelError, ValueError):
+    """The budget cannot be met (too large, negative, or not a number)."""
+
+
+class DimensionError(AllabelError, ValueError):
+    """Two embedding matrices that must agree in width do not."""
+
+
+class PredictorError(AllabelError, RuntimeError):
+    """A predictor was asked for something it cannot do."""
+
+
+class ConfigError(AllabelError, ValueError):
+    """A setting is missing or out of range."""
+
+
+class ProjectError(AllabelError, RuntimeError):
+    """A project store could not be opened or updated."""
