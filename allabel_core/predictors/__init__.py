@@ -1,0 +1,5 @@
+"""Predictors: label sentences from retrieved annotated demonstrations."""
+
+from .base import DemoStore, Prediction, Predictor
+
+__all__ = ["DemoStore", "Prediction", "Predictor"]

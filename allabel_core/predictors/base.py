@@ -1,0 +1,118 @@
+"""What every predictor shares: the demonstration store, the prediction
+record, and the predictor interface.
+
+A predictor labels sentences by retrieving the most similar *annotated*
+sentences (the selected set ``S``) as demonstrations. Only ``gold`` and
+``confirmed`` spans are ever demonstrations; ``suggested`` spans are not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import DimensionError
+from ..index import build_index
+from ..sentence import TRUSTED, Sentence, Span
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One sentence's predicted spans and how they came about.
+
+    ``spans`` carry status ``suggested``. ``uncertainty`` is higher when the
+    predictor is less sure (``uncertainty_kind`` says which measure:
+    ``"knn-margin"``, ``"perplexity"`` or ``"disagreement"``).
+    ``demonstrations`` are the retrieved sentence ids in prompt order —
+    least similar first, most similar last, nearest the query — with their
+    cosine ``similarities`` in the same order. ``error`` is set (and
+    ``spans`` empty) when this sentence failed; a failed sentence never fails
+    the batch. ``details`` holds what the Predictions page shows (rendered
+    prompt, raw answer, parse counts), free-form.
+    """
+
+    sentence_id: str
+    spans: tuple[Span, ...]
+    uncertainty: float
+    uncertainty_kind: str
+    demonstrations: tuple[str, ...] = ()
+    similarities: tuple[float, ...] = ()
+    error: str | None = None
+    details: dict = field(default_factory=dict, compare=False)
+
+
+class DemoStore:
+    """The retrieval corpus: annotated sentences and their sentence vectors.
+
+    ``sentences`` keep only trusted (gold/confirmed) spans. ``vectors``:
+    ``(len(sentences), d)`` float32, unit rows, aligned with ``sentences``.
+    """
+
+    def __init__(self, sentences: Sequence[Sentence], vectors: np.ndarray):
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or len(vectors) != len(sentences):
+            raise DimensionError(f"{len(sentences)} demonstrations but vectors of shape {vectors.shape}")
+        self.sentences = [s.with_spans(s.spans_with(TRUSTED)) for s in sentences]
+        self.vectors = vectors
+        self.ids = [s.id for s in self.sentences]
+        self._index = build_index(vectors) if len(vectors) else None
+
+    @classmethod
+    def from_sentences(cls, sentences: Sequence[Sentence], embedder) -> DemoStore:
+        """Embed (cached) and index ``sentences``."""
+        sentences = list(sentences)
+        vectors = embedder.encode([s.text for s in sentences]) if sentences else np.zeros((0, embedder.dim), np.float32)
+        return cls(sentences, vectors)
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def retrieve(self, queries: np.ndarray, k: int, *, exclude: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` most similar demonstrations per query, best first.
+
+        Returns ``(positions, similarities)``, both ``(n_queries, k')`` with
+        ``k' = min(k, len(self))``; positions index ``self.sentences``.
+        ``exclude``: per-query sentence ids never to return (a sentence must
+        not be its own demonstration); pass one id per query, or None.
+        """
+        queries = np.asarray(queries, dtype=np.float32)
+        if self._index is None or k <= 0:
+            return np.zeros((len(queries), 0), np.int64), np.zeros((len(queries), 0), np.float32)
+        want = min(k + (1 if exclude is not None else 0), len(self))
+        pos, sims = self._index.search(queries, want)
+        if exclude is None:
+            return pos[:, :k], sims[:, :k]
+        keep_k = min(k, len(self) - 1) if len(self) > 1 else 0
+        out_p = np.full((len(queries), keep_k), -1, np.int64)
+        out_s = np.full((len(queries), keep_k), -np.inf, np.float32)
+        for q in range(len(queries)):
+            row = [(p, s) for p, s in zip(pos[q], sims[q]) if p >= 0 and self.ids[p] != exclude[q]][:keep_k]
+            for j, (p, s) in enumerate(row):
+                out_p[q, j], out_s[q, j] = p, s
+        return out_p, out_s
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """Labels sentences using demonstrations retrieved from a :class:`DemoStore`.
+
+    ``name`` is what the UI and CLI show (e.g. "offline kNN predictor",
+    never "LLM" for the offline one); ``params()`` goes into run manifests.
+    """
+
+    name: str
+
+    def params(self) -> dict: ...
+
+    def predict(
+        self,
+        demos: DemoStore,
+        sentences: Sequence[Sentence],
+        *,
+        progress: Progress | None = None,
+    ) -> list[Prediction]: ...

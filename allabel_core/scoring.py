@@ -1,0 +1,68 @@
+"""Entity-level scores with seqeval in strict IOB2 mode.
+
+seqeval's default (conlleval-compatible) mode is lenient: ``[I-X, I-X]`` is
+counted as a hit for ``[B-X, I-X]``. Strict mode (``mode="strict",
+scheme=IOB2``) counts an entity only when its type and both boundaries match
+exactly, which is what a user of the predicted spans experiences. Every score
+ALLabel reports is strict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from seqeval.metrics import classification_report
+from seqeval.scheme import IOB2
+
+from .errors import DimensionError
+
+SCORING = "entity-level micro P/R/F1, seqeval strict IOB2"
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Micro precision/recall/F1 over entities, and the same per type."""
+
+    precision: float
+    recall: float
+    f1: float
+    support: int
+    per_type: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"precision": self.precision, "recall": self.recall, "f1": self.f1, "support": self.support}
+
+
+def evaluate(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> Scores:
+    """Score predicted BIO2 tag sequences against gold ones (strict IOB2).
+
+    ``gold`` and ``pred``: one list of tags per sentence, equal lengths.
+    """
+    if len(gold) != len(pred):
+        raise DimensionError(f"{len(gold)} gold sentences but {len(pred)} predicted")
+    for i, (g, p) in enumerate(zip(gold, pred)):
+        if len(g) != len(p):
+            raise DimensionError(f"sentence {i}: {len(g)} gold tags but {len(p)} predicted")
+    gold = [list(g) for g in gold]
+    pred = [list(p) for p in pred]
+    if not any(t != "O" for g in gold for t in g) and not any(t != "O" for p in pred for t in p):
+        return Scores(0.0, 0.0, 0.0, 0, {})
+    report = classification_report(
+        gold, pred, mode="strict", scheme=IOB2, output_dict=True, zero_division=0
+    )
+    micro = report.pop("micro avg")
+    for key in ("macro avg", "weighted avg"):
+        report.pop(key, None)
+    per_type = {
+        label: {
+            "precision": float(v["precision"]),
+            "recall": float(v["recall"]),
+            "f1": float(v["f1-score"]),
+            "support": int(v["support"]),
+        }
+        for label, v in sorted(report.items())
+    }
+    return Scores(
+        float(micro["precision"]), float(micro["recall"]), float(micro["f1-score"]), int(micro["support"]), per_type
+    )
