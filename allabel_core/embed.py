@@ -166,7 +166,9 @@ class Embedder:
         done = n - len(todo)
         if progress:
             progress(done, n)
-        pending = list(todo.items())
+        # Longest first across the whole corpus, as sentence-transformers sorts
+        # within one call: chunking for progress then costs no extra padding.
+        pending = sorted(todo.items(), key=lambda kv: -len(texts[kv[1]]))
         chunk = max(self.batch_size * 8, 256)
         for c in range(0, len(pending), chunk):
             part = pending[c : c + chunk]
