@@ -1,0 +1,158 @@
+"""Bytes in, text out; JSON records with their line numbers; atomic writes.
+
+Shared by every format module. A :class:`Source` carries the name a person
+knows the file by (a path, or an upload's filename) so that every error and
+warning can say where it happened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import DataFormatError
+from ..sentence import normalize_text
+
+# Enough places to find the pattern; the count says how many there were.
+MAX_LISTED = 10
+
+
+class Source:
+    """The file being read: its display name and the warnings it produced.
+
+    Warnings of one kind are grouped (``note``) so a file with thousands of
+    repairs yields one line per kind, with the count and the first places.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self._notes: dict[str, list[str]] = {}
+        self._plain: list[str] = []
+
+    def error(self, reason: str, line: int | None) -> DataFormatError:
+        return DataFormatError(reason, path=self.path, line=line)
+
+    def warn(self, message: str) -> None:
+        self._plain.append(f"{self.path}: {message}")
+
+    def note(self, kind: str, place: str) -> None:
+        self._notes.setdefault(kind, []).append(place)
+
+    def warnings(self) -> list[str]:
+        out = list(self._plain)
+        for kind, places in self._notes.items():
+            shown = "; ".join(places[:MAX_LISTED])
+            if len(places) > MAX_LISTED:
+                shown += f"; and {len(places) - MAX_LISTED} more"
+            out.append(f"{self.path}: {kind} ({len(places)}x): {shown}")
+        return out
+
+
+def decode(data: bytes, path: str) -> str:
+    """UTF-8 bytes to text with ``\\n`` line endings and without a BOM.
+
+    Raises ``DataFormatError`` naming the byte offset and line of the first
+    byte that is not UTF-8.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataFormatError(
+            "the file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8", path=path, line=1
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        bad = data[exc.start : exc.start + 1].hex().upper()
+        raise DataFormatError(
+            f"not valid UTF-8: byte 0x{bad} at byte offset {exc.start} (column {column} in bytes); "
+            "save the file as UTF-8",
+            path=path,
+            line=line,
+        ) from None
+    # A BOM is what Windows editors put in front of UTF-8; it is not content.
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return normalize_text(text)
+
+
+def check_nonempty(text: str, src: Source) -> None:
+    """Raise for an empty file or one with only blank lines."""
+    if not text:
+        raise src.error("the file is empty", 1)
+    if not text.strip():
+        lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+        raise src.error(f"the file has only blank lines ({lines}); there is nothing to read", lines)
+
+
+def json_kind(value: object) -> str:
+    """The JSON name of a value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def a_kind(value: object) -> str:
+    """``json_kind`` with its article: "an object", "a list", "null"."""
+    kind = json_kind(value)
+    return kind if kind == "null" else ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
+def parse_json(line_text: str, src: Source, line: int) -> object:
+    try:
+        return json.loads(line_text)
+    except json.JSONDecodeError as exc:
+        raise src.error(f"invalid JSON: {exc.msg} (column {exc.colno})", line) from None
+
+
+def json_records(text: str, src: Source) -> Iterator[tuple[int, dict]]:
+    """``(line, object)`` for every non-blank line of a JSONL file."""
+    for number, line_text in enumerate(text.split("\n"), 1):
+        if not line_text.strip():
+            continue
+        record = parse_json(line_text, src, number)
+        if not isinstance(record, dict):
+            raise src.error(f"expected a JSON object {{...}} on each line, found {a_kind(record)}", number)
+        yield number, record
+
+
+def first_record(text: str, src: Source) -> tuple[int, dict]:
+    """The first JSON record of a JSONL file (for sniffing its format)."""
+    for item in json_records(text, src):
+        return item
+    raise src.error("no records found", 1)
+
+
+def atomic_write(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new
+    one, never half of either: write a temporary file in the same folder,
+    flush it to disk, then rename it over the target."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    # os.open with 0o666 lets the umask decide permissions, as open() would;
+    # mkstemp would leave the result readable by its owner only.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,37 @@
+"""JSONL tokens/tags: ``{"id": ..., "tokens": [...], "tags": [...]}`` per line.
+
+The format of the datasets in ``../shared/datasets``. Tokens are
+authoritative: a sentence's text is its tokens joined by single spaces. A
+record without an ``id`` gets ``line-N``, N its line. Tags are written as
+IOB2; spans of other statuses than those asked for are left out, and the
+status itself is not stored (it is the reader's ``status`` on the way back).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from ..sentence import Sentence
+from ._io import Source, json_records
+from ._records import record_id, require
+from ._tags import TokenRecord, iob2_rows, token_sentences
+
+
+def read(text: str, src: Source, *, status: str) -> list[tuple[int, Sentence]]:
+    records = []
+    for line, record in json_records(text, src):
+        sid = record_id(record.get("id"), f"line-{line}", src, line)
+        tokens = require(record, "tokens", list, src, line)
+        tags = require(record, "tags", list, src, line)
+        records.append(TokenRecord(line, sid, tokens, tags))
+    return token_sentences(records, src, status=status)
+
+
+def write(sentences: Sequence[Sentence], statuses: Sequence[str]) -> tuple[str, list[str]]:
+    warnings: list[str] = []
+    lines = [
+        json.dumps({"id": s.id, "tokens": s.words, "tags": tags}, ensure_ascii=False)
+        for s, tags in iob2_rows(sentences, statuses, warnings)
+    ]
+    return "".join(line + "\n" for line in lines), warnings

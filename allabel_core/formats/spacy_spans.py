@@ -1,0 +1,58 @@
+"""spaCy-style JSONL: ``{"id", "text", "spans": [{"start", "end", "label", "text"}]}``.
+
+ALLabel's own span format (the sample corpus is in it) and close to what
+Prodigy writes; extra keys, such as Prodigy's ``tokens``, are ignored. A span
+may carry its ``text``, which is checked against ``text[start:end]``, and a
+``status`` (gold, suggested, confirmed), which is kept. ``id`` is optional
+(``line-N`` otherwise). A record's ``meta`` object, when present, becomes the
+sentence's meta, and is written back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from ..sentence import Sentence
+from ._io import Source, a_kind, json_records
+from ._records import RawSpan, record_id, require, span_sentence
+
+
+def read(text: str, src: Source, *, status: str) -> list[tuple[int, Sentence]]:
+    out = []
+    for line, record in json_records(text, src):
+        sid = record_id(record.get("id"), f"line-{line}", src, line)
+        body = require(record, "text", str, src, line)
+        spans = require(record, "spans", list, src, line)
+        meta = require(record, "meta", dict, src, line) if "meta" in record else None
+        raw = []
+        for n, item in enumerate(spans, 1):
+            where = f"span {n}"
+            if not isinstance(item, dict):
+                raise src.error(f"{where} must be an object {{start, end, label}}, got {a_kind(item)}", line)
+            for key in ("start", "end", "label"):
+                require(item, key, object, src, line, f"{where}: ")
+            raw.append(RawSpan(item["start"], item["end"], item["label"], where, item.get("text"), item.get("status")))
+        out.append((line, span_sentence(sid, body, raw, src, line, status=status, meta=meta)))
+    return out
+
+
+def write(sentences: Sequence[Sentence], statuses: Sequence[str]) -> tuple[str, list[str]]:
+    lines, warnings = [], []
+    for s in sentences:
+        record = {
+            "id": s.id,
+            "text": s.text,
+            "spans": [
+                {"start": sp.start, "end": sp.end, "label": sp.label, "text": sp.text, "status": sp.status}
+                for sp in s.spans_with(statuses)
+            ],
+        }
+        if s.meta:
+            try:
+                json.dumps(s.meta)
+                record["meta"] = s.meta
+            except (TypeError, ValueError):
+                warnings.append(f"sentence {s.id!r}: meta not written, it is not JSON-serialisable")
+        lines.append(json.dumps(record, ensure_ascii=False))
+    return "".join(line + "\n" for line in lines), warnings
