@@ -72,6 +72,11 @@ class Sentence:
         unknown status. Overlapping spans are allowed here (BIO export is
         where they are dropped, and listed).
         """
+        spans = list(spans)
+        if "\r\n" in text:
+            # Offsets were given over the raw text: move them onto the
+            # normalised one, after checking them where they were made.
+            spans = [_shift_crlf(text, _check_span(text, s, status)) for s in spans]
         text = normalize_text(text)
         checked = tuple(sorted((_check_span(text, s, status) for s in spans), key=_span_order))
         bounds = [b for s in checked for b in (s.start, s.end)]
@@ -141,6 +146,14 @@ class Sentence:
                 for s in self.spans
             ],
         }
+
+
+def _shift_crlf(raw: str, span: Span) -> Span:
+    """The same span over ``normalize_text(raw)``: each ``\r\n`` before an
+    offset shortens it by one."""
+    start = span.start - raw.count("\r\n", 0, span.start)
+    end = span.end - raw.count("\r\n", 0, span.end)
+    return Span(start, end, span.label, normalize_text(span.text), span.status)
 
 
 def _span_order(s: Span) -> tuple[int, int, str]:

@@ -33,10 +33,12 @@ def test_from_text_aligns_tokens_to_spans_and_round_trips_bio():
     assert [(b.start, b.end, b.label) for b in back] == [sp.key() for sp in s.spans]
 
 
-def test_crlf_is_normalised_before_offsets():
-    s = Sentence.from_text("a", "Line one\r\nTiO2 here", [(9, 13, "MAT")])
-    assert s.text == "Line one\nTiO2 here"
-    assert s.spans[0].text == "TiO2"
+def test_crlf_is_normalised_and_offsets_follow():
+    raw = "Line one\r\nTiO2 here\r\nand ZnO"
+    s = Sentence.from_text("a", raw, [(10, 14, "MAT"), Span(25, 28, "MAT", "ZnO")])
+    assert s.text == "Line one\nTiO2 here\nand ZnO"
+    assert [sp.text for sp in s.spans] == ["TiO2", "ZnO"]
+    assert [(sp.start, sp.end) for sp in s.spans] == [(9, 13), (23, 26)]
 
 
 @pytest.mark.parametrize(
