@@ -18,6 +18,7 @@ points), so astral characters such as ``𝛼`` count as one.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -43,8 +44,12 @@ def tokenize(text: str, boundaries: Iterable[int] = ()) -> tuple[Token, ...]:
     tokens: list[Token] = []
     for match in _TOKEN.finditer(text):
         start, end = match.span()
-        inner = [c for c in cuts if start < c < end] if cuts else []
-        edges = [start, *inner, end]
+        lo = bisect_right(cuts, start) if cuts else 0
+        hi = bisect_left(cuts, end, lo) if cuts else 0
+        if lo == hi:
+            tokens.append(Token(match.group(), start, end))
+            continue
+        edges = [start, *cuts[lo:hi], end]
         for a, b in zip(edges, edges[1:]):
             tokens.append(Token(text[a:b], a, b))
     return tuple(tokens)
