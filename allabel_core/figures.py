@@ -1,0 +1,455 @@
+"""Every chart and table the dashboard shows, as plain functions.
+
+Each returns a Plotly figure or a pandas DataFrame, so a notebook draws the
+same map, curve and tables as the dashboard. Nothing here imports Streamlit.
+
+Map points carry sentence ids in ``customdata`` (one id per point):
+``point_index`` in a selection event counts within one trace, and colouring
+splits points into one trace per group, so ids are the only safe way back
+(:func:`ids_from_selection`). Every piece of sentence text is HTML-escaped
+before Plotly sees it: Plotly renders a subset of HTML in hover labels.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from .scoring import SCORING, Scores
+from .sentence import Span
+
+# Plotly's own threshold: SVG slows to a crawl above about a thousand points.
+WEBGL_ABOVE = 1000
+
+NOT_SELECTED = "not selected"
+STAGE_ORDER = ("diversity", "similarity", "uncertainty", NOT_SELECTED)
+STATUS_ORDER = ("confirmed", "suggested", "queued", "skipped", "not labeled")
+ERROR_ORDER = ("correct", "missed", "spurious", "missed and spurious", "no prediction", "no gold")
+COLORS = {
+    "diversity": "#1f77b4",
+    "similarity": "#2ca02c",
+    "uncertainty": "#d62728",
+    "confirmed": "#2ca02c",
+    "suggested": "#ff7f0e",
+    "queued": "#1f77b4",
+    "skipped": "#9467bd",
+    "correct": "#2ca02c",
+    "missed": "#1f77b4",
+    "spurious": "#ff7f0e",
+    "missed and spurious": "#d62728",
+}
+BACKGROUND = "#c9ccd1"  # groups that mean "nothing to show" sit in grey, below the rest
+QUIET = {NOT_SELECTED, "not labeled", "no prediction", "no gold"}
+STRATEGY_COLORS = {
+    "allabel": "#d62728",
+    "random": "#7f7f7f",
+    "coreset": "#1f77b4",
+    "similarity": "#2ca02c",
+    "uncertainty": "#9467bd",
+}
+CURVE_TITLE = "F1 against annotation budget"
+CURVE_YAXIS = "entity F1, strict IOB2 (seqeval)"
+
+
+# -- text --------------------------------------------------------------------
+def hover_text(text: str, *, width: int = 80, limit: int = 600, extra: Iterable[str] = ()) -> str:
+    """Sentence text for a Plotly hover label: escaped, wrapped, capped.
+
+    Wrapping happens before escaping so an entity like ``&lt;`` is never cut.
+    ``extra`` lines (already plain text) are escaped and appended.
+    """
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    lines = [html.escape(line) for line in textwrap.wrap(text, width) or [""]]
+    lines += [f"<i>{html.escape(e)}</i>" for e in extra]
+    return "<br>".join(lines)
+
+
+# -- colour groups -------------------------------------------------------------
+def stage_groups(ids: Sequence[str], stage_of: Mapping[str, str]) -> list[str]:
+    """The stage that picked each sentence, or ``"not selected"``."""
+    return [stage_of.get(i) or NOT_SELECTED for i in ids]
+
+
+def status_groups(ids: Sequence[str], status_of: Mapping[str, str]) -> list[str]:
+    """Each sentence's label status, or ``"not labeled"``."""
+    return [status_of.get(i) or "not labeled" for i in ids]
+
+
+def error_groups(
+    ids: Sequence[str],
+    predicted: Mapping[str, Iterable[Span]],
+    gold: Mapping[str, Iterable[Span]],
+) -> list[str]:
+    """Per sentence, how its predicted spans compare with gold (strict:
+    start, end and label must all match, as in strict IOB2).
+
+    ``"missed"``: some gold span was not predicted; ``"spurious"``: some
+    predicted span is not gold; a wrong boundary or type is both. Sentences
+    without gold are ``"no gold"``; with gold but no prediction,
+    ``"no prediction"``.
+    """
+    out = []
+    for i in ids:
+        if i not in gold:
+            out.append("no gold")
+        elif i not in predicted:
+            out.append("no prediction")
+        else:
+            g = {s.key() for s in gold[i]}
+            p = {s.key() for s in predicted[i]}
+            missed, spurious = bool(g - p), bool(p - g)
+            out.append(
+                "missed and spurious" if missed and spurious else "missed" if missed else "spurious" if spurious else "correct"
+            )
+    return out
+
+
+def _ordered(groups: Sequence[str], order: Sequence[str]) -> list[str]:
+    present = list(dict.fromkeys(groups))
+    known = [g for g in order if g in present]
+    rest = sorted(g for g in present if g not in order)
+    ordered = known + rest
+    # Quiet groups first, so the informative points are drawn on top.
+    return [g for g in ordered if g in QUIET] + [g for g in ordered if g not in QUIET]
+
+
+# -- the map -------------------------------------------------------------------
+def map_figure(
+    ids: Sequence[str],
+    xy: np.ndarray,
+    texts: Sequence[str],
+    *,
+    groups: Sequence[str] | None = None,
+    values: Sequence[float] | None = None,
+    color_by: str = "stage",
+    order: Sequence[str] = STAGE_ORDER + STATUS_ORDER + ERROR_ORDER,
+    links: tuple[str, Sequence[str]] | None = None,
+    highlight: Iterable[str] = (),
+    title: str | None = None,
+    webgl: bool | None = None,
+    height: int = 620,
+) -> go.Figure:
+    """The pool as a scatter of its 2-D projection.
+
+    Args:
+        ids: ``n`` sentence ids; each point's ``customdata`` is its id.
+        xy: ``(n, 2)`` coordinates (e.g. from :func:`allabel_core.projection.project`).
+        texts: ``n`` sentences, shown (escaped) on hover.
+        groups: a category per point (see :func:`stage_groups`,
+            :func:`status_groups`, :func:`error_groups`): one trace per
+            category, legend in ``order``.
+        values: instead of ``groups``, a number per point (NaN = none), e.g.
+            predicted uncertainty: one coloured trace plus one grey trace for
+            the points without a value.
+        color_by: the legend / colour-bar title.
+        links: ``(query_id, demonstration_ids)``: lines from one sentence to
+            the demonstrations retrieved for it.
+        highlight: ids drawn with a black ring (e.g. what a stage just added).
+        webgl: ``Scattergl`` instead of ``Scatter``; default: above
+            :data:`WEBGL_ABOVE` points.
+
+    Traces without ``customdata`` (links, rings) carry no ids, so selections
+    over them map to nothing.
+    """
+    ids = [str(i) for i in ids]
+    xy = np.asarray(xy, dtype=np.float32).reshape(len(ids), 2)
+    if len(texts) != len(ids):
+        raise ValueError(f"{len(ids)} ids but {len(texts)} texts")
+    webgl = len(ids) > WEBGL_ABOVE if webgl is None else webgl
+    scatter = go.Scattergl if webgl else go.Scatter
+    hover = [hover_text(t, extra=[f"id {i}"]) for i, t in zip(ids, texts)]
+    fig = go.Figure()
+
+    def add(mask: np.ndarray, name: str, marker: dict, **kw) -> None:
+        idx = np.flatnonzero(mask)
+        fig.add_trace(
+            scatter(
+                x=xy[idx, 0],
+                y=xy[idx, 1],
+                mode="markers",
+                name=f"{name} ({len(idx)})",
+                customdata=[ids[j] for j in idx],
+                hovertext=[hover[j] for j in idx],
+                hoverinfo="text",
+                marker=marker,
+                **kw,
+            )
+        )
+
+    if values is not None:
+        vals = np.asarray(values, dtype=float).reshape(len(ids))
+        missing = np.isnan(vals)
+        if missing.any():
+            add(missing, "no value", {"color": BACKGROUND, "size": 5, "opacity": 0.6})
+        add(
+            ~missing,
+            color_by,
+            {
+                "color": vals[~missing],
+                "colorscale": "Viridis",
+                "size": 7,
+                "colorbar": {"title": {"text": color_by}},
+                "showscale": True,
+            },
+        )
+    else:
+        groups = list(groups) if groups is not None else [NOT_SELECTED] * len(ids)
+        if len(groups) != len(ids):
+            raise ValueError(f"{len(ids)} ids but {len(groups)} groups")
+        arr = np.asarray(groups, dtype=object)
+        for g in _ordered(groups, order):
+            quiet = g in QUIET
+            marker = {"color": BACKGROUND if quiet else COLORS.get(g), "size": 5 if quiet else 8}
+            if quiet:
+                marker["opacity"] = 0.6
+            add(arr == g, g, marker)
+
+    pos = {i: j for j, i in enumerate(ids)}
+    if links is not None:
+        query, demos = links
+        if query in pos:
+            qx, qy = xy[pos[query]]
+            lx: list = []
+            ly: list = []
+            for d in demos:
+                if d in pos:
+                    lx += [qx, xy[pos[d], 0], None]
+                    ly += [qy, xy[pos[d], 1], None]
+            fig.add_trace(
+                scatter(x=lx, y=ly, mode="lines", name="retrieved demonstrations",
+                        line={"color": "#444", "width": 1}, hoverinfo="skip")
+            )
+    ring = [pos[i] for i in highlight if i in pos]
+    if ring:
+        fig.add_trace(
+            scatter(
+                x=xy[ring, 0], y=xy[ring, 1], mode="markers", name="just added", hoverinfo="skip",
+                marker={"symbol": "circle-open", "size": 13, "color": "#111", "line": {"width": 1.5}},
+            )
+        )
+    fig.update_layout(
+        title=title,
+        height=height,
+        legend={"title": {"text": color_by}, "itemsizing": "constant"},
+        xaxis={"visible": False},
+        yaxis={"visible": False, "scaleanchor": "x"},
+        dragmode="lasso",
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        plot_bgcolor="white",
+        uirevision="map",  # keep zoom and legend toggles across reruns
+    )
+    return fig
+
+
+def ids_from_selection(event) -> list[str]:
+    """Sentence ids of the points in a Plotly selection event, in order, once each.
+
+    ``event``: what ``st.plotly_chart(..., on_select="rerun")`` returns (or
+    the same dict from session state): ``event["selection"]["points"]``, each
+    with ``customdata`` (an id, or a list whose first item is the id).
+    Points without ``customdata`` (link lines, rings) are ignored.
+    """
+    if not event:
+        return []
+    selection = event["selection"] if "selection" in event else {}
+    points = selection["points"] if "points" in selection else []
+    out: dict[str, None] = {}
+    for p in points:
+        cd = p.get("customdata")
+        if isinstance(cd, (list, tuple)):
+            cd = cd[0] if cd else None
+        if cd is not None and cd != "":
+            out.setdefault(str(cd), None)
+    return list(out)
+
+
+# -- the curve -----------------------------------------------------------------
+def _hex_rgba(color: str, alpha: float) -> str:
+    c = color.lstrip("#")
+    r, g, b = (int(c[k : k + 2], 16) for k in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def curve_summary(results: pd.DataFrame, *, band: str = "minmax") -> pd.DataFrame:
+    """Mean F1 per strategy and budget with its spread over seeds.
+
+    ``results``: tidy rows with ``strategy``, ``budget`` (fraction of the
+    pool) and ``f1`` (``seed`` optional). Returns ``strategy, budget_pct,
+    mean, low, high, seeds``; ``band`` is ``"minmax"`` or ``"std"`` (mean ± std).
+    """
+    if band not in ("minmax", "std"):
+        raise ValueError(f"band must be 'minmax' or 'std', not {band!r}")
+    cols = ["strategy", "budget_pct", "mean", "low", "high", "seeds"]
+    if results is None or len(results) == 0:
+        return pd.DataFrame(columns=cols)
+    g = results.groupby(["strategy", "budget"], sort=True)["f1"]
+    s = g.agg(["mean", "min", "max", "std", "count"]).reset_index()
+    std = s["std"].fillna(0.0)
+    s["low"] = s["min"] if band == "minmax" else s["mean"] - std
+    s["high"] = s["max"] if band == "minmax" else s["mean"] + std
+    s["budget_pct"] = s["budget"].astype(float) * 100.0
+    return s.rename(columns={"count": "seeds"})[cols]
+
+
+def curve_figure(
+    results: pd.DataFrame,
+    *,
+    band: str = "minmax",
+    live: pd.DataFrame | None = None,
+    pool_size: int | None = None,
+    ceiling_strategy: str = "full",
+    height: int = 480,
+) -> go.Figure:
+    """F1 against budget: one line per strategy (mean over seeds, markers),
+    a shaded band for the spread over seeds, and the full-pool ceiling as a
+    dashed horizontal line.
+
+    Args:
+        results: ``run_curve``'s tidy table (``strategy``, ``budget`` as a
+            fraction of the pool, ``seed``, ``f1``, ...).
+        band: ``"minmax"`` (min–max over seeds) or ``"std"`` (mean ± std).
+        live: the person's own curve, ``n_labeled`` and ``f1`` columns;
+            drawn against ``n_labeled / pool_size``.
+        ceiling_strategy: the strategy drawn as the horizontal ceiling.
+    """
+    fig = go.Figure()
+    summary = curve_summary(results, band=band)
+    ceiling = summary[summary["strategy"] == ceiling_strategy]
+    curves = summary[summary["strategy"] != ceiling_strategy]
+    strategies = list(dict.fromkeys(curves["strategy"]))
+    # ALLabel last, so its line sits on top of the baselines.
+    strategies.sort(key=lambda s: s == "allabel")
+    palette = iter(["#8c564b", "#e377c2", "#bcbd22", "#17becf", "#ff7f0e"])
+    for name in strategies:
+        c = curves[curves["strategy"] == name].sort_values("budget_pct")
+        color = STRATEGY_COLORS.get(name) or next(palette, "#333333")
+        if (c["seeds"] > 1).any():
+            fig.add_trace(go.Scatter(
+                x=list(c["budget_pct"]) + list(c["budget_pct"][::-1]),
+                y=list(c["high"]) + list(c["low"][::-1]),
+                fill="toself", fillcolor=_hex_rgba(color, 0.15), line={"width": 0},
+                name=f"{name} spread", legendgroup=name, showlegend=False, hoverinfo="skip",
+            ))
+        fig.add_trace(go.Scatter(
+            x=c["budget_pct"], y=c["mean"], mode="lines+markers", name=name, legendgroup=name,
+            line={"color": color, "width": 3 if name == "allabel" else 2},
+            customdata=np.c_[c["low"], c["high"], c["seeds"]],
+            hovertemplate=f"{html.escape(name)}<br>budget %{{x:.3g}}%<br>F1 %{{y:.3f}}"
+            " (%{customdata[0]:.3f}–%{customdata[1]:.3f}, %{customdata[2]} seeds)<extra></extra>",
+        ))
+    if len(ceiling):
+        level = float(ceiling["mean"].mean())
+        fig.add_hline(
+            y=level, line={"dash": "dash", "color": "#111", "width": 1.5},
+            annotation_text=f"full pool (ceiling) F1 {level:.3f}", annotation_position="bottom right",
+        )
+        # A legend entry for the ceiling (add_hline is a shape, not a trace).
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="full pool (ceiling)",
+                                 line={"dash": "dash", "color": "#111"}))
+    if live is not None and len(live) and pool_size:
+        lv = live.sort_values("n_labeled")
+        fig.add_trace(go.Scatter(
+            x=lv["n_labeled"] / pool_size * 100.0, y=lv["f1"], mode="lines+markers",
+            name="you (confirmed labels)", line={"color": "#000", "width": 2},
+            marker={"symbol": "diamond", "size": 9}, customdata=lv["n_labeled"],
+            hovertemplate="you: %{customdata} confirmed (%{x:.3g}%)<br>F1 %{y:.3f}<extra></extra>",
+        ))
+    fig.update_layout(
+        title={"text": f"{CURVE_TITLE}<br><sup>{html.escape(SCORING)}; band: "
+               f"{'min–max' if band == 'minmax' else '± std'} over seeds</sup>"},
+        xaxis={"title": {"text": "budget (% of the pool annotated)"}, "rangemode": "tozero"},
+        yaxis={"title": {"text": CURVE_YAXIS}, "rangemode": "tozero"},
+        height=height,
+        plot_bgcolor="white",
+        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 60, "r": 20, "t": 70, "b": 40},
+    )
+    fig.update_xaxes(gridcolor="#eee")
+    fig.update_yaxes(gridcolor="#eee")
+    if not fig.data:
+        fig.add_annotation(text="no results yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    return fig
+
+
+# -- tables --------------------------------------------------------------------
+def per_type_table(scores: Scores) -> pd.DataFrame:
+    """Precision, recall, F1 and support per entity type, then the micro
+    average over all types (strict IOB2, as :func:`allabel_core.scoring.evaluate`)."""
+    rows = [{"type": t, **{k: v[k] for k in ("precision", "recall", "f1", "support")}} for t, v in scores.per_type.items()]
+    rows.append({"type": "all (micro)", "precision": scores.precision, "recall": scores.recall,
+                 "f1": scores.f1, "support": scores.support})
+    df = pd.DataFrame(rows, columns=["type", "precision", "recall", "f1", "support"])
+    df["support"] = df["support"].astype(int)
+    return df
+
+
+def why_picked_table(picks: Iterable, texts: Mapping[str, str]) -> pd.DataFrame:
+    """One row per pick: ``stage, rank, id, score, reason, sentence``.
+
+    ``picks``: records with ``sentence_id`` (or ``id``), ``stage``, ``score``
+    and ``reason`` attributes or keys, in pick order; ``rank`` counts within
+    each stage from 1.
+    """
+    def get(p, *names):
+        for n in names:
+            v = p.get(n) if isinstance(p, Mapping) else getattr(p, n, None)
+            if v is not None:
+                return v
+        return None
+
+    rows, rank = [], {}
+    for p in picks:
+        stage = get(p, "stage") or ""
+        rank[stage] = rank.get(stage, 0) + 1
+        sid = str(get(p, "sentence_id", "id"))
+        score = get(p, "score")
+        rows.append({
+            "stage": stage, "rank": rank[stage], "id": sid,
+            "score": float(score) if score is not None and not (isinstance(score, float) and math.isnan(score)) else None,
+            "reason": get(p, "reason") or "", "sentence": texts.get(sid, ""),
+        })
+    return pd.DataFrame(rows, columns=["stage", "rank", "id", "score", "reason", "sentence"])
+
+
+def span_diff_table(predicted: Iterable[Span], gold: Iterable[Span] | None) -> pd.DataFrame:
+    """Predicted spans against gold, one row per span: ``verdict, text,
+    label, gold_label, start, end``.
+
+    Verdicts: ``correct`` (same start, end, label); ``wrong type`` (same
+    boundaries, another label); ``wrong boundary`` (overlaps a gold span of
+    the same label); ``spurious`` (predicted, matches nothing); ``missed``
+    (gold, matched by nothing). Without gold every prediction is
+    ``unchecked``.
+    """
+    cols = ["verdict", "text", "label", "gold_label", "start", "end"]
+    predicted = sorted(predicted, key=lambda s: (s.start, s.end))
+    if gold is None:
+        return pd.DataFrame([["unchecked", s.text, s.label, None, s.start, s.end] for s in predicted], columns=cols)
+    gold = sorted(gold, key=lambda s: (s.start, s.end))
+    used: set[tuple] = set()
+    rows = []
+    for p in predicted:
+        exact = [g for g in gold if g.key() == p.key()]
+        same_bounds = [g for g in gold if (g.start, g.end) == (p.start, p.end)]
+        overlap = [g for g in gold if g.label == p.label and g.start < p.end and p.start < g.end]
+        if exact:
+            verdict, match = "correct", exact[0]
+        elif same_bounds:
+            verdict, match = "wrong type", same_bounds[0]
+        elif overlap:
+            verdict, match = "wrong boundary", overlap[0]
+        else:
+            verdict, match = "spurious", None
+        if match is not None:
+            used.add(match.key())
+        rows.append([verdict, p.text, p.label, match.label if match else None, p.start, p.end])
+    rows += [["missed", g.text, None, g.label, g.start, g.end] for g in gold if g.key() not in used]
+    rows.sort(key=lambda r: (r[4], r[5]))
+    return pd.DataFrame(rows, columns=cols)

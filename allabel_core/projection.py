@@ -1,0 +1,235 @@
+"""A 2-D map of the pool: UMAP over sentence vectors, with faiss neighbours.
+
+UMAP's own neighbour search (pynndescent) is the slow, numba-heavy part of a
+first run; the exact neighbours come cheaply from faiss (inner product on unit
+vectors), so they are passed in through ``precomputed_knn`` and UMAP only lays
+out the graph (McInnes, Healy & Melville 2018, "UMAP: Uniform Manifold
+Approximation and Projection").
+
+Layouts are cached on disk under ``<cache_dir>/projections/``, keyed by a hash
+of the vectors and every parameter, so a corpus is laid out once whichever
+face (notebook, CLI, dashboard) asked first. The project store keeps its own
+copy with the parameters (see :func:`projection_for`).
+
+numba compiles UMAP's layout code on first use in a process (tens of
+seconds); :func:`warm_up` pays that once on tiny data so the first real map
+does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DimensionError
+from .index import build_index
+from .paths import cache_dir
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(done, total)``; step names are in ``*_STEPS``."""
+
+PROJECT_STEPS = ("finding neighbours (faiss)", "laying out (UMAP)", "done")
+WARM_UP_STEPS = ("importing UMAP", "compiling the layout code (numba, once per process)", "done")
+
+# Below this many points UMAP's spectral initialisation and neighbour graph
+# are degenerate; a PCA of the vectors shows the same thing honestly.
+MIN_UMAP_POINTS = 8
+
+
+@dataclass(frozen=True)
+class ProjectionParams:
+    """UMAP settings (McInnes et al. 2018 defaults, cosine metric).
+
+    ``seed`` fixes UMAP's ``random_state``, which also makes it single-threaded:
+    the same vectors and params give the same layout.
+    """
+
+    n_neighbors: int = 15
+    min_dist: float = 0.1
+    seed: int = 0
+    n_epochs: int | None = None
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "method": "umap", "neighbours": "faiss-exact-ip", "metric": "cosine"}
+
+
+def knn_graph(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ``k`` nearest neighbours of every row, itself first.
+
+    ``vectors``: ``(n, d)`` float32, unit rows. Returns ``(indices, distances)``,
+    both ``(n, k)``; distances are cosine distances ``1 - similarity`` clipped
+    at 0, the form UMAP's ``precomputed_knn`` expects.
+    """
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    ids, sims = build_index(vectors).search(vectors, k)
+    # A duplicated sentence may outrank the row itself; UMAP wants self first.
+    for i in np.flatnonzero(ids[:, 0] != np.arange(len(ids))):
+        row = [j for j in ids[i] if j != i][: k - 1]
+        ids[i] = [i, *row]
+        sims[i] = [1.0, *(float(vectors[i] @ vectors[j]) for j in row)]
+    dists = np.clip(1.0 - sims, 0.0, None).astype(np.float32)
+    dists[:, 0] = 0.0
+    return ids.astype(np.int64), dists
+
+
+def _pca2(vectors: np.ndarray) -> np.ndarray:
+    n = len(vectors)
+    if n == 0:
+        return np.zeros((0, 2), np.float32)
+    centred = vectors - vectors.mean(axis=0, keepdims=True)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    xy = np.zeros((n, 2), np.float32)
+    width = min(2, vt.shape[0])
+    xy[:, :width] = centred @ vt[:width].T
+    # SVD signs are arbitrary: fix them so the layout is deterministic.
+    for j in range(width):
+        if xy[np.argmax(np.abs(xy[:, j])), j] < 0:
+            xy[:, j] *= -1
+    return xy
+
+
+def _umap(vectors: np.ndarray, params: ProjectionParams, progress: Progress | None) -> np.ndarray:
+    n = len(vectors)
+    k = min(params.n_neighbors, n - 1)
+    if progress:
+        progress(0, 2)
+    knn_ids, knn_dists = knn_graph(vectors, k)
+    if progress:
+        progress(1, 2)
+    import umap
+
+    reducer = umap.UMAP(
+        n_neighbors=k,
+        n_components=2,
+        metric="cosine",
+        min_dist=params.min_dist,
+        random_state=params.seed,
+        n_epochs=params.n_epochs,
+        precomputed_knn=(knn_ids, knn_dists, None),
+        # Small graphs: a spectral start can fail on disconnected components.
+        init="spectral" if n > 64 else "random",
+    )
+    with warnings.catch_warnings():
+        # "n_jobs overridden by random_state" and "no search index": both expected.
+        warnings.simplefilter("ignore")
+        xy = reducer.fit_transform(vectors)
+    if progress:
+        progress(2, 2)
+    return np.asarray(xy, dtype=np.float32)
+
+
+def _key(vectors: np.ndarray, params: ProjectionParams) -> str:
+    import umap
+
+    h = hashlib.sha1()
+    h.update(repr((vectors.shape, sorted(params.as_dict().items()), umap.__version__)).encode())
+    h.update(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
+def project(
+    vectors: np.ndarray,
+    params: ProjectionParams | None = None,
+    *,
+    cache: Path | bool | None = None,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """2-D coordinates for each row of ``vectors``.
+
+    Args:
+        vectors: ``(n, d)`` float32, unit rows (sentence embeddings).
+        params: UMAP settings; default :class:`ProjectionParams`.
+        cache: a folder for cached layouts; ``None``/``True`` means
+            ``<cache_dir>/projections``, ``False`` disables caching.
+        progress: ``progress(done, total)`` over :data:`PROJECT_STEPS`.
+
+    Returns ``(n, 2)`` float32. Fewer than :data:`MIN_UMAP_POINTS` rows are
+    laid out by PCA instead (UMAP needs a neighbourhood to work with).
+    """
+    params = params or ProjectionParams()
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2:
+        raise DimensionError(f"vectors must be a 2-D array (n, d), got shape {vectors.shape}")
+    if len(vectors) < MIN_UMAP_POINTS:
+        if progress:
+            progress(2, 2)
+        return _pca2(vectors)
+    folder = None if cache is False else Path(cache_dir() / "projections" if cache in (None, True) else cache)
+    path = None
+    if folder is not None:
+        path = folder / f"{_key(vectors, params)}.npy"
+        if path.exists():
+            try:
+                xy = np.load(path, allow_pickle=False)
+                if xy.shape == (len(vectors), 2):
+                    if progress:
+                        progress(2, 2)
+                    return xy.astype(np.float32, copy=False)
+            except (OSError, ValueError):
+                pass  # a torn or foreign file: recompute and overwrite it
+    xy = _umap(vectors, params, progress)
+    if path is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{time.monotonic_ns()}.tmp.npy")
+        np.save(tmp, xy, allow_pickle=False)
+        tmp.replace(path)  # atomic: a concurrent reader never sees half a file
+    return xy
+
+
+def warm_up(progress: Progress | None = None) -> float:
+    """Compile UMAP's numba code on tiny data, so the first real map is fast.
+
+    Runs the same path as :func:`project` (faiss neighbours, cosine, seeded)
+    on 96 random points, uncached. Call it once per process (the dashboard
+    does, from a ``st.cache_resource``); later calls are cheap but not free.
+    ``progress(done, total)`` follows :data:`WARM_UP_STEPS`. Returns the
+    seconds spent.
+    """
+    t0 = time.perf_counter()
+    if progress:
+        progress(0, 2)
+    import umap  # noqa: F401  (the import alone takes seconds: numba, pynndescent)
+
+    if progress:
+        progress(1, 2)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((96, 8)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    _umap(x, ProjectionParams(n_epochs=20), None)
+    if progress:
+        progress(2, 2)
+    return time.perf_counter() - t0
+
+
+def projection_for(
+    store,
+    ids: Sequence[str],
+    vectors: np.ndarray,
+    params: ProjectionParams | None = None,
+    *,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """The project's map, computed once and kept in the project store.
+
+    ``store`` offers ``projection() -> (ids, xy, params) | None`` and
+    ``save_projection(ids, xy, params)``. A stored layout is reused when its
+    ids and params match; otherwise it is computed (disk-cached by
+    :func:`project`) and saved. Returns ``(len(ids), 2)`` float32 aligned with
+    ``ids``.
+    """
+    params = params or ProjectionParams()
+    ids = [str(i) for i in ids]
+    stored = store.projection()
+    if stored is not None:
+        s_ids, s_xy, s_params = stored
+        if list(s_ids) == ids and dict(s_params or {}) == params.as_dict():
+            return np.asarray(s_xy, dtype=np.float32)
+    xy = project(vectors, params, progress=progress)
+    store.save_projection(ids, xy, params.as_dict())
+    return xy
