@@ -1,0 +1,139 @@
+"""The SQLite layer under a project: tables, connections and transactions.
+
+A project is one SQLite file in WAL mode. Each thread gets its own
+connection (Streamlit runs every session in its own thread); writers take
+``BEGIN IMMEDIATE`` so two threads labeling at once queue up behind the busy
+timeout instead of failing. ``synchronous=FULL``: a committed action survives
+the process being killed and the machine losing power.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import ProjectError
+
+FORMAT_VERSION = 1
+SUFFIX = ".allabel"
+BUSY_TIMEOUT_S = 30
+
+DDL = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE labels (
+    pos INTEGER NOT NULL, name TEXT PRIMARY KEY,
+    description TEXT NOT NULL DEFAULT '', color TEXT NOT NULL);
+CREATE TABLE sentences (
+    role TEXT NOT NULL CHECK (role IN ('pool', 'target')),
+    pos INTEGER NOT NULL, id TEXT NOT NULL, text TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (role, id), UNIQUE (role, pos));
+-- Gold spans from the file, kept apart from the person's labels.
+CREATE TABLE gold_spans (
+    role TEXT NOT NULL, sentence_id TEXT NOT NULL,
+    start INTEGER NOT NULL, end INTEGER NOT NULL,
+    label TEXT NOT NULL, text TEXT NOT NULL);
+CREATE INDEX gold_by_sentence ON gold_spans (role, sentence_id);
+-- The person's layer (pool sentences only): suggestions and confirmed spans.
+CREATE TABLE spans (
+    id INTEGER PRIMARY KEY, sentence_id TEXT NOT NULL,
+    start INTEGER NOT NULL, end INTEGER NOT NULL,
+    label TEXT NOT NULL, text TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('suggested', 'confirmed')),
+    created_at REAL NOT NULL);
+CREATE INDEX spans_by_sentence ON spans (sentence_id);
+CREATE TABLE sentence_state (
+    sentence_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('confirmed', 'skipped')),
+    updated_at REAL NOT NULL);
+CREATE TABLE history (
+    seq INTEGER PRIMARY KEY, action TEXT NOT NULL, sentence_id TEXT,
+    ops TEXT NOT NULL, summary TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL, undone INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE selections (
+    seq INTEGER PRIMARY KEY, sentence_id TEXT NOT NULL UNIQUE,
+    stage TEXT NOT NULL, score REAL, reason TEXT NOT NULL DEFAULT '{}',
+    run INTEGER NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE predictions (
+    seq INTEGER PRIMARY KEY, run INTEGER NOT NULL, role TEXT NOT NULL,
+    sentence_id TEXT NOT NULL, predictor TEXT NOT NULL, spans TEXT NOT NULL,
+    uncertainty REAL, uncertainty_kind TEXT, demonstrations TEXT NOT NULL,
+    similarities TEXT NOT NULL, error TEXT, details TEXT NOT NULL,
+    created_at REAL NOT NULL);
+CREATE INDEX predictions_by_sentence ON predictions (role, sentence_id, predictor, run);
+CREATE TABLE ledger (
+    seq INTEGER PRIMARY KEY, created_at REAL NOT NULL, model TEXT NOT NULL,
+    base_url TEXT NOT NULL, purpose TEXT NOT NULL, calls INTEGER NOT NULL,
+    prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+    cost REAL, cached INTEGER NOT NULL, details TEXT NOT NULL);
+CREATE TABLE curve (
+    seq INTEGER PRIMARY KEY, run TEXT NOT NULL, strategy TEXT, budget INTEGER,
+    seed INTEGER, f1 REAL, precision REAL, recall REAL,
+    data TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE projection (
+    pos INTEGER PRIMARY KEY, sentence_id TEXT NOT NULL,
+    x REAL NOT NULL, y REAL NOT NULL);
+"""
+
+
+def dumps(obj) -> str:
+    """Canonical JSON for storage (non-JSON values become strings)."""
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode with WAL, FULL sync and a busy timeout."""
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+    except sqlite3.DatabaseError as exc:
+        raise ProjectError(f"{path}: not an ALLabel project ({exc})") from None
+    return conn
+
+
+class Database:
+    """Per-thread connections to one project file, and transactions on them."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
+        self._generation = 0
+
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use)."""
+        local = self._local
+        if getattr(local, "generation", None) != self._generation or local.conn is None:
+            conn = connect(self.path)
+            with self._lock:
+                self._conns.append(conn)
+                local.conn, local.generation = conn, self._generation
+        return local.conn
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed on exit (durable when it returns)."""
+        conn = self.conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection this object opened, in any thread."""
+        with self._lock:
+            conns, self._conns = self._conns, []
+            self._generation += 1
+        for conn in conns:
+            conn.close()

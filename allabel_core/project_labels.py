@@ -1,0 +1,324 @@
+"""Labeling actions on a project, each committed at once and undoable.
+
+Every action runs in one transaction that applies its changes and appends
+one row to ``history`` holding the primitive changes (span inserted, deleted
+or updated; sentence state changed). :meth:`LabelingMixin.undo` replays the
+inverse of the newest not-yet-undone row, so repeated undo walks back one
+action at a time, whatever kind each was.
+
+Rules (where the method is silent, these are our choices):
+
+* The person's layer never overlaps: a confirmed span that overlaps a
+  *confirmed* span is refused (:class:`SpanError`); one that overlaps only
+  *suggested* spans replaces them (the person's act beats the predictor).
+* A span may not start or end with whitespace (a selection must not swallow
+  it silently), and its label must be in the schema.
+* Confirming a sentence makes its confirmed spans the whole answer: any
+  suggestion still pending on it is rejected in the same action. A sentence
+  confirmed with no spans is annotated (it says "no entities here").
+* :meth:`LabelingMixin.apply_to_identical` adds *suggested* spans to
+  unconfirmed pool sentences only; confirmed sentences are never changed
+  behind the person's back, and no existing span is overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .errors import ProjectError
+from .sentence import Span
+
+COLS = ("id", "sentence_id", "start", "end", "label", "text", "status", "created_at")
+
+
+class SpanError(ProjectError, ValueError):
+    """A labeling action that cannot be done (bad offsets, overlap, unknown label)."""
+
+
+@dataclass(frozen=True)
+class Undone:
+    """What :meth:`LabelingMixin.undo` reverted: the action's name, its
+    sentence (None for actions over many) and its summary."""
+
+    action: str
+    sentence_id: str | None
+    summary: dict = field(default_factory=dict)
+
+
+def _row_span(row: dict) -> Span:
+    return Span(row["start"], row["end"], row["label"], row["text"], row["status"])
+
+
+def _overlaps(a: dict, start: int, end: int) -> bool:
+    return a["start"] < end and start < a["end"]
+
+
+class LabelingMixin:
+    """Mixed into :class:`allabel_core.project.Project`."""
+
+    # -- reading the person's layer ----------------------------------------
+    def _span_rows(self, conn, sentence_id: str) -> list[dict]:
+        cur = conn.execute(
+            f"SELECT {', '.join(COLS)} FROM spans WHERE sentence_id = ? ORDER BY start, end", (sentence_id,)
+        )
+        return [dict(zip(COLS, r)) for r in cur]
+
+    def spans(self, sentence_id: str, statuses: Iterable[str] = ("suggested", "confirmed")) -> list[Span]:
+        """The person's spans on a pool sentence (never gold), by position."""
+        wanted = set(statuses)
+        return [_row_span(r) for r in self._span_rows(self._db.conn(), sentence_id) if r["status"] in wanted]
+
+    def state(self, sentence_id: str) -> str | None:
+        """``"confirmed"``, ``"skipped"`` or None."""
+        row = self._db.conn().execute("SELECT state FROM sentence_state WHERE sentence_id = ?", (sentence_id,)).fetchone()
+        return row[0] if row else None
+
+    def states(self) -> dict[str, str]:
+        """Sentence id → ``"confirmed"`` / ``"skipped"`` for every sentence that has one."""
+        return dict(self._db.conn().execute("SELECT sentence_id, state FROM sentence_state"))
+
+    # -- primitive changes ---------------------------------------------------
+    @staticmethod
+    def _do(conn, op: list) -> None:
+        kind = op[0]
+        if kind == "ins":
+            row = op[1]
+            conn.execute(f"INSERT INTO spans ({', '.join(COLS)}) VALUES ({', '.join('?' * len(COLS))})",
+                         [row[c] for c in COLS])
+        elif kind == "del":
+            conn.execute("DELETE FROM spans WHERE id = ?", (op[1]["id"],))
+        elif kind == "upd":
+            after = op[2]
+            conn.execute("UPDATE spans SET label = ?, status = ? WHERE id = ?", (after["label"], after["status"], after["id"]))
+        elif kind == "state":
+            _, sid, _before, after = op
+            if after is None:
+                conn.execute("DELETE FROM sentence_state WHERE sentence_id = ?", (sid,))
+            else:
+                conn.execute("INSERT OR REPLACE INTO sentence_state VALUES (?, ?, ?)", (sid, after, time.time()))
+        else:  # pragma: no cover - ops are written only by this module
+            raise ProjectError(f"unknown history op {kind!r}")
+
+    @staticmethod
+    def _inverse(op: list) -> list:
+        kind = op[0]
+        if kind == "ins":
+            return ["del", op[1]]
+        if kind == "del":
+            return ["ins", op[1]]
+        if kind == "upd":
+            return ["upd", op[2], op[1]]
+        return ["state", op[1], op[3], op[2]]
+
+    def _record(self, conn, action: str, sentence_id: str | None, ops: list, summary: dict) -> None:
+        for op in ops:
+            self._do(conn, op)
+        if ops:
+            conn.execute(
+                "INSERT INTO history (action, sentence_id, ops, summary, created_at) VALUES (?, ?, ?, ?, ?)",
+                (action, sentence_id, json.dumps(ops, ensure_ascii=False), json.dumps(summary, ensure_ascii=False), time.time()),
+            )
+
+    @staticmethod
+    def _new_row(conn, sentence_id: str, start: int, end: int, label: str, text: str, status: str) -> dict:
+        # Ids come from a counter in meta, never reused, so the history row knows them
+        # and an undone deletion can put a span back under its own id. We hold the write lock.
+        row = conn.execute("SELECT value FROM meta WHERE key = 'next_span_id'").fetchone()
+        new_id = int(row[0]) if row else 1
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('next_span_id', ?)", (str(new_id + 1),))
+        return dict(id=new_id, sentence_id=sentence_id, start=start, end=end, label=label, text=text,
+                    status=status, created_at=time.time())
+
+    def _check(self, text: str, start, end, label: str, expected: str | None) -> None:
+        if any(not isinstance(v, int) or isinstance(v, bool) for v in (start, end)):
+            raise SpanError(f"span offsets must be whole numbers, got {start!r}, {end!r}")
+        if not 0 <= start < end <= len(text):
+            raise SpanError(f"span [{start}, {end}) lies outside the sentence (length {len(text)})")
+        if label not in self.schema:
+            raise SpanError(f"label {label!r} is not in the schema ({', '.join(self.schema.names)})")
+        piece = text[start:end]
+        if expected is not None and expected != piece:
+            raise SpanError(f"span [{start}, {end}) is {piece!r} in the sentence, not {expected!r}")
+        if piece != piece.strip():
+            raise SpanError(f"span [{start}, {end}) {piece!r} starts or ends with whitespace")
+
+    # -- actions -------------------------------------------------------------
+    def add_span(self, sentence_id: str, start: int, end: int, label: str, *, text: str | None = None) -> Span:
+        """Label ``text[start:end]`` (code points) as ``label``, confirmed.
+
+        ``text``, if given, must equal the sentence's text there. Suggested
+        spans it overlaps are replaced; an overlapping confirmed span raises
+        :class:`SpanError`. Adding a span that already exists is a no-op.
+        """
+        sent_text = self._pool_text(sentence_id)
+        self._check(sent_text, start, end, label, text)
+        with self._db.tx() as conn:
+            rows = self._span_rows(conn, sentence_id)
+            clash = [r for r in rows if _overlaps(r, start, end)]
+            same = [r for r in clash if r["status"] == "confirmed" and (r["start"], r["end"], r["label"]) == (start, end, label)]
+            if same:
+                return _row_span(same[0])
+            hard = [r for r in clash if r["status"] == "confirmed"]
+            if hard:
+                listed = "; ".join(f"{r['text']!r} [{r['start']}, {r['end']}) {r['label']}" for r in hard)
+                raise SpanError(f"[{start}, {end}) {sent_text[start:end]!r} overlaps {listed}; remove that span first")
+            ops = [["del", r] for r in clash]
+            row = self._new_row(conn, sentence_id, start, end, label, sent_text[start:end], "confirmed")
+            ops.append(["ins", row])
+            self._record(conn, "add_span", sentence_id, ops, {"span": [start, end, label], "replaced": len(clash)})
+        return _row_span(row)
+
+    def _find(self, conn, sentence_id: str, start: int, end: int, status: str | None = None) -> dict:
+        for r in self._span_rows(conn, sentence_id):
+            if (r["start"], r["end"]) == (start, end) and (status is None or r["status"] == status):
+                return r
+        what = f"{status} span" if status else "span"
+        raise SpanError(f"sentence {sentence_id!r} has no {what} at [{start}, {end})")
+
+    def remove_span(self, sentence_id: str, start: int, end: int) -> Span:
+        """Delete the span (suggested or confirmed) at exactly ``[start, end)``."""
+        with self._db.tx() as conn:
+            row = self._find(conn, sentence_id, start, end)
+            self._record(conn, "remove_span", sentence_id, [["del", row]], {"span": [start, end, row["label"]]})
+        return _row_span(row)
+
+    def set_label(self, sentence_id: str, start: int, end: int, label: str) -> Span:
+        """Change a span's type; the span becomes confirmed (the person chose it)."""
+        if label not in self.schema:
+            raise SpanError(f"label {label!r} is not in the schema ({', '.join(self.schema.names)})")
+        with self._db.tx() as conn:
+            row = self._find(conn, sentence_id, start, end)
+            after = dict(row, label=label, status="confirmed")
+            self._record(conn, "set_label", sentence_id, [["upd", row, after]], {"span": [start, end, label]})
+        return _row_span(after)
+
+    def accept_suggestions(self, sentence_id: str, spans: Iterable[tuple[int, int]] | None = None) -> int:
+        """Confirm the sentence's suggestions (all, or those at these
+        ``(start, end)``); returns how many were confirmed."""
+        wanted = None if spans is None else {tuple(s[:2]) for s in spans}
+        with self._db.tx() as conn:
+            rows = [r for r in self._span_rows(conn, sentence_id) if r["status"] == "suggested"]
+            rows = [r for r in rows if wanted is None or (r["start"], r["end"]) in wanted]
+            ops = [["upd", r, dict(r, status="confirmed")] for r in rows]
+            self._record(conn, "accept_suggestions", sentence_id, ops, {"accepted": len(rows)})
+        return len(rows)
+
+    def reject_suggestion(self, sentence_id: str, start: int, end: int) -> Span:
+        """Delete the suggestion at ``[start, end)``."""
+        with self._db.tx() as conn:
+            row = self._find(conn, sentence_id, start, end, "suggested")
+            self._record(conn, "reject_suggestion", sentence_id, [["del", row]], {"span": [start, end, row["label"]]})
+        return _row_span(row)
+
+    def suggest(self, sentence_id: str, spans: Iterable[Span | tuple[int, int, str]]) -> list[Span]:
+        """Replace the sentence's pending suggestions with ``spans`` (from a
+        predictor). Spans with labels outside the schema, whitespace edges, or
+        overlapping a confirmed span or an earlier-kept suggestion (longest
+        first) are left out. Returns the suggestions stored."""
+        text = self._pool_text(sentence_id)
+        cands = [(s.start, s.end, s.label) if isinstance(s, Span) else tuple(s[:3]) for s in spans]
+        with self._db.tx() as conn:
+            rows = self._span_rows(conn, sentence_id)
+            ops = [["del", r] for r in rows if r["status"] == "suggested"]
+            taken = [r for r in rows if r["status"] == "confirmed"]
+            for start, end, label in sorted(set(cands), key=lambda c: (c[0] - c[1], c[0])):
+                try:
+                    self._check(text, start, end, label, None)
+                except SpanError:
+                    continue
+                if any(_overlaps(r, start, end) for r in taken):
+                    continue
+                row = self._new_row(conn, sentence_id, start, end, label, text[start:end], "suggested")
+                taken.append(row)
+                ops.append(["ins", row])
+            kept = [_row_span(op[1]) for op in ops if op[0] == "ins"]
+            self._record(conn, "suggest", sentence_id, ops, {"suggested": len(kept)})
+        return sorted(kept, key=lambda s: (s.start, s.end))
+
+    def confirm(self, sentence_id: str) -> int:
+        """Mark the sentence annotated (even with no spans); pending
+        suggestions on it are rejected. Returns its number of confirmed spans."""
+        self._pool_text(sentence_id)
+        with self._db.tx() as conn:
+            rows = self._span_rows(conn, sentence_id)
+            before = self._state_in(conn, sentence_id)
+            ops = [["del", r] for r in rows if r["status"] == "suggested"]
+            if before != "confirmed":
+                ops.append(["state", sentence_id, before, "confirmed"])
+            n = sum(r["status"] == "confirmed" for r in rows)
+            self._record(conn, "confirm", sentence_id, ops, {"spans": n, "rejected": len(ops) - (before != "confirmed")})
+        return n
+
+    def skip(self, sentence_id: str) -> bool:
+        """Put the sentence aside (it goes to the end of the queue). A
+        confirmed sentence stays confirmed; returns whether anything changed."""
+        self._pool_text(sentence_id)
+        with self._db.tx() as conn:
+            before = self._state_in(conn, sentence_id)
+            if before is not None:
+                return False
+            self._record(conn, "skip", sentence_id, [["state", sentence_id, None, "skipped"]], {})
+        return True
+
+    @staticmethod
+    def _state_in(conn, sentence_id: str) -> str | None:
+        row = conn.execute("SELECT state FROM sentence_state WHERE sentence_id = ?", (sentence_id,)).fetchone()
+        return row[0] if row else None
+
+    def apply_to_identical(self, text: str, label: str) -> int:
+        """Suggest ``label`` for every whole-word occurrence of ``text`` in
+        unconfirmed pool sentences that overlaps no existing span. Returns
+        the number of suggestions added (undone together)."""
+        if not text or text != text.strip():
+            raise SpanError(f"cannot apply to {text!r}: empty or with whitespace at its edges")
+        if label not in self.schema:
+            raise SpanError(f"label {label!r} is not in the schema ({', '.join(self.schema.names)})")
+        left = r"(?<!\w)" if re.match(r"\w", text[0]) else ""
+        right = r"(?!\w)" if re.match(r"\w", text[-1]) else ""
+        pattern = re.compile(left + re.escape(text) + right)
+        with self._db.tx() as conn:
+            confirmed = {r[0] for r in conn.execute("SELECT sentence_id FROM sentence_state WHERE state = 'confirmed'")}
+            like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            hits = conn.execute(
+                "SELECT id, text FROM sentences WHERE role = 'pool' AND text LIKE ? ESCAPE '\\' ORDER BY pos",
+                (f"%{like}%",),
+            ).fetchall()
+            ops: list = []
+            for sid, sent_text in hits:
+                if sid in confirmed:
+                    continue
+                rows = self._span_rows(conn, sid)
+                for m in pattern.finditer(sent_text):
+                    if any(_overlaps(r, m.start(), m.end()) for r in rows):
+                        continue
+                    row = self._new_row(conn, sid, m.start(), m.end(), label, text, "suggested")
+                    rows.append(row)
+                    ops.append(["ins", row])
+            self._record(conn, "apply_to_identical", None, ops, {"text": text, "label": label, "added": len(ops)})
+        return len(ops)
+
+    def undo(self) -> Undone | None:
+        """Revert the newest labeling action not yet undone; None if there is none."""
+        with self._db.tx() as conn:
+            row = conn.execute(
+                "SELECT seq, action, sentence_id, ops, summary FROM history WHERE undone = 0 ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            seq, action, sid, ops, summary = row
+            for op in reversed(json.loads(ops)):
+                self._do(conn, self._inverse(op))
+            conn.execute("UPDATE history SET undone = 1 WHERE seq = ?", (seq,))
+        return Undone(action, sid, json.loads(summary))
+
+    def history(self, limit: int = 50) -> list[dict]:
+        """The newest actions first: ``{seq, action, sentence_id, summary, created_at, undone}``."""
+        cur = self._db.conn().execute(
+            "SELECT seq, action, sentence_id, summary, created_at, undone FROM history ORDER BY seq DESC LIMIT ?", (limit,)
+        )
+        return [dict(seq=s, action=a, sentence_id=i, summary=json.loads(m), created_at=t, undone=bool(u))
+                for s, a, i, m, t, u in cur]

@@ -1,0 +1,233 @@
+"""What a project keeps besides labels: predictions with what was retrieved,
+the LLM ledger, curve results and the cached map projection."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from .errors import DimensionError, ProjectError
+from .predictors.base import Prediction
+from .project_db import dumps
+from .project_settings import scrub
+from .sentence import Span
+
+CURVE_COLUMNS = ("strategy", "budget", "seed", "f1", "precision", "recall")
+
+
+def public_url(url: str) -> str:
+    """``url`` without user, password, query or fragment (where keys hide)."""
+    parts = urlsplit(str(url))
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _num(value):
+    if value is None:
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+class RecordsMixin:
+    """Mixed into :class:`allabel_core.project.Project`."""
+
+    def _next(self, conn, counter: str) -> int:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (counter,)).fetchone()
+        value = int(row[0]) if row else 1
+        conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (counter, str(value + 1)))
+        return value
+
+    # -- predictions ---------------------------------------------------------
+    def save_predictions(self, predictions: Iterable[Prediction], predictor_name: str, *, role: str = "pool") -> int:
+        """Store one batch of predictions (``role``: ``"pool"`` or ``"target"``)
+        with their retrieved demonstrations and details; returns the run number.
+        The spans are records only; to show them as suggestions on a pool
+        sentence call :meth:`~allabel_core.project_labels.LabelingMixin.suggest`."""
+        secrets = self._secret_values()
+        now = time.time()
+        with self._db.tx() as conn:
+            run = self._next(conn, "next_prediction_run")
+            conn.executemany(
+                "INSERT INTO predictions (run, role, sentence_id, predictor, spans, uncertainty, uncertainty_kind,"
+                " demonstrations, similarities, error, details, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        run, role, str(p.sentence_id), predictor_name,
+                        dumps([[s.start, s.end, s.label, s.text] for s in p.spans]),
+                        _num(p.uncertainty), p.uncertainty_kind,
+                        dumps(list(p.demonstrations)), dumps([_num(x) for x in p.similarities]),
+                        scrub(p.error, secrets) if p.error else None,
+                        dumps(scrub(dict(p.details or {}), secrets)), now,
+                    )
+                    for p in predictions
+                ],
+            )
+        return run
+
+    def predictions(self, *, role: str | None = None, predictor: str | None = None, latest: bool = True):
+        """A DataFrame, one row per stored prediction (only the newest per
+        sentence, role and predictor when ``latest``): run, role, sentence_id,
+        predictor, spans (list of ``[start, end, label, text]``), uncertainty,
+        uncertainty_kind, demonstrations, similarities, error, details, created_at."""
+        import pandas as pd
+
+        where, args = [], []
+        for col, val in (("role", role), ("predictor", predictor)):
+            if val is not None:
+                where.append(f"p.{col} = ?")
+                args.append(val)
+        if latest:
+            where.append(
+                "p.run = (SELECT MAX(q.run) FROM predictions q WHERE q.role = p.role"
+                " AND q.sentence_id = p.sentence_id AND q.predictor = p.predictor)"
+            )
+        sql = "SELECT run, role, sentence_id, predictor, spans, uncertainty, uncertainty_kind, demonstrations," \
+              " similarities, error, details, created_at FROM predictions p"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        df = pd.read_sql_query(sql + " ORDER BY p.seq", self._db.conn(), params=args)
+        for col in ("spans", "demonstrations", "similarities", "details"):
+            df[col] = df[col].map(json.loads)
+        return df
+
+    def prediction(self, sentence_id: str, *, role: str = "pool", predictor: str | None = None) -> Prediction | None:
+        """The newest stored prediction for one sentence, or None."""
+        sql = "SELECT spans, uncertainty, uncertainty_kind, demonstrations, similarities, error, details" \
+              " FROM predictions WHERE role = ? AND sentence_id = ?"
+        args: list = [role, sentence_id]
+        if predictor is not None:
+            sql += " AND predictor = ?"
+            args.append(predictor)
+        row = self._db.conn().execute(sql + " ORDER BY run DESC, seq DESC LIMIT 1", args).fetchone()
+        if row is None:
+            return None
+        spans, unc, kind, demos, sims, error, details = row
+        return Prediction(
+            sentence_id,
+            tuple(Span(a, b, label, text, "suggested") for a, b, label, text in json.loads(spans)),
+            unc if unc is not None else float("nan"),
+            kind,
+            tuple(json.loads(demos)),
+            tuple(float("nan") if s is None else s for s in json.loads(sims)),
+            error,
+            json.loads(details),
+        )
+
+    # -- LLM ledger ----------------------------------------------------------
+    def log_ledger(
+        self, *, model: str, base_url: str, calls: int = 1, prompt_tokens: int = 0, completion_tokens: int = 0,
+        cost: float | None = None, cached: bool = False, purpose: str = "", details: Mapping | None = None,
+    ) -> None:
+        """Record LLM usage (tokens, calls, cost; ``cached`` for answers from
+        the cache). The URL is stored without credentials or query."""
+        secrets = self._secret_values()
+        with self._db.tx() as conn:
+            conn.execute(
+                "INSERT INTO ledger (created_at, model, base_url, purpose, calls, prompt_tokens, completion_tokens,"
+                " cost, cached, details) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (time.time(), str(model), public_url(base_url), scrub(str(purpose), secrets), int(calls),
+                 int(prompt_tokens), int(completion_tokens), _num(cost), int(bool(cached)),
+                 dumps(scrub(dict(details or {}), secrets))),
+            )
+
+    def ledger(self):
+        """A DataFrame of ledger rows, oldest first."""
+        import pandas as pd
+
+        df = pd.read_sql_query(
+            "SELECT created_at, model, base_url, purpose, calls, prompt_tokens, completion_tokens, cost, cached, details"
+            " FROM ledger ORDER BY seq", self._db.conn())
+        df["cached"] = df["cached"].astype(bool)
+        df["details"] = df["details"].map(json.loads)
+        return df
+
+    def ledger_totals(self) -> dict:
+        """``{calls, cached_calls, prompt_tokens, completion_tokens, cost}`` over the ledger."""
+        row = self._db.conn().execute(
+            "SELECT COALESCE(SUM(calls), 0), COALESCE(SUM(CASE WHEN cached THEN calls ELSE 0 END), 0),"
+            " COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), SUM(cost) FROM ledger").fetchone()
+        return dict(zip(("calls", "cached_calls", "prompt_tokens", "completion_tokens", "cost"), row))
+
+    # -- curve ---------------------------------------------------------------
+    def save_curve(self, rows, *, run: str = "live", replace: bool = False) -> int:
+        """Store curve points (a DataFrame or mappings with any of strategy,
+        budget, seed, f1, precision, recall, plus anything else, kept as is)
+        under ``run``; ``replace`` drops that run's earlier points. Returns
+        the number stored."""
+        records = rows.to_dict("records") if hasattr(rows, "to_dict") else [dict(r) for r in rows]
+        secrets = self._secret_values()
+        now = time.time()
+        with self._db.tx() as conn:
+            if replace:
+                conn.execute("DELETE FROM curve WHERE run = ?", (run,))
+            for rec in records:
+                rec = scrub({k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in rec.items()},
+                            secrets)
+                conn.execute(
+                    "INSERT INTO curve (run, strategy, budget, seed, f1, precision, recall, data, created_at)"
+                    " VALUES (?,?,?,?,?,?,?,?,?)",
+                    (run, None if rec.get("strategy") is None else str(rec["strategy"]),
+                     None if rec.get("budget") is None else int(rec["budget"]),
+                     None if rec.get("seed") is None else int(rec["seed"]),
+                     _num(rec.get("f1")), _num(rec.get("precision")), _num(rec.get("recall")), dumps(rec), now),
+                )
+        return len(records)
+
+    def curve_results(self, run: str | None = None):
+        """A DataFrame of stored curve points (every key saved, plus ``run``
+        and ``created_at``), in the order saved."""
+        import pandas as pd
+
+        sql, args = "SELECT run, data, created_at FROM curve", []
+        if run is not None:
+            sql, args = sql + " WHERE run = ?", [run]
+        rows = self._db.conn().execute(sql + " ORDER BY seq", args).fetchall()
+        records = [dict(json.loads(d), run=r, created_at=t) for r, d, t in rows]
+        cols = ["run", *CURVE_COLUMNS]
+        df = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=[*cols, "created_at"])
+        return df[[c for c in cols if c in df] + [c for c in df if c not in cols]]
+
+    def last_f1(self) -> dict | None:
+        """The newest curve point with an F1: ``{run, strategy, budget, f1}``."""
+        row = self._db.conn().execute(
+            "SELECT run, strategy, budget, f1 FROM curve WHERE f1 IS NOT NULL ORDER BY seq DESC LIMIT 1").fetchone()
+        return dict(zip(("run", "strategy", "budget", "f1"), row)) if row else None
+
+    # -- projection ----------------------------------------------------------
+    def save_projection(self, ids: Sequence[str], xy, params: Mapping) -> None:
+        """Cache 2-D map coordinates. ``xy``: ``(len(ids), 2)`` finite floats;
+        ``params``: how they were made (method, seed, neighbours...), returned
+        by :meth:`projection` so a caller can tell whether they are stale."""
+        xy = np.asarray(xy, dtype=np.float64)
+        ids = [str(i) for i in ids]
+        if xy.ndim != 2 or xy.shape != (len(ids), 2):
+            raise DimensionError(f"{len(ids)} ids but coordinates of shape {xy.shape}; expected ({len(ids)}, 2)")
+        if not np.isfinite(xy).all():
+            raise ProjectError("projection coordinates must be finite")
+        with self._db.tx() as conn:
+            conn.execute("DELETE FROM projection")
+            conn.executemany("INSERT INTO projection VALUES (?, ?, ?, ?)",
+                             [(i, sid, float(x), float(y)) for i, (sid, (x, y)) in enumerate(zip(ids, xy))])
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('projection_params', ?)",
+                         (dumps(scrub(dict(params), self._secret_values())),))
+
+    def projection(self) -> tuple[list[str], np.ndarray, dict] | None:
+        """``(ids, xy (n, 2) float32, params)`` as saved, or None."""
+        conn = self._db.conn()
+        meta = conn.execute("SELECT value FROM meta WHERE key = 'projection_params'").fetchone()
+        if meta is None:
+            return None
+        rows = conn.execute("SELECT sentence_id, x, y FROM projection ORDER BY pos").fetchall()
+        xy = np.array([(x, y) for _, x, y in rows], dtype=np.float32).reshape(len(rows), 2)
+        return [r[0] for r in rows], xy, json.loads(meta[0])

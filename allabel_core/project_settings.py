@@ -1,0 +1,93 @@
+"""A project's settings, their defaults, and keeping secrets out of the file.
+
+An API key is never written to a project: it lives in the environment
+(``OPENAI_API_KEY``) or, in the dashboard, in the session only. Settings
+refuse keys named like a secret and values that contain a known one; free
+text stored elsewhere (prediction details, ledger details, selection reasons)
+is scrubbed instead, so a key echoed in an error message is not persisted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+
+from .errors import ConfigError
+
+STAGES = ("diversity", "similarity", "uncertainty")
+STAGE_ALIASES = {"d": "diversity", "s": "similarity", "u": "uncertainty", "m": "manual"}
+PREDICTORS = ("knn", "openai")
+
+DEFAULT_SETTINGS: dict = {
+    "predictor": "knn",  # "knn" (offline kNN predictor) or "openai" (OpenAI-compatible endpoint)
+    "base_url": "http://localhost:11434/v1",
+    "model": "",
+    "k": 5,  # demonstrations retrieved per sentence
+    "budget": 20,  # replaced at creation by 10 % of the pool
+    "split": [1, 3, 1],  # diversity : similarity : uncertainty
+    "stage_order": list(STAGES),
+    "seed": 0,
+    "seeds": [0, 1, 2],
+}
+
+_SECRET_NAME = re.compile(r"api[_-]?key|secret|passw(or)?d|authori[sz]ation|bearer|credential|(^|_)token$", re.I)
+_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}")
+ENV_SECRETS = ("OPENAI_API_KEY", "ALLABEL_API_KEY")
+REDACTED = "[redacted]"
+
+
+def known_secrets(extra: Iterable[str] = ()) -> list[str]:
+    """API keys in the environment plus ``extra`` (at least 8 characters)."""
+    values = [os.environ.get(name, "") for name in ENV_SECRETS] + list(extra)
+    return [v for v in values if v and len(v) >= 8]
+
+
+def scrub(obj, secrets: Iterable[str] = ()):
+    """A copy of ``obj`` with secret-named keys' values, known secrets and
+    ``sk-…``-looking strings replaced by ``"[redacted]"``."""
+    secrets = list(secrets)
+    if isinstance(obj, Mapping):
+        return {k: (REDACTED if _SECRET_NAME.search(str(k)) else scrub(v, secrets)) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [scrub(v, secrets) for v in obj]
+    if isinstance(obj, str):
+        for s in secrets:
+            obj = obj.replace(s, REDACTED)
+        return _KEY_LIKE.sub(REDACTED, obj)
+    return obj
+
+
+def check_setting(key: str, value, secrets: Iterable[str] = ()) -> None:
+    """Raise ``ConfigError`` for a secret, a non-JSON value or an out-of-range one."""
+    if not isinstance(key, str) or not key:
+        raise ConfigError(f"a setting needs a non-empty name, got {key!r}")
+    if _SECRET_NAME.search(key):
+        raise ConfigError(
+            f"setting {key!r} looks like a secret; a project never stores API keys "
+            "(set OPENAI_API_KEY or type the key for this session)"
+        )
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {key!r} must be JSON (numbers, strings, lists, dicts), got {type(value).__name__}") from None
+    if scrub(value, secrets) != json.loads(text) or any(s in text for s in known_secrets(secrets)):
+        raise ConfigError(f"setting {key!r} contains what looks like an API key; it is not saved")
+    if key == "predictor" and value not in PREDICTORS:
+        raise ConfigError(f"predictor must be one of {', '.join(PREDICTORS)}, got {value!r}")
+    if key in ("k", "budget") and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ConfigError(f"{key} must be a positive whole number, got {value!r}")
+    if key == "split" and (
+        not isinstance(value, (list, tuple)) or len(value) != 3 or any(not isinstance(v, (int, float)) or v < 0 for v in value)
+        or sum(value) <= 0
+    ):
+        raise ConfigError(f"split must be three non-negative weights (diversity, similarity, uncertainty), got {value!r}")
+    if key == "stage_order" and sorted(value or []) != sorted(STAGES):
+        raise ConfigError(f"stage_order must order {', '.join(STAGES)}, got {value!r}")
+
+
+def stage_name(stage: str) -> str:
+    """``"D"``/``"diversity"`` → ``"diversity"``; ``"manual"`` and others kept."""
+    s = str(stage).strip().lower()
+    return STAGE_ALIASES.get(s, s)
