@@ -12,9 +12,10 @@ before Plotly sees it: Plotly renders a subset of HTML in hover labels.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
-import textwrap
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -58,17 +59,26 @@ CURVE_YAXIS = "entity F1, strict IOB2 (seqeval)"
 
 
 # -- text --------------------------------------------------------------------
+@functools.lru_cache(maxsize=8)
+def _wrap(width: int) -> re.Pattern:
+    """Lines of at most ``width`` characters broken at whitespace (a longer
+    word gets a line of its own)."""
+    return re.compile(rf"\S.{{0,{width - 1}}}(?=\s|$)|\S+")
+
+
 def hover_text(text: str, *, width: int = 80, limit: int = 600, extra: Iterable[str] = ()) -> str:
     """Sentence text for a Plotly hover label: escaped, wrapped, capped.
 
-    Wrapping happens before escaping so an entity like ``&lt;`` is never cut.
-    ``extra`` lines (already plain text) are escaped and appended.
+    Escaping comes first, then lines break only at whitespace, so an entity
+    such as ``&lt;`` is never cut (it holds no whitespace). ``extra`` lines
+    (plain text) are escaped and appended in italics.
     """
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    lines = [html.escape(line) for line in textwrap.wrap(text, width) or [""]]
-    lines += [f"<i>{html.escape(e)}</i>" for e in extra]
-    return "<br>".join(lines)
+    # A regex, not textwrap: twenty thousand hover labels must take milliseconds.
+    body = "<br>".join(_wrap(width).findall(html.escape(text)))
+    tail = "".join(f"<br><i>{html.escape(e)}</i>" for e in extra)
+    return body + tail
 
 
 # -- colour groups -------------------------------------------------------------
@@ -164,7 +174,9 @@ def map_figure(
         raise ValueError(f"{len(ids)} ids but {len(texts)} texts")
     webgl = len(ids) > WEBGL_ABOVE if webgl is None else webgl
     scatter = go.Scattergl if webgl else go.Scatter
-    hover = [hover_text(t, extra=[f"id {i}"]) for i, t in zip(ids, texts)]
+    # Object arrays: Plotly validates lists element by element, arrays at once.
+    id_arr = np.array(ids, dtype=object)
+    hover = np.array([hover_text(t, extra=[f"id {i}"]) for i, t in zip(ids, texts)], dtype=object)
     fig = go.Figure()
 
     def add(mask: np.ndarray, name: str, marker: dict, **kw) -> None:
@@ -175,8 +187,8 @@ def map_figure(
                 y=xy[idx, 1],
                 mode="markers",
                 name=f"{name} ({len(idx)})",
-                customdata=[ids[j] for j in idx],
-                hovertext=[hover[j] for j in idx],
+                customdata=id_arr[idx],
+                hovertext=hover[idx],
                 hoverinfo="text",
                 marker=marker,
                 **kw,
