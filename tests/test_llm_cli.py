@@ -1,0 +1,79 @@
+"""``allabel predict`` end to end against the fault-injecting server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest_llm import DEMOS, QUERIES, fault_server, make_sentence  # noqa: F401  (fixture)
+
+from allabel_core.cli import main
+from allabel_core.formats import read_corpus, write_corpus
+
+
+@pytest.fixture
+def files(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALLABEL_CACHE_DIR", str(tmp_path / "cache"))
+    labeled, data = tmp_path / "labeled.jsonl", tmp_path / "data.jsonl"
+    write_corpus([make_sentence(*d) for d in DEMOS], labeled, "spacy")
+    write_corpus([make_sentence(*q) for q in QUERIES], data, "spacy")
+    return labeled, data, tmp_path / "out.jsonl"
+
+
+def answer(body):
+    query = body["messages"][-1]["content"]
+    ents = [e for q in QUERIES if q[1] in query for e in q[2]]
+    return json.dumps({"entities": [{"text": t, "label": lab} for t, lab in ents]})
+
+
+def test_predict_openai_writes_predictions_and_scores(files, fault_server, capsys, monkeypatch):
+    labeled, data, out = files
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-cli-SECRET-123456")
+    fault_server.default_answer = answer
+    args = [
+        "predict", "--labeled", str(labeled), "--data", str(data), "--out", str(out), "--out-format", "doccano",
+        "--predictor", "openai", "--base-url", fault_server.url, "--model", "fault-model", "--k", "2",
+        "--concurrency", "2", "--prices", "0.15,0.60",
+    ]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert f"LLM: fault-model at {fault_server.url}" in err
+    assert "estimate: 3 requests" in err and "F1 1.000" in err and "LLM: 3 calls" in err
+    assert "SECRET" not in err
+    got = read_corpus(out, "doccano")
+    assert [[(sp.text, sp.label) for sp in s.spans] for s in got] == [
+        [("ZnO", "MAT"), ("sol-gel", "SMT")],
+        [("capacity", "PRO"), ("LiFePO4", "MAT")],
+        [("TiO2", "MAT"), ("band gap", "PRO")],
+    ]
+    # The same command again: everything from the cache.
+    n = len(fault_server.chat_requests())
+    assert main(args) == 0
+    assert len(fault_server.chat_requests()) == n
+    assert "3 cache hits" in capsys.readouterr().err
+
+
+def test_predict_unreachable_server_is_one_clear_line(files, capsys):
+    labeled, data, out = files
+    code = main([
+        "predict", "--labeled", str(labeled), "--data", str(data), "--out", str(out),
+        "--predictor", "openai", "--base-url", "http://127.0.0.1:9/v1", "--model", "m",
+    ])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "allabel predict: error: could not reach http://127.0.0.1:9/v1: is the server running?"
+    assert not out.exists()
+
+
+def test_predict_reports_failed_sentences(files, fault_server, capsys):
+    labeled, data, out = files
+    fault_server.default_answer = answer
+    fault_server.on(QUERIES[1][1], *[("status", 500, {}, {"error": {"message": "boom"}})] * 3)
+    code = main([
+        "predict", "--labeled", str(labeled), "--data", str(data), "--out", str(out), "--out-format", "spacy",
+        "--predictor", "openai", "--base-url", fault_server.url, "--model", "fault-model", "--max-retries", "0",
+    ])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "1 of 3 sentences failed" in err and "run the same command again" in err
+    assert out.exists()
