@@ -22,6 +22,7 @@ API at a glance::
     p.schema; p.settings; p.set_settings(k=5, budget=40)
     p.record_selection(picks, stage); p.enqueue(ids); p.selections(); p.queue()
     p.current(); p.set_current(id); p.next_id(after); p.previous_id(before); p.progress()
+    p.export(fmt) -> (bytes, warnings);  create_project_from_bytes(name, data, filename)
     p.add_span / remove_span / set_label / suggest / accept_suggestions /
       reject_suggestion / confirm / skip / apply_to_identical / undo      (project_labels)
     p.save_predictions / predictions / prediction / log_ledger / ledger /
@@ -37,9 +38,8 @@ import os
 import re
 import sqlite3
 import threading
-import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,16 +47,18 @@ from .corpus import Corpus
 from .errors import ConfigError, EmptyPoolError, ProjectError
 from .paths import projects_dir as default_projects_dir
 from .paths import sample_data_dir
-from .project_db import DDL, FORMAT_VERSION, SUFFIX, Database, dumps
+from .project_db import FORMAT_VERSION, SUFFIX, Database, dumps
+from .project_db import build as _build
 from .project_labels import LabelingMixin, SpanError, Undone
+from .project_queue import QueueMixin
 from .project_records import RecordsMixin
 from .project_schema import EntityType, Schema, from_utf16, load_schema, utf16_offset
-from .project_settings import DEFAULT_SETTINGS, STAGES, check_setting, known_secrets, scrub, stage_name
+from .project_settings import DEFAULT_SETTINGS, check_setting, known_secrets
 from .sentence import Sentence, Span
 
 __all__ = [
     "EntityType", "Project", "ProjectInfo", "Schema", "SpanError", "Undone", "create_project",
-    "create_sample_project", "from_utf16", "list_projects", "load_schema", "utf16_offset",
+    "create_project_from_bytes", "create_sample_project", "from_utf16", "list_projects", "load_schema", "utf16_offset",
 ]
 
 
@@ -72,7 +74,7 @@ class ProjectInfo:
     error: str | None = None
 
 
-class Project(LabelingMixin, RecordsMixin):
+class Project(LabelingMixin, QueueMixin, RecordsMixin):
     """An open project. Build with :meth:`create` or :meth:`open`."""
 
     def __init__(self, path: Path, _token: object = None):
@@ -241,6 +243,15 @@ class Project(LabelingMixin, RecordsMixin):
         done = {sid for sid, st in self.states().items() if st == "confirmed"}
         return self._corpus("pool", "person", ("confirmed",), only=done)
 
+    def export(self, fmt: str) -> tuple[bytes, list[str]]:
+        """The confirmed labels (:meth:`annotated`) as a file in ``fmt`` (a
+        name in :data:`allabel_core.formats.FORMATS`): UTF-8 bytes, and a
+        warning for each span the format cannot hold (overlaps in BIO)."""
+        from .formats import dumps_corpus
+
+        text, warnings = dumps_corpus(self.annotated(), fmt, statuses=("confirmed",))
+        return text.encode("utf-8"), warnings
+
     def has_gold(self, role: str = "pool") -> bool:
         return bool(self._db.conn().execute("SELECT 1 FROM gold_spans WHERE role = ? LIMIT 1", (role,)).fetchone())
 
@@ -258,122 +269,6 @@ class Project(LabelingMixin, RecordsMixin):
             check_setting(key, value, self._secret_values())
         with self._db.tx() as conn:
             conn.executemany("INSERT OR REPLACE INTO settings VALUES (?, ?)", [(k, dumps(v)) for k, v in values.items()])
-
-    # -- selections and the queue ------------------------------------------
-    def _pick(self, pick, stage: str | None) -> tuple[str, str, float | None, dict]:
-        ids = self.pool_ids()
-        if isinstance(pick, Mapping):
-            get = pick.get
-        elif isinstance(pick, (str, int)) or hasattr(pick, "__index__"):
-            get = {"id" if isinstance(pick, str) else "index": pick}.get
-        else:
-            def get(key, default=None):
-                return getattr(pick, key, default)
-        sid = get("id", None) or get("sentence_id", None)
-        if sid is None:
-            index = get("index", None)
-            if index is None or not 0 <= int(index) < len(ids):
-                raise ProjectError(f"selection {pick!r} names no pool sentence (index out of range or missing)")
-            sid = ids[int(index)]
-        if str(sid) not in self._pool_texts():
-            raise ProjectError(f"selection names no pool sentence: {sid!r}")
-        stg = get("stage", None) or stage
-        if not stg:
-            raise ConfigError(f"selection {pick!r} has no stage")
-        score = get("score", None)
-        return str(sid), stage_name(stg), None if score is None else float(score), dict(get("reason", None) or {})
-
-    def record_selection(self, picks: Iterable, stage: str | None = None) -> int:
-        """Record picks: pool indices, ids, or mappings/objects with ``id`` or
-        ``index``, ``score``, ``reason`` (dict) and optionally ``stage``.
-        A sentence is selected once; picks already selected are ignored.
-        Returns how many were new."""
-        rows = [self._pick(p, stage) for p in picks]
-        secrets = self._secret_values()
-        now = time.time()
-        with self._db.tx() as conn:
-            run = self._next(conn, "next_selection_run")
-            before = conn.total_changes
-            conn.executemany(
-                "INSERT OR IGNORE INTO selections (sentence_id, stage, score, reason, run, created_at) VALUES (?,?,?,?,?,?)",
-                [(sid, stg, score, dumps(scrub(reason, secrets)), run, now) for sid, stg, score, reason in rows],
-            )
-            return conn.total_changes - before
-
-    def enqueue(self, ids: Iterable, stage: str = "manual") -> int:
-        """Queue sentences by hand (e.g. from a lasso on the map)."""
-        return self.record_selection(ids, stage)
-
-    def clear_selections(self, stage: str | None = None) -> int:
-        """Forget selections (of one stage, or all); labels are kept."""
-        with self._db.tx() as conn:
-            if stage is None:
-                return conn.execute("DELETE FROM selections").rowcount
-            return conn.execute("DELETE FROM selections WHERE stage = ?", (stage_name(stage),)).rowcount
-
-    def selections(self):
-        """A DataFrame, one row per selected sentence in selection order:
-        sentence_id, index (pool position), stage, score, reason (dict), run,
-        created_at, state (confirmed / skipped / None), text."""
-        import pandas as pd
-
-        index = {sid: i for i, sid in enumerate(self.pool_ids())}
-        df = pd.read_sql_query(
-            "SELECT s.sentence_id, s.stage, s.score, s.reason, s.run, s.created_at, st.state FROM selections s"
-            " LEFT JOIN sentence_state st ON st.sentence_id = s.sentence_id ORDER BY s.seq", self._db.conn())
-        df.insert(1, "index", df["sentence_id"].map(index).astype("int64"))
-        df["reason"] = df["reason"].map(json.loads)
-        df["text"] = df["sentence_id"].map(self._pool_texts())
-        return df
-
-    def queue(self, include_done: bool = False) -> list[str]:
-        """Selected sentence ids in stage order (``settings["stage_order"]``,
-        D→S→U by default, then other stages, then manual), each stage in
-        the order picked. Without ``include_done``, confirmed sentences are
-        left out and skipped ones move to the end."""
-        order = list(self.settings.get("stage_order") or STAGES)
-        rows = self._db.conn().execute(
-            "SELECT s.sentence_id, s.stage, st.state FROM selections s"
-            " LEFT JOIN sentence_state st ON st.sentence_id = s.sentence_id ORDER BY s.seq").fetchall()
-
-        def rank(stage: str) -> float:
-            return order.index(stage) if stage in order else (len(order) + 1 if stage == "manual" else len(order))
-
-        rows.sort(key=lambda r: rank(r[1]))  # stable: selection order within a stage
-        if include_done:
-            return [r[0] for r in rows]
-        return [r[0] for r in rows if r[2] is None] + [r[0] for r in rows if r[2] == "skipped"]
-
-    def current(self) -> str | None:
-        """The sentence open in the labeling panel, as last saved."""
-        row = self._db.conn().execute("SELECT value FROM meta WHERE key = 'current_id'").fetchone()
-        return json.loads(row[0]) if row else None
-
-    def set_current(self, sentence_id: str | None) -> None:
-        if sentence_id is not None:
-            self._pool_text(sentence_id)
-        with self._db.tx() as conn:
-            conn.execute("INSERT OR REPLACE INTO meta VALUES ('current_id', ?)", (dumps(sentence_id),))
-
-    def next_id(self, after: str | None = None) -> str | None:
-        """The next sentence to label: the first pending (not confirmed, not
-        skipped) one after ``after`` in queue order, wrapping around; then
-        skipped ones; None when nothing is left."""
-        full, pending = self.queue(include_done=True), self.queue()
-        states = self.states()
-        pos = full.index(after) if after in full else -1
-        rotated = full[pos + 1:] + full[: pos + 1]
-        fresh = [s for s in rotated if s in pending and s not in states and s != after]
-        skipped = [s for s in rotated if states.get(s) == "skipped" and s != after]
-        return (fresh + skipped + [None])[0]
-
-    def previous_id(self, before: str | None) -> str | None:
-        """The sentence before ``before`` in queue order (done ones included)."""
-        full = self.queue(include_done=True)
-        if before not in full:
-            return full[-1] if full else None
-        i = full.index(before)
-        return full[i - 1] if i > 0 else None
 
     def progress(self) -> dict:
         """Counts for the progress bar: budget, pool, selected, confirmed
@@ -400,38 +295,6 @@ class Project(LabelingMixin, RecordsMixin):
 _OPEN = object()
 
 
-def _build(tmp: Path, pool: Corpus, target: Corpus | None, schema: Schema, name: str, settings: dict) -> None:
-    """Write a complete project into ``tmp`` (one file, rollback journal)."""
-    conn = sqlite3.connect(tmp, isolation_level=None)
-    try:
-        conn.executescript(DDL)
-        conn.execute("BEGIN")
-        now = time.time()
-        meta = {"format_version": FORMAT_VERSION, "name": name, "created_at": now, "current_id": None}
-        conn.executemany("INSERT INTO meta VALUES (?, ?)", [(k, dumps(v)) for k, v in meta.items()])
-        conn.executemany("INSERT INTO settings VALUES (?, ?)", [(k, dumps(v)) for k, v in settings.items()])
-        conn.executemany("INSERT INTO labels VALUES (?, ?, ?, ?)",
-                         [(i, t.name, t.description, t.color) for i, t in enumerate(schema.types)])
-        span_id = 0
-        for role, corpus in (("pool", pool), ("target", target)):
-            for pos, s in enumerate(corpus or ()):
-                conn.execute("INSERT INTO sentences VALUES (?, ?, ?, ?, ?)", (role, pos, s.id, s.text, dumps(scrub(s.meta))))
-                for sp in s.spans:
-                    if sp.status == "gold":
-                        conn.execute("INSERT INTO gold_spans VALUES (?, ?, ?, ?, ?, ?)",
-                                     (role, s.id, sp.start, sp.end, sp.label, sp.text))
-                    elif role == "pool":
-                        span_id += 1
-                        conn.execute("INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                     (span_id, s.id, sp.start, sp.end, sp.label, sp.text, sp.status, now))
-                if role == "pool" and any(sp.status == "confirmed" for sp in s.spans):
-                    conn.execute("INSERT INTO sentence_state VALUES (?, 'confirmed', ?)", (s.id, now))
-        conn.execute("INSERT INTO meta VALUES ('next_span_id', ?)", (str(span_id + 1),))
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
-
-
 def _slug(name: str) -> str:
     slug = re.sub(r"[^\w\-]+", "-", name.strip(), flags=re.ASCII).strip("-").lower()
     return slug[:60] or "project"
@@ -451,12 +314,36 @@ def create_project(
     raise ProjectError(f"too many projects named {name!r} in {folder}")
 
 
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+def create_project_from_bytes(
+    name: str, data: bytes, filename: str, *, fmt: str | None = None,
+    target: tuple[bytes, str] | None = None, projects_dir: str | Path | None = None,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+) -> Project:
+    """Create a project from uploaded file content (any format the data
+    layer reads; ``target``: an optional ``(data, filename)`` test set).
+    Every file is read and checked first, so a bad one (its error names the
+    file and line) or one over ``max_bytes`` creates nothing."""
+    from .errors import DataFormatError
+    from .formats import read_corpus_bytes
+
+    for blob, fname in [(data, filename)] + ([target] if target else []):
+        if len(blob) > max_bytes:
+            raise DataFormatError(f"the file is {len(blob) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB",
+                                  path=fname)
+    pool = read_corpus_bytes(data, filename, fmt)
+    test = read_corpus_bytes(target[0], target[1], fmt) if target else None
+    return create_project(name or Path(filename).stem, pool, test, projects_dir=projects_dir)
+
+
 SAMPLE_FILE = "sample" + SUFFIX
 
 
 def create_sample_project(projects_dir: str | Path | None = None) -> Project:
     """The sample corpus (``sample_data/pool.jsonl``, ``test.jsonl``,
-    ``schema.json``) as a project, in one call. If the sample project already
+    ``schema.json``; without it, the labels found) as a project, in one call. If the sample project already
     exists in the folder it is opened instead, with its labels."""
     from .formats import read_corpus
 
@@ -465,10 +352,10 @@ def create_sample_project(projects_dir: str | Path | None = None) -> Project:
     if path.exists():
         return Project.open(path)
     data = sample_data_dir()
-    target = data / "test.jsonl"
+    target, schema = data / "test.jsonl", data / "schema.json"
     return Project.create(
         path, read_corpus(data / "pool.jsonl"), read_corpus(target) if target.exists() else None,
-        load_schema(data / "schema.json"), name="Sample corpus (materials science)",
+        load_schema(schema) if schema.exists() else None, name="Sample corpus (materials science)",
     )
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import ProjectError
+from .project_settings import scrub
 
 FORMAT_VERSION = 1
 SUFFIX = ".allabel"
@@ -137,3 +139,35 @@ class Database:
             self._generation += 1
         for conn in conns:
             conn.close()
+
+
+def build(tmp: Path, pool, target, schema, name: str, settings: dict) -> None:
+    """Write a complete project into ``tmp`` (one file, rollback journal)."""
+    conn = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        conn.executescript(DDL)
+        conn.execute("BEGIN")
+        now = time.time()
+        meta = {"format_version": FORMAT_VERSION, "name": name, "created_at": now, "current_id": None}
+        conn.executemany("INSERT INTO meta VALUES (?, ?)", [(k, dumps(v)) for k, v in meta.items()])
+        conn.executemany("INSERT INTO settings VALUES (?, ?)", [(k, dumps(v)) for k, v in settings.items()])
+        conn.executemany("INSERT INTO labels VALUES (?, ?, ?, ?)",
+                         [(i, t.name, t.description, t.color) for i, t in enumerate(schema.types)])
+        span_id = 0
+        for role, corpus in (("pool", pool), ("target", target)):
+            for pos, s in enumerate(corpus or ()):
+                conn.execute("INSERT INTO sentences VALUES (?, ?, ?, ?, ?)", (role, pos, s.id, s.text, dumps(scrub(s.meta))))
+                for sp in s.spans:
+                    if sp.status == "gold":
+                        conn.execute("INSERT INTO gold_spans VALUES (?, ?, ?, ?, ?, ?)",
+                                     (role, s.id, sp.start, sp.end, sp.label, sp.text))
+                    elif role == "pool":
+                        span_id += 1
+                        conn.execute("INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                     (span_id, s.id, sp.start, sp.end, sp.label, sp.text, sp.status, now))
+                if role == "pool" and any(sp.status == "confirmed" for sp in s.spans):
+                    conn.execute("INSERT INTO sentence_state VALUES (?, 'confirmed', ?)", (s.id, now))
+        conn.execute("INSERT INTO meta VALUES ('next_span_id', ?)", (str(span_id + 1),))
+        conn.execute("COMMIT")
+    finally:
+        conn.close()

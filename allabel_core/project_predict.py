@@ -1,0 +1,70 @@
+"""The predictor a project's settings name, and suggesting spans for one
+sentence with the project's annotated sentences as demonstrations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .predictors.base import DemoStore, Prediction
+from .project_records import public_url
+
+KNN_NAME = "offline kNN predictor"
+
+
+def predictor_description(settings: Mapping) -> str:
+    """What the UI shows as "predictor in use", without building it."""
+    if settings.get("predictor") == "openai":
+        return f"LLM {settings.get('model') or '(no model set)'} at {public_url(settings.get('base_url') or '')}"
+    return KNN_NAME
+
+
+def predictor_for(settings: Mapping, embedder, schema, *, api_key: str | None = None):
+    """Build the predictor the settings name.
+
+    ``"knn"``: :class:`~allabel_core.predictors.knn.KnnPredictor` with its
+    tuned defaults (its own ``k`` is the number of demonstrations it votes
+    over; the ``k`` setting is the LLM's prompt size). ``"openai"``:
+    :class:`~allabel_core.predictors.llm.LlmPredictor` over
+    :class:`~allabel_core.predictors.llm.OpenAICompatible` at the configured
+    ``base_url`` and ``model``, with ``k`` demonstrations and ``seed``; the
+    key is ``api_key`` (typed for the session) or ``$OPENAI_API_KEY``.
+    ``schema``: a :class:`~allabel_core.project_schema.Schema` (definitions go
+    into the prompt).
+    """
+    if settings.get("predictor") == "openai":
+        from .predictors.llm import LlmPredictor, OpenAICompatible
+
+        model = OpenAICompatible(settings.get("base_url"), settings.get("model"), api_key or None)
+        labels = {t.name: t.description for t in schema.types}
+        return LlmPredictor(model, labels, embedder=embedder, k=int(settings.get("k", 5)),
+                            seed=int(settings.get("seed", 0)))
+    from .predictors.knn import KnnPredictor
+
+    return KnnPredictor(embedder)
+
+
+def suggest_for(project, sentence_id: str, predictor, embedder) -> Prediction:
+    """Predict one pool sentence from the project's annotated sentences (the
+    sentence itself excluded), store the prediction (and, for an LLM, its
+    ledger row) and show its spans as suggestions. A failed prediction is
+    stored with its error and changes no span."""
+    demos = DemoStore.from_sentences([s for s in project.annotated() if s.id != sentence_id], embedder)
+    sentence = project.sentence(sentence_id).with_spans([])
+    ledger = getattr(predictor, "ledger", None)
+    before = ledger.summary() if ledger is not None else None
+    (pred,) = predictor.predict(demos, [sentence])
+    project.save_predictions([pred], predictor.name)
+    if ledger is not None:
+        after = ledger.summary()
+        cost = None if after["cost_usd"] is None else after["cost_usd"] - (before["cost_usd"] or 0.0)
+        ident = predictor.model.identity() if hasattr(predictor.model, "identity") else {}
+        project.log_ledger(
+            model=ident.get("model", predictor.name), base_url=ident.get("base_url", ""),
+            calls=after["calls"] - before["calls"], cached=after["cache_hits"] > before["cache_hits"],
+            prompt_tokens=after["prompt_tokens"] - before["prompt_tokens"],
+            completion_tokens=after["completion_tokens"] - before["completion_tokens"],
+            cost=cost, purpose="suggest", details={"sentence_id": sentence_id},
+        )
+    if not pred.error:
+        project.suggest(sentence_id, pred.spans)
+    return pred

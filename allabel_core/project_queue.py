@@ -1,0 +1,135 @@
+"""Selections (which stage picked each sentence, and why) and the labeling
+queue built from them: stage order, then pick order; confirmed sentences
+leave the queue, skipped ones move to its end. The current position is
+stored so a reopened project resumes where the person left off."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+
+from .errors import ConfigError, ProjectError
+from .project_db import dumps
+from .project_settings import STAGES, scrub, stage_name
+
+
+class QueueMixin:
+    """Mixed into :class:`allabel_core.project.Project`."""
+
+    # -- selections and the queue ------------------------------------------
+    def _pick(self, pick, stage: str | None) -> tuple[str, str, float | None, dict]:
+        ids = self.pool_ids()
+        if isinstance(pick, Mapping):
+            get = pick.get
+        elif isinstance(pick, (str, int)) or hasattr(pick, "__index__"):
+            get = {"id" if isinstance(pick, str) else "index": pick}.get
+        else:
+            def get(key, default=None):
+                return getattr(pick, key, default)
+        sid = get("id", None) or get("sentence_id", None)
+        if sid is None:
+            index = get("index", None)
+            if index is None or not 0 <= int(index) < len(ids):
+                raise ProjectError(f"selection {pick!r} names no pool sentence (index out of range or missing)")
+            sid = ids[int(index)]
+        if str(sid) not in self._pool_texts():
+            raise ProjectError(f"selection names no pool sentence: {sid!r}")
+        stg = get("stage", None) or stage
+        if not stg:
+            raise ConfigError(f"selection {pick!r} has no stage")
+        score = get("score", None)
+        return str(sid), stage_name(stg), None if score is None else float(score), dict(get("reason", None) or {})
+
+    def record_selection(self, picks: Iterable, stage: str | None = None) -> int:
+        """Record picks: pool indices, ids, or mappings/objects with ``id`` or
+        ``index``, ``score``, ``reason`` (dict) and optionally ``stage``.
+        A sentence is selected once; picks already selected are ignored.
+        Returns how many were new."""
+        rows = [self._pick(p, stage) for p in picks]
+        secrets = self._secret_values()
+        now = time.time()
+        with self._db.tx() as conn:
+            run = self._next(conn, "next_selection_run")
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO selections (sentence_id, stage, score, reason, run, created_at) VALUES (?,?,?,?,?,?)",
+                [(sid, stg, score, dumps(scrub(reason, secrets)), run, now) for sid, stg, score, reason in rows],
+            )
+            return conn.total_changes - before
+
+    def enqueue(self, ids: Iterable, stage: str = "manual") -> int:
+        """Queue sentences by hand (e.g. from a lasso on the map)."""
+        return self.record_selection(ids, stage)
+
+    def clear_selections(self, stage: str | None = None) -> int:
+        """Forget selections (of one stage, or all); labels are kept."""
+        with self._db.tx() as conn:
+            if stage is None:
+                return conn.execute("DELETE FROM selections").rowcount
+            return conn.execute("DELETE FROM selections WHERE stage = ?", (stage_name(stage),)).rowcount
+
+    def selections(self):
+        """A DataFrame, one row per selected sentence in selection order:
+        sentence_id, index (pool position), stage, score, reason (dict), run,
+        created_at, state (confirmed / skipped / None), text."""
+        import pandas as pd
+
+        index = {sid: i for i, sid in enumerate(self.pool_ids())}
+        df = pd.read_sql_query(
+            "SELECT s.sentence_id, s.stage, s.score, s.reason, s.run, s.created_at, st.state FROM selections s"
+            " LEFT JOIN sentence_state st ON st.sentence_id = s.sentence_id ORDER BY s.seq", self._db.conn())
+        df.insert(1, "index", df["sentence_id"].map(index).astype("int64"))
+        df["reason"] = df["reason"].map(json.loads)
+        df["text"] = df["sentence_id"].map(self._pool_texts())
+        return df
+
+    def queue(self, include_done: bool = False) -> list[str]:
+        """Selected sentence ids in stage order (``settings["stage_order"]``,
+        D→S→U by default, then other stages, then manual), each stage in
+        the order picked. Without ``include_done``, confirmed sentences are
+        left out and skipped ones move to the end."""
+        order = list(self.settings.get("stage_order") or STAGES)
+        rows = self._db.conn().execute(
+            "SELECT s.sentence_id, s.stage, st.state FROM selections s"
+            " LEFT JOIN sentence_state st ON st.sentence_id = s.sentence_id ORDER BY s.seq").fetchall()
+
+        def rank(stage: str) -> float:
+            return order.index(stage) if stage in order else (len(order) + 1 if stage == "manual" else len(order))
+
+        rows.sort(key=lambda r: rank(r[1]))  # stable: selection order within a stage
+        if include_done:
+            return [r[0] for r in rows]
+        return [r[0] for r in rows if r[2] is None] + [r[0] for r in rows if r[2] == "skipped"]
+
+    def current(self) -> str | None:
+        """The sentence open in the labeling panel, as last saved."""
+        row = self._db.conn().execute("SELECT value FROM meta WHERE key = 'current_id'").fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_current(self, sentence_id: str | None) -> None:
+        if sentence_id is not None:
+            self._pool_text(sentence_id)
+        with self._db.tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('current_id', ?)", (dumps(sentence_id),))
+
+    def next_id(self, after: str | None = None) -> str | None:
+        """The next sentence to label: the first pending (not confirmed, not
+        skipped) one after ``after`` in queue order, wrapping around; then
+        skipped ones; None when nothing is left."""
+        full, pending = self.queue(include_done=True), self.queue()
+        states = self.states()
+        pos = full.index(after) if after in full else -1
+        rotated = full[pos + 1:] + full[: pos + 1]
+        fresh = [s for s in rotated if s in pending and s not in states and s != after]
+        skipped = [s for s in rotated if states.get(s) == "skipped" and s != after]
+        return (fresh + skipped + [None])[0]
+
+    def previous_id(self, before: str | None) -> str | None:
+        """The sentence before ``before`` in queue order (done ones included)."""
+        full = self.queue(include_done=True)
+        if before not in full:
+            return full[-1] if full else None
+        i = full.index(before)
+        return full[i - 1] if i > 0 else None
+
