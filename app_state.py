@@ -15,11 +15,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import streamlit as st
 
 from allabel_core.embed import Embedder
+from allabel_core.errors import ProjectError
+from allabel_core.project import Project
 
 DEFAULTS = {
     "project_path": None,  # str path of the open project's SQLite file
     "current_id": None,  # sentence id open in the labeling panel
     "api_key": None,  # typed for this session only; never saved
+    "label_message": None,  # (kind, text) shown once after a labeling action: "success" / "warning" / "error"
 }
 
 
@@ -33,3 +36,39 @@ def init_state() -> None:
 def get_embedder() -> Embedder:
     """One embedder per server process (shared across sessions; read-only)."""
     return Embedder()
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def get_project(path: str) -> Project:
+    """One open :class:`Project` per file per server process. Safe to share
+    across sessions: it opens one SQLite connection per thread, and every
+    action commits before it returns (labels never live in a cache)."""
+    return Project.open(path)
+
+
+def current_project() -> Project | None:
+    """The session's open project, or None (a vanished file closes it)."""
+    path = st.session_state.get("project_path")
+    if not path:
+        return None
+    try:
+        return get_project(path)
+    except ProjectError:
+        st.session_state["project_path"] = None
+        return None
+
+
+def use_project(path) -> None:
+    """Make ``path`` the session's project and resume at its saved position."""
+    st.session_state["project_path"] = str(path)
+    st.session_state["current_id"] = None
+
+
+def require_project() -> Project:
+    """The open project; otherwise a pointer to Home, and the page stops."""
+    project = current_project()
+    if project is None:
+        st.info("No project is open. Open or create one on the Home page.")
+        st.page_link("app.py", label="Home", icon="🏠")
+        st.stop()
+    return project
