@@ -16,12 +16,16 @@ import streamlit as st
 
 from allabel_core.embed import Embedder
 from allabel_core.errors import ProjectError
+from allabel_core.jobs import Job, JobRegistry
 from allabel_core.project import Project
+from allabel_core.project_predict import predictor_for
+from allabel_core.projection import WARM_UP_STEPS, warm_up
 
 DEFAULTS = {
     "project_path": None,  # str path of the open project's SQLite file
     "current_id": None,  # sentence id open in the labeling panel
     "api_key": None,  # typed for this session only; never saved
+    "inspect_id": None,  # sentence id the Predictions page shows (set from the map)
     "label_message": None,  # (kind, text) shown once after a labeling action: "success" / "warning" / "error"
 }
 
@@ -72,3 +76,28 @@ def require_project() -> Project:
         st.page_link("app.py", label="Home", icon="🏠")
         st.stop()
     return project
+
+
+# -- map, curve and predictions pages ------------------------------------------
+@st.cache_resource(show_spinner=False)
+def get_jobs() -> JobRegistry:
+    """The server's background jobs by key (shared across sessions, so a
+    rerun or a second tab finds the running job instead of starting another)."""
+    return JobRegistry()
+
+
+@st.cache_resource(show_spinner=False)
+def umap_warm_up() -> Job:
+    """Pay numba's compile cost for UMAP once per server process, in the
+    background; pages show its progress and never wait on it unless a map
+    must be laid out."""
+    def work(job: Job) -> float:
+        return warm_up(progress=lambda done, total: job.progress(done, total, WARM_UP_STEPS[done]))
+
+    return Job(work, name="umap-warm-up").start()
+
+
+def get_predictor(project: Project):
+    """The predictor the project's settings name (the session's typed key,
+    if any, for an LLM). Cheap to build: caches live in the library."""
+    return predictor_for(project.settings, get_embedder(), project.schema, api_key=st.session_state.get("api_key"))
