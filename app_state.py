@@ -101,3 +101,25 @@ def get_predictor(project: Project):
     """The predictor the project's settings name (the session's typed key,
     if any, for an LLM). Cheap to build: caches live in the library."""
     return predictor_for(project.settings, get_embedder(), project.schema, api_key=st.session_state.get("api_key"))
+
+
+def watch_job(key: str, label: str) -> bool:
+    """If the background job ``key`` is running, show its progress, polling
+    once a second in a fragment, and rerun the whole page when it ends (so
+    its results appear). A failed job shows its error. Returns whether the
+    job is running."""
+    job = get_jobs().get(key)
+    if job is not None and job.state == "failed":
+        st.error(f"{label} failed: {job.error}")
+    if job is None or not job.running:
+        return False
+
+    @st.fragment(run_every=1.0)
+    def poll() -> None:
+        if not job.running:
+            st.rerun(scope="app")
+        s = job.status()
+        st.progress(min(max(s["fraction"], 0.0), 1.0), text=f"{label}: {s['message'] or 'starting'} ({s['seconds']:.0f} s)")
+
+    poll()
+    return True

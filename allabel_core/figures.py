@@ -29,13 +29,14 @@ from .sentence import Span
 WEBGL_ABOVE = 1000
 
 NOT_SELECTED = "not selected"
-STAGE_ORDER = ("diversity", "similarity", "uncertainty", NOT_SELECTED)
+STAGE_ORDER = ("diversity", "similarity", "uncertainty", "manual", NOT_SELECTED)
 STATUS_ORDER = ("confirmed", "suggested", "queued", "skipped", "not labeled")
 ERROR_ORDER = ("correct", "missed", "spurious", "missed and spurious", "no prediction", "no gold")
 COLORS = {
     "diversity": "#1f77b4",
     "similarity": "#2ca02c",
     "uncertainty": "#d62728",
+    "manual": "#8c564b",
     "confirmed": "#2ca02c",
     "suggested": "#ff7f0e",
     "queued": "#1f77b4",
@@ -119,6 +120,37 @@ def error_groups(
                 "missed and spurious" if missed and spurious else "missed" if missed else "spurious" if spurious else "correct"
             )
     return out
+
+
+COLOR_MODES = ("stage", "label status", "predicted uncertainty", "errors against gold")
+
+
+def map_coloring(project, mode: str) -> dict:
+    """What :func:`map_figure` needs to colour a project's pool by ``mode``
+    (one of :data:`COLOR_MODES`): ``{"groups": [...]}`` or ``{"values": [...]}``,
+    plus ``color_by``. Reads the project's selections, label states,
+    suggestions, and newest stored pool predictions."""
+    ids = project.pool_ids()
+    if mode == "stage":
+        sel = project.selections()
+        return {"groups": stage_groups(ids, dict(zip(sel["sentence_id"], sel["stage"]))), "color_by": "stage"}
+    if mode == "label status":
+        status = {sid: "queued" for sid in project.queue()}
+        status.update({s.id: "suggested" for s in project.pool() if any(sp.status == "suggested" for sp in s.spans)})
+        status.update(project.states())
+        return {"groups": status_groups(ids, status), "color_by": "label status"}
+    preds = project.predictions(role="pool").sort_values("run").drop_duplicates("sentence_id", keep="last")
+    if mode == "predicted uncertainty":
+        unc = dict(zip(preds["sentence_id"], preds["uncertainty"]))
+        kinds = sorted({k for k in preds["uncertainty_kind"] if k})
+        return {"values": [float(unc[i]) if unc.get(i) is not None else np.nan for i in ids],
+                "color_by": f"uncertainty ({', '.join(kinds) or 'no predictions yet'})"}
+    if mode == "errors against gold":
+        gold = {s.id: s.spans for s in project.gold()} if project.has_gold() else {}
+        predicted = {sid: [Span(a, b, lab, t, "suggested") for a, b, lab, t in spans]
+                     for sid, spans, err in zip(preds["sentence_id"], preds["spans"], preds["error"]) if not err}
+        return {"groups": error_groups(ids, predicted, gold), "color_by": "errors against gold"}
+    raise ValueError(f"unknown colour mode {mode!r}; choose one of {', '.join(COLOR_MODES)}")
 
 
 def _ordered(groups: Sequence[str], order: Sequence[str]) -> list[str]:
@@ -407,7 +439,7 @@ def why_picked_table(picks: Iterable, texts: Mapping[str, str]) -> pd.DataFrame:
 
     ``picks``: records with ``sentence_id`` (or ``id``), ``stage``, ``score``
     and ``reason`` attributes or keys, in pick order; ``rank`` counts within
-    each stage from 1.
+    each stage from 1. A ``reason`` dict shows its ``why`` (else its items).
     """
     def get(p, *names):
         for n in names:
@@ -422,10 +454,13 @@ def why_picked_table(picks: Iterable, texts: Mapping[str, str]) -> pd.DataFrame:
         rank[stage] = rank.get(stage, 0) + 1
         sid = str(get(p, "sentence_id", "id"))
         score = get(p, "score")
+        reason = get(p, "reason") or ""
+        if isinstance(reason, Mapping):
+            reason = reason.get("why") or reason.get("note") or ", ".join(f"{k}: {v}" for k, v in reason.items())
         rows.append({
             "stage": stage, "rank": rank[stage], "id": sid,
             "score": float(score) if score is not None and not (isinstance(score, float) and math.isnan(score)) else None,
-            "reason": get(p, "reason") or "", "sentence": texts.get(sid, ""),
+            "reason": str(reason), "sentence": texts.get(sid, ""),
         })
     return pd.DataFrame(rows, columns=["stage", "rank", "id", "score", "reason", "sentence"])
 
@@ -465,3 +500,41 @@ def span_diff_table(predicted: Iterable[Span], gold: Iterable[Span] | None) -> p
     rows += [["missed", g.text, None, g.label, g.start, g.end] for g in gold if g.key() not in used]
     rows.sort(key=lambda r: (r[4], r[5]))
     return pd.DataFrame(rows, columns=cols)
+
+
+def selected_table(project, ids: Sequence[str], texts: Mapping[str, str]) -> pd.DataFrame:
+    """The sentences picked on the map: ``id, stage, status, sentence``."""
+    sel = project.selections()
+    stage = dict(zip(sel["sentence_id"], sel["stage"]))
+    states = project.states()
+    queued = set(project.queue())
+    return pd.DataFrame(
+        [{"id": i, "stage": stage.get(i, NOT_SELECTED),
+          "status": states.get(i) or ("queued" if i in queued else "not labeled"), "sentence": texts.get(i, "")}
+         for i in ids],
+        columns=["id", "stage", "status", "sentence"],
+    )
+
+
+def parse_counts(predictions: pd.DataFrame) -> dict[str, int]:
+    """Totals over stored predictions' parse counts (LLM answers):
+    ``answers, unparseable, invented_labels, ungrounded, ..., errors``."""
+    totals: dict[str, int] = {}
+    for details in predictions.get("details", []):
+        for k, v in (details or {}).get("parse", {}).items():
+            totals[k] = totals.get(k, 0) + int(v)
+    totals["errors"] = int(predictions["error"].notna().sum()) if "error" in predictions else 0
+    return totals
+
+
+def demonstrations_table(prediction, sentences: Mapping[str, object]) -> pd.DataFrame:
+    """A prediction's retrieved demonstrations in prompt order (most similar
+    last): ``order, id, similarity, sentence, entities`` where entities reads
+    ``text [LABEL]; ...`` from the demonstration's trusted spans."""
+    rows = []
+    for n, (sid, sim) in enumerate(zip(prediction.demonstrations, prediction.similarities), 1):
+        s = sentences.get(sid)
+        spans = s.spans_with() if s is not None else ()
+        rows.append({"order": n, "id": sid, "similarity": float(sim), "sentence": getattr(s, "text", ""),
+                     "entities": "; ".join(f"{sp.text} [{sp.label}]" for sp in spans)})
+    return pd.DataFrame(rows, columns=["order", "id", "similarity", "sentence", "entities"])

@@ -1,0 +1,67 @@
+"""Map: the pool's embedding space, what each stage picked and why; lasso or
+box-select points to queue them for labeling or inspect them."""
+
+import streamlit as st
+
+import app_state
+from allabel_core import figures as F
+from allabel_core import jobs as J
+
+st.set_page_config(page_title="ALLabel · Map", layout="wide")
+app_state.init_state()
+project = app_state.require_project()
+jobs, warm, key = app_state.get_jobs(), app_state.umap_warm_up(), str(project.path)
+st.title("Map of the pool")
+
+stored = project.projection()
+if stored is None or stored[0] != project.pool_ids():
+    if not app_state.watch_job(f"map:{key}", "Laying out the map"):
+        jobs.submit(f"map:{key}", lambda job: J.compute_map(project, app_state.get_embedder(), warm=warm, job=job))
+        st.rerun()
+    st.stop()
+ids, xy, _ = stored
+
+quotas = J.stage_quotas(project)
+cols = st.columns([1.3, 1, 1, 1, 1])
+budget = cols[0].number_input("Budget (sentences)", 1, len(project), int(project.settings["budget"]), key="map_budget")
+if budget != project.settings["budget"]:
+    project.set_settings(budget=int(budget))
+    st.rerun()
+runs = {s: cols[i + 1].button(f"Run {s} ({quotas[s]})", key=f"map_run_{s}") for i, s in enumerate(quotas)}
+if cols[4].button("Run all three", key="map_run_all", type="primary"):
+    runs = dict.fromkeys(quotas, True)
+if any(runs.values()):
+    stages = [s for s, on in runs.items() if on]
+    predictor = app_state.get_predictor(project)
+    jobs.submit(f"stages:{key}", lambda job: J.run_stages(project, app_state.get_embedder(), predictor, stages,
+                                                          progress=job.progress))
+    st.rerun()
+app_state.watch_job(f"stages:{key}", "Selecting")
+
+mode = st.radio("Colour by", F.COLOR_MODES, horizontal=True, key="map_color_by")
+chosen = F.ids_from_selection(st.session_state.get("map_chart"))
+links = (chosen[0], J.demonstrations_for(project, app_state.get_embedder(), chosen[0])[0]) if len(chosen) == 1 else None
+last = jobs.get(f"stages:{key}")
+added = last.value if last is not None and last.state == "done" else []
+texts = dict(zip(ids, project.pool().texts))
+fig = F.map_figure(ids, xy, [texts[i] for i in ids], **F.map_coloring(project, mode), links=links,
+                   highlight=[p["sentence_id"] for p in added])
+event = st.plotly_chart(fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"))
+st.caption("Drag with the lasso or box tool to select sentences; click one point to see the demonstrations "
+           "retrieved for it (lines). Double-click empty space to clear.")
+
+chosen = F.ids_from_selection(event)
+if chosen:
+    st.subheader(f"{len(chosen)} selected")
+    a, b = st.columns(2)
+    if a.button(f"Queue {len(chosen)} for labeling", key="map_enqueue", type="primary"):
+        st.success(f"Queued {project.enqueue(chosen)} new sentences (already selected ones stay where they are).")
+    if b.button("Inspect in Predictions", key="map_inspect"):
+        st.session_state["inspect_id"] = chosen[0]
+        st.switch_page("pages/4_Predictions.py")
+    st.dataframe(F.selected_table(project, chosen, texts), hide_index=True)
+if added:
+    st.subheader("What the last run added, and why")
+    st.dataframe(F.why_picked_table(added, texts), hide_index=True)
+with st.expander("Every selection so far"):
+    st.dataframe(F.why_picked_table(project.selections().to_dict("records"), texts), hide_index=True)
