@@ -84,6 +84,12 @@ class QueueMixin:
         df["text"] = df["sentence_id"].map(self._pool_texts())
         return df
 
+    def selection(self, sentence_id: str) -> dict | None:
+        """How one sentence was selected: ``{stage, score, reason, run}``, or None."""
+        row = self._db.conn().execute(
+            "SELECT stage, score, reason, run FROM selections WHERE sentence_id = ?", (sentence_id,)).fetchone()
+        return None if row is None else {"stage": row[0], "score": row[1], "reason": json.loads(row[2]), "run": row[3]}
+
     def queue(self, include_done: bool = False) -> list[str]:
         """Selected sentence ids in stage order (``settings["stage_order"]``,
         D→S→U by default, then other stages, then manual), each stage in

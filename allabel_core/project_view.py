@@ -62,6 +62,14 @@ def chip_html(name: str, color: str, number: int | None = None) -> str:
             f'padding:1px 8px;margin-right:6px">{html.escape(key + name)}</span>')
 
 
+def span_html(span: Span, schema) -> str:
+    """One span for a list row: its text marked like in the sentence (escaped)."""
+    color = _color(schema, span.label)
+    return (f'<mark class="allabel-{html.escape(span.status)}" style="{span_style(color, span.status)}">'
+            f'{_esc(span.text)}</mark> <b style="color:{color}">{html.escape(span.label)}</b> '
+            f'<i>{html.escape(span.status)}</i>')
+
+
 def span_from_tokens(sentence: Sentence, token_indices: Iterable[int]) -> tuple[int, int] | None:
     """Selected words → the character span from the first to the last of
     them (gaps are filled: a span is contiguous). None for no words."""

@@ -477,3 +477,37 @@ def test_sample_project(tmp_path):
     assert p.target() is not None and p.has_gold() and p.pool()[0].spans_with(("gold",)) == ()
     again = create_sample_project(tmp_path)  # opens the same project
     assert again.path == p.path
+
+
+def test_create_from_bytes_checks_everything_first(tmp_path):
+    from allabel_core.errors import DataFormatError
+    from allabel_core.project import create_project_from_bytes
+
+    good = b'{"text": "LiCoO2 is layered.", "spans": [{"start": 0, "end": 6, "label": "MAT"}]}\n'
+    bad_target = b'{"text": "x", "spans": [{"start": 0, "end": 9, "label": "MAT"}]}\n'
+    with pytest.raises(DataFormatError, match=r"test\.jsonl, line 1"):
+        create_project_from_bytes("t", good, "pool.jsonl", target=(bad_target, "test.jsonl"), projects_dir=tmp_path)
+    with pytest.raises(DataFormatError, match="limit is 1 MB"):
+        create_project_from_bytes("t", good * 60_000, "pool.jsonl", projects_dir=tmp_path, max_bytes=2**20)
+    assert list(tmp_path.iterdir()) == []
+    p = create_project_from_bytes("", good, "pool.jsonl", projects_dir=tmp_path)
+    assert p.name == "pool" and p.gold()[0].spans[0].text == "LiCoO2" and p.target() is None
+
+
+def test_sentence_view_escapes_and_marks_status():
+    from allabel_core.project_schema import Schema
+    from allabel_core.project_view import chip_html, sentence_html, span_from_tokens, span_html
+
+    schema = Schema.from_obj(SCHEMA)
+    text = "<b>x</b> & LiFePO4\n\nnext"
+    s = Sentence.from_text("x", text).with_spans([(0, 8, "MAT"), (11, 18, "PRO")], status="confirmed")
+    s = s.with_spans([s.spans[0], Span(11, 18, "PRO", "LiFePO4", "suggested")])
+    out = sentence_html(s, schema)
+    assert "&lt;b&gt;x&lt;/b&gt;" in out and "<b>" not in out and "&amp;" in out
+    assert "\n" not in out and out.count("<br>") == 2
+    assert 'class="allabel-confirmed"' in out and 'class="allabel-suggested"' in out and "dashed" in out
+    assert "&lt;b&gt;" in span_html(s.spans[0], schema)
+    assert "&lt;" in chip_html("<T>", "javascript:alert(1)") and "javascript" not in chip_html("T", "javascript:1")
+    assert span_from_tokens(s, []) is None
+    first, last = s.tokens[0], s.tokens[3]
+    assert span_from_tokens(s, [3, 0]) == (first.start, last.end)

@@ -1,0 +1,92 @@
+"""ALLabel dashboard, Home: open or create a project and see where it stands.
+
+Run with ``streamlit run app.py``. The pages in ``pages/`` (Map, Label,
+Curve, Predictions, Settings) work on the project opened here.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import app_state as S
+from allabel_core.errors import AllabelError
+from allabel_core.formats import FORMATS
+from allabel_core.project import (
+    MAX_UPLOAD_BYTES,
+    create_project_from_bytes,
+    create_sample_project,
+    list_projects,
+)
+from allabel_core.project_predict import predictor_description
+
+st.set_page_config(page_title="ALLabel", page_icon="🏷️", layout="wide")
+S.init_state()
+
+st.title("ALLabel")
+st.caption(
+    "Choose the sentences worth annotating (diversity → similarity → uncertainty), label them, "
+    "and watch entity recognition by retrieval of similar annotated sentences improve with the budget."
+)
+
+project = S.current_project()
+if project is not None:
+    prog, settings, last = project.progress(), project.settings, project.last_f1()
+    st.subheader(project.name)
+    c = st.columns(4)
+    c[0].metric("Confirmed / budget", f"{prog['confirmed']} / {prog['budget']}")
+    c[1].metric("Selected", prog["selected"], help="Sentences picked by the stages or queued by hand")
+    c[2].metric("Pool", prog["pool"])
+    c[3].metric("Last F1", "—" if last is None else f"{last['f1']:.3f}",
+                help=None if last is None else f"{last['strategy']} at budget {last['budget']} (run {last['run']})")
+    st.progress(min(1.0, prog["confirmed"] / max(1, prog["budget"])),
+                text=f"{prog['confirmed']} of {prog['budget']} sentences confirmed; {prog['pending']} waiting in the queue")
+    st.markdown(f"Predictor in use: **{predictor_description(settings)}** · file `{project.path}`")
+    st.page_link("pages/2_Label.py", label="Label the queue", icon="✏️")
+    st.divider()
+
+left, mid, right = st.columns(3)
+with left:
+    st.subheader("Open a project")
+    infos = [i for i in list_projects() if i.error is None]
+    if infos:
+        choice = st.selectbox(
+            "Recent projects", range(len(infos)), key="home_recent",
+            format_func=lambda i: f"{infos[i].name} — {infos[i].confirmed}/{infos[i].pool_size} confirmed",
+        )
+        if st.button("Open", key="home_open", type="primary"):
+            S.use_project(infos[choice].path)
+            st.rerun()
+    else:
+        st.caption("No projects yet.")
+with mid:
+    st.subheader("Try the sample")
+    st.caption("Materials-science sentences with six entity types (MAT PRO VAL APL SMT CMT) and a gold test set.")
+    if st.button("Open the sample project", key="home_sample", type="primary"):
+        try:
+            created = create_sample_project()
+        except AllabelError as exc:
+            st.error(str(exc))
+        else:
+            created.close()
+            S.use_project(created.path)
+            st.rerun()
+with right:
+    st.subheader("Start from your file")
+    pool_file = st.file_uploader("Sentences to choose from (pool)", key="home_upload")
+    target_file = st.file_uploader("Optional test set (with gold labels)", key="home_upload_target")
+    fmt = st.selectbox("Format", ["auto", *FORMATS], key="home_upload_fmt",
+                       format_func=lambda f: "tell from the file" if f == "auto" else FORMATS[f].description)
+    name = st.text_input("Project name", key="home_upload_name", placeholder="from the file name")
+    st.caption(f"Up to {MAX_UPLOAD_BYTES // 2**20} MB per file. A file that cannot be read creates nothing.")
+    if st.button("Create project", key="home_create", disabled=pool_file is None):
+        try:
+            created = create_project_from_bytes(
+                name, pool_file.getvalue(), pool_file.name, fmt=None if fmt == "auto" else fmt,
+                target=(target_file.getvalue(), target_file.name) if target_file else None,
+            )
+        except AllabelError as exc:
+            st.error(str(exc))
+        else:
+            created.close()
+            S.use_project(created.path)
+            st.rerun()

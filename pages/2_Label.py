@@ -1,0 +1,148 @@
+"""Label: the queue in stage order, one sentence at a time, saved on every click.
+
+Select words (the pills), then a type (or its number key); Enter confirms and
+moves on. The panel is a fragment, so a click reruns only the panel.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import app_state as S
+from allabel_core.errors import AllabelError
+from allabel_core.project_predict import predictor_description, predictor_for, suggest_for
+from allabel_core.project_view import chip_html, sentence_html, span_from_tokens, span_html
+
+st.set_page_config(page_title="ALLabel · Label", layout="wide")
+S.init_state()
+project = S.require_project()
+st.title("Label")
+
+
+def go(sentence_id: str | None) -> None:
+    st.session_state["current_id"] = sentence_id
+    project.set_current(sentence_id)
+
+
+def say(kind: str, text: str) -> None:
+    st.session_state["label_message"] = (kind, text)
+
+
+def act(fn, *args, done: str | None = None):
+    """Run one labeling action; a refused action becomes a message, not a crash."""
+    try:
+        result = fn(*args)
+    except AllabelError as exc:
+        say("error", str(exc))
+        return None
+    if done:
+        say("success", done)
+    return result
+
+
+def add(sid: str, label: str) -> None:
+    key = f"label_words_{sid}"
+    span = span_from_tokens(project.sentence(sid), st.session_state.get(key) or [])
+    if span is None:
+        say("warning", "Select one or more words first, then the type.")
+    elif act(project.add_span, sid, span[0], span[1], label) is not None:
+        st.session_state[key] = []
+
+
+def confirm_next(sid: str) -> None:
+    if act(project.confirm, sid) is not None:
+        go(project.next_id(sid))
+
+
+def skip(sid: str) -> None:
+    act(project.skip, sid)
+    go(project.next_id(sid))
+
+
+def undo() -> None:
+    undone = act(project.undo)
+    if undone is None:
+        say("warning", "Nothing to undo.")
+        return
+    if undone.sentence_id:
+        go(undone.sentence_id)
+    say("success", f"Undid {undone.action.replace('_', ' ')}.")
+
+
+def apply_identical(text: str, label: str) -> None:
+    n = act(project.apply_to_identical, text, label)
+    if n is not None:
+        say("success", f"Suggested {label} for {n} more mention(s) of “{text}” in unconfirmed sentences.")
+
+
+def suggest(sid: str) -> None:
+    settings = project.settings
+    try:
+        predictor = predictor_for(settings, S.get_embedder(), project.schema, api_key=st.session_state["api_key"])
+        pred = suggest_for(project, sid, predictor, S.get_embedder())
+    except AllabelError as exc:
+        say("error", str(exc))
+        return
+    if pred.error:
+        say("error", f"{predictor_description(settings)} failed: {pred.error}")
+    else:
+        say("success", f"{len(pred.spans)} suggestion(s) from {predictor_description(settings)}; "
+                       f"{len(project.annotated())} confirmed sentence(s) as demonstrations.")
+
+
+@st.fragment
+def panel() -> None:
+    prog = project.progress()
+    st.progress(min(1.0, prog["confirmed"] / max(1, prog["budget"])),
+                text=f"{prog['confirmed']} of {prog['budget']} confirmed · {prog['pending']} in the queue")
+    message = st.session_state["label_message"]
+    if message:
+        getattr(st, message[0])(message[1])
+        st.session_state["label_message"] = None
+    sid = st.session_state["current_id"] or project.current() or project.next_id()
+    if sid is not None and sid not in project.pool_ids():
+        sid = project.next_id()
+    st.session_state["current_id"] = sid
+    if sid is None:
+        st.info("The queue is empty: run the selection stages on the Map page, or queue sentences there.")
+        st.button("Undo", key="label_undo", on_click=undo, shortcut="U")
+        return
+
+    sentence, state, picked = project.sentence(sid), project.state(sid), project.selection(sid)
+    why = f"picked by {picked['stage']}" if picked else "not in the queue"
+    st.caption(f"Sentence `{sid}` · {why} · {state or 'not confirmed yet'}")
+    st.markdown(sentence_html(sentence, project.schema), unsafe_allow_html=True)
+    st.pills("Words (select, then a type)", list(range(len(sentence.tokens))), selection_mode="multi",
+             format_func=lambda i: sentence.tokens[i].text, key=f"label_words_{sid}")
+    types = project.schema.types
+    for col, (i, t) in zip(st.columns(len(types)), enumerate(types)):
+        col.button(t.name, key=f"label_type_{t.name}", on_click=add, args=(sid, t.name), help=t.description or None,
+                   shortcut=str(i + 1) if i < 9 else None, width="stretch")
+    st.markdown(" ".join(chip_html(t.name, t.color, i + 1 if i < 9 else None) for i, t in enumerate(types)),
+                unsafe_allow_html=True)
+
+    for sp in sentence.spans:
+        c = st.columns([5, 1, 1, 2])
+        c[0].markdown(span_html(sp, project.schema), unsafe_allow_html=True)
+        tag = f"{sid}_{sp.start}_{sp.end}"
+        if sp.status == "suggested":
+            c[1].button("Accept", key=f"label_accept_{tag}", on_click=act,
+                        args=(project.accept_suggestions, sid, [(sp.start, sp.end)]))
+            c[2].button("Reject", key=f"label_reject_{tag}", on_click=act,
+                        args=(project.reject_suggestion, sid, sp.start, sp.end))
+        else:
+            c[1].button("Remove", key=f"label_remove_{tag}", on_click=act, args=(project.remove_span, sid, sp.start, sp.end))
+        c[3].button("Apply to every identical mention", key=f"label_identical_{tag}", on_click=apply_identical,
+                    args=(sp.text, sp.label))
+
+    c = st.columns(6)
+    c[0].button("Confirm & next", key="label_confirm", type="primary", on_click=confirm_next, args=(sid,), shortcut="Enter")
+    c[1].button("Skip", key="label_skip", on_click=skip, args=(sid,), shortcut="S")
+    c[2].button("Previous", key="label_previous", on_click=lambda: go(project.previous_id(sid) or sid), shortcut="P")
+    c[3].button("Undo", key="label_undo", on_click=undo, shortcut="U")
+    c[4].button("Suggest", key="label_suggest", on_click=suggest, args=(sid,), shortcut="G",
+                help=f"Ask the {predictor_description(project.settings)}, with the confirmed sentences as demonstrations")
+    c[5].button("Accept all", key="label_accept_all", on_click=act, args=(project.accept_suggestions, sid), shortcut="A")
+
+
+panel()

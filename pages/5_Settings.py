@@ -1,0 +1,78 @@
+"""Settings and export: the predictor and its endpoint, budget and stages,
+seeds; confirmed labels in every format the data layer writes.
+
+An API key typed here lives in this browser session only and is never saved.
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+import app_state as S
+from allabel_core.errors import AllabelError
+from allabel_core.formats import FORMATS
+from allabel_core.project_predict import KNN_NAME, predictor_description
+
+EXPORTS = {"conll": "CoNLL (IOB2)", "jsonl": "JSONL tokens/tags", "doccano": "doccano JSONL",
+           "labelstudio": "Label Studio JSON", "spacy": "spaCy-style JSONL"}
+
+st.set_page_config(page_title="ALLabel · Settings", layout="wide")
+S.init_state()
+project = S.require_project()
+settings = project.settings
+tag = project.path.stem  # a switched project shows its own values
+st.title("Settings")
+in_use = st.empty()  # filled after a save, so it never shows the old predictor
+
+
+def keep_key() -> None:
+    typed = st.session_state["settings_api_key"]
+    st.session_state["api_key"] = typed or None
+    if typed:
+        project.register_secret(typed)  # scrubbed from anything stored later
+
+
+with st.form(key=f"settings_form_{tag}"):
+    predictor = st.radio("Predictor", ["knn", "openai"], index=["knn", "openai"].index(settings["predictor"]),
+                         format_func=lambda p: KNN_NAME if p == "knn" else "LLM at an OpenAI-compatible endpoint",
+                         key=f"settings_predictor_{tag}", horizontal=True)
+    base_url = st.text_input("Base URL", settings["base_url"], key=f"settings_base_url_{tag}",
+                             help="Ollama http://localhost:11434/v1 · vLLM / llama.cpp http://localhost:8000/v1")
+    model = st.text_input("Model", settings["model"], key=f"settings_model_{tag}")
+    k = st.number_input("k: demonstrations per LLM prompt", 1, 64, int(settings["k"]), key=f"settings_k_{tag}")
+    budget = st.number_input("Budget: sentences to annotate", 1, len(project), min(int(settings["budget"]), len(project)),
+                             key=f"settings_budget_{tag}")
+    st.markdown("Stage split (diversity : similarity : uncertainty)")
+    split = [c.number_input(n, 0.0, 100.0, float(v), key=f"settings_split_{n}_{tag}")
+             for c, n, v in zip(st.columns(3), ("diversity", "similarity", "uncertainty"), settings["split"])]
+    seed = st.number_input("Seed", 0, 2**31 - 1, int(settings["seed"]), key=f"settings_seed_{tag}")
+    seeds = st.text_input("Seeds for curve experiments (comma-separated)", ", ".join(map(str, settings["seeds"])),
+                          key=f"settings_seeds_{tag}")
+    saved = st.form_submit_button("Save settings", type="primary", key=f"settings_save_{tag}")
+if saved:
+    try:
+        project.set_settings(predictor=predictor, base_url=base_url.strip(), model=model.strip(), k=int(k),
+                             budget=int(budget), split=[float(x) for x in split], seed=int(seed),
+                             seeds=[int(s) for s in seeds.replace(",", " ").split()])
+    except ValueError as exc:  # AllabelError's ConfigError is a ValueError too; so is int("x")
+        st.error(str(exc) if isinstance(exc, AllabelError) else f"Seeds must be whole numbers: {exc}")
+    else:
+        st.success("Saved.")
+in_use.caption(f"Predictor in use: **{predictor_description(project.settings)}**")
+
+st.text_input("API key (this session only; never saved)", type="password", key="settings_api_key", on_change=keep_key)
+if st.session_state["api_key"]:
+    st.caption("A key typed in this session is in use.")
+elif os.environ.get("OPENAI_API_KEY"):
+    st.caption("Using the key in OPENAI_API_KEY.")
+
+st.subheader("Export confirmed labels")
+st.caption(f"{len(project.annotated())} confirmed sentences; suggestions are never exported.")
+for fmt, label in EXPORTS.items():
+    data, warnings = project.export(fmt)
+    st.download_button(f"Download {label}", data, file_name=f"{tag}-{fmt}{FORMATS[fmt].extensions[0]}",
+                       key=f"settings_export_{fmt}")
+    if warnings:
+        st.warning(f"{label} cannot hold {len(warnings)} span(s):\n\n" + "\n".join(f"- {w}" for w in warnings))
