@@ -1,0 +1,210 @@
+"""Stage 2, similarity: pick the sentences retrieval will pull for the target.
+
+For each target sentence ``q``, rank pool candidates by cosine similarity and
+keep the top ``k_cov``; a candidate earns ``k_cov − rank + 1`` points from
+every target that lists it. Candidates are taken greedily by points; once a
+target has a selected neighbour its points are divided by ``discount``
+(default 10, as in Vote-k: Su et al. 2023, "Selective Annotation Makes
+Language Models Better Few-Shot Learners"), so the next picks serve targets
+not yet served.
+
+When the target is the pool itself (a live session), a sentence never lists
+itself, and selecting a sentence also serves it as a target (it is annotated,
+so it needs no demonstrations).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..index import build_index
+from .budget import check_pool
+from .picks import Pick, Selection
+from .ranking import argmax_with_ties, tie_order
+
+INDEXES = ("flat", "ivf")
+
+
+def coverage_lists(
+    pool: np.ndarray,
+    target: np.ndarray | None,
+    k: int,
+    *,
+    index: str = "flat",
+    rng: np.random.Generator | None = None,
+    nprobe: int = 16,
+) -> np.ndarray:
+    """Per target, its ``k`` most similar pool rows, best first.
+
+    ``pool``: ``(N, d)`` float32 unit rows; ``target``: ``(T, d)`` or
+    ``None`` for the pool itself (each row then never lists itself).
+    ``index``: ``"flat"`` (exact faiss inner product) or ``"ivf"``
+    (approximate: faiss IVF with ``4·√N`` lists, ``nprobe`` probed, trained
+    on a sample drawn with ``rng``). Returns ``(T, k)`` int64, padded with -1
+    when the pool is smaller than ``k``.
+    """
+    if k < 1:
+        raise ValueError(f"k_cov must be at least 1, got {k}")
+    self_target = target is None
+    queries = pool if self_target else target
+    want = min(k + (1 if self_target else 0), len(pool))
+    if index == "flat":
+        ids, _ = build_index(pool).search(queries, want)
+    elif index == "ivf":
+        ids = _ivf_search(pool, queries, want, rng or np.random.default_rng(0), nprobe)
+    else:
+        raise ValueError(f"unknown index {index!r}; choose one of {', '.join(INDEXES)}")
+    if self_target:
+        own = np.arange(len(pool))[:, None]
+        keep = ids != own
+        # Drop each row's own id (wherever it ranked), keep order, pad to k.
+        out = np.full((len(pool), k), -1, np.int64)
+        for q in range(len(pool)):
+            row = ids[q][keep[q]][:k]
+            out[q, : len(row)] = row
+        return out
+    if ids.shape[1] < k:
+        ids = np.hstack([ids, np.full((len(ids), k - ids.shape[1]), -1, np.int64)])
+    return ids
+
+
+def _ivf_search(pool: np.ndarray, queries: np.ndarray, k: int, rng: np.random.Generator, nprobe: int) -> np.ndarray:
+    import faiss
+
+    n, d = pool.shape
+    nlist = max(1, min(int(4 * math.sqrt(n)), n // 39))
+    quantizer = faiss.IndexFlatIP(d)
+    ivf = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+    sample = pool[np.sort(rng.choice(n, size=min(n, nlist * 50), replace=False))]
+    ivf.train(np.ascontiguousarray(sample))
+    ivf.add(pool)
+    ivf.nprobe = min(nprobe, nlist)
+    _, ids = ivf.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    return ids.astype(np.int64)
+
+
+class Coverage:
+    """Greedy coverage state: rank points per candidate, and which targets
+    are already served.
+
+    Scores are kept in units of ``1/discount`` so that, for an integer
+    discount, they are exact integers and ties are real ties.
+    """
+
+    def __init__(self, lists: np.ndarray, n_pool: int, discount: float = 10.0, *, self_target: bool = False):
+        if not discount >= 1:
+            raise ValueError(f"discount must be at least 1, got {discount}")
+        self.lists = np.asarray(lists, dtype=np.int64)
+        self.k = self.lists.shape[1]
+        self.discount = float(discount)
+        self.self_target = self_target
+        self.points = np.arange(self.k, 0, -1, dtype=np.float64)  # k_cov − rank + 1
+        valid = self.lists >= 0
+        self.scores = np.zeros(n_pool)
+        cols = np.broadcast_to(self.points, self.lists.shape)
+        np.add.at(self.scores, self.lists[valid], cols[valid] * self.discount)
+        self.served = np.zeros(len(self.lists), dtype=bool)
+        flat = self.lists.ravel()
+        order = np.argsort(flat, kind="stable")
+        self._targets = (order // self.k)[flat[order] >= 0]
+        self._starts = np.searchsorted(flat[order][flat[order] >= 0], np.arange(n_pool + 1))
+
+    def targets_of(self, c: int) -> np.ndarray:
+        """Targets whose top-``k_cov`` list holds pool row ``c``."""
+        return self._targets[self._starts[c] : self._starts[c + 1]]
+
+    def serve(self, c: int) -> int:
+        """Record that pool row ``c`` is selected; returns how many targets it newly serves."""
+        ts = self.targets_of(c)
+        if self.self_target and c < len(self.lists):
+            ts = np.append(ts, c)
+        ts = np.unique(ts[~self.served[ts]])
+        if len(ts):
+            self.served[ts] = True
+            rows = self.lists[ts]
+            valid = rows >= 0
+            pts = np.broadcast_to(self.points, rows.shape)
+            np.subtract.at(self.scores, rows[valid], pts[valid] * (self.discount - 1.0))
+        return int(len(ts))
+
+    def points_of(self, c: int) -> float:
+        """Row ``c``'s score in rank points (discounted targets count 1/discount)."""
+        return float(self.scores[c] / self.discount)
+
+
+def coverage_scores(
+    pool_vectors: np.ndarray,
+    selected,
+    *,
+    target_vectors: np.ndarray | None = None,
+    k_cov: int = 10,
+    discount: float = 10.0,
+    index: str = "flat",
+    rng: np.random.Generator | None = None,
+    lists: np.ndarray | None = None,
+) -> np.ndarray:
+    """Stage-2 scores of every pool row given what is already selected.
+
+    Returns ``(N,)`` float64 rank points (targets already served by
+    ``selected`` count ``1/discount``). Selected rows keep their score; mask
+    them yourself. ``lists``: precomputed :func:`coverage_lists` (else built).
+    """
+    pool, sel, target = check_pool(pool_vectors, selected, 0, target_vectors)
+    if lists is None:
+        lists = coverage_lists(pool, target, k_cov, index=index, rng=rng)
+    cov = Coverage(lists, len(pool), discount, self_target=target is None)
+    for c in sel:
+        cov.serve(int(c))
+    return cov.scores / cov.discount
+
+
+def select_similarity(
+    pool_vectors: np.ndarray,
+    selected,
+    n: int,
+    *,
+    rng: np.random.Generator,
+    target_vectors: np.ndarray | None = None,
+    k_cov: int = 10,
+    discount: float = 10.0,
+    index: str = "flat",
+    lists: np.ndarray | None = None,
+) -> Selection:
+    """Stage 2 (similarity): greedy retrieval coverage of the target set.
+
+    ``pool_vectors``: ``(N, d)`` float32 unit rows; ``target_vectors``:
+    ``(T, d)`` or ``None`` (the pool itself). ``selected``: pool indices
+    already annotated (the targets they serve start discounted). ``k_cov``:
+    list length per target; ``discount``: divisor for served targets;
+    ``index``: ``"flat"`` (exact) or ``"ivf"`` (approximate, for very large
+    pools). Exact ties of score are broken in seeded random order (``rng``).
+    ``lists``: precomputed :func:`coverage_lists` for this pool and target
+    (so stages sharing them compute them once). Returns a
+    :class:`Selection` of ``n`` picks.
+    """
+    pool, sel, target = check_pool(pool_vectors, selected, n, target_vectors)
+    params = {"k_cov": int(k_cov), "discount": float(discount), "index": index}
+    if n == 0:
+        return Selection((), params)
+    if lists is None:
+        lists = coverage_lists(pool, target, int(k_cov), index=index, rng=rng)
+    cov = Coverage(lists, len(pool), discount, self_target=target is None)
+    for c in sel:
+        cov.serve(int(c))
+    priority = tie_order(len(pool), rng)
+    cov.scores[sel] = -np.inf  # selected rows are never picked; -inf absorbs later discounts
+    picks = []
+    approx = "; approximate IVF lists" if index == "ivf" else ""
+    for _ in range(n):
+        c = argmax_with_ties(cov.scores, priority)
+        score = cov.points_of(c)
+        cov.scores[c] = -np.inf
+        served = cov.serve(c)
+        if score > 0:
+            note = f"newly serves {served} target sentences{approx}"
+        else:
+            note = "in no target's list any more: seeded random among zero scores"
+        picks.append(Pick(c, "similarity", score, note=note))
+    return Selection(tuple(picks), params)

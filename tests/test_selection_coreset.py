@@ -1,0 +1,138 @@
+"""Greedy k-center against a naive O(N²) oracle, and the seed rules."""
+
+import numpy as np
+import pytest
+
+from allabel_core.selection import greedy_kcenter, mean_similarity, select_coreset
+from tests.test_selection_fakes import random_vectors, unit
+
+
+def naive_kcenter(pool, initial, n):
+    """Full N×N similarity matrix in float64; argmin takes the lowest index."""
+    sims = pool.astype(np.float64) @ pool.astype(np.float64).T
+    maxsim = sims[:, initial].max(axis=1)
+    maxsim[initial] = np.inf
+    out = []
+    for _ in range(n):
+        p = int(np.argmin(maxsim))
+        out.append((p, float(maxsim[p])))
+        maxsim = np.maximum(maxsim, sims[:, p])
+        maxsim[[q for q, _ in out]] = np.inf
+    return out
+
+
+def assert_same_picks(ours, ref, pool):
+    """Identical picks, except that a divergence must be an exact tie (to float32 rounding)."""
+    for t, ((p, _), (q, v)) in enumerate(zip(ours, ref)):
+        if p != q:
+            assert abs(ours[t][1] - v) < 1e-5, f"pick {t}: {p} vs {q} is not a tie"
+            return
+    assert len(ours) == len(ref)
+
+
+@pytest.mark.parametrize("n, d, m, seed", [(300, 8, 60, 0), (500, 32, 120, 1), (1000, 64, 200, 2), (50, 4, 49, 3)])
+@pytest.mark.parametrize("block, shortlist", [(1, 1), (4, 8), (16, 64), (256, 1024)])
+def test_matches_naive_oracle(n, d, m, seed, block, shortlist):
+    pool = random_vectors(n, d, seed)
+    idx, scores, _ = greedy_kcenter(pool, np.array([0]), m, block=block, shortlist=shortlist)
+    assert_same_picks(list(zip(idx.tolist(), scores.tolist())), naive_kcenter(pool, [0], m), pool)
+    assert_valid_greedy(pool, [0], idx.tolist(), scores.tolist())
+
+
+def assert_valid_greedy(pool, initial, picks, scores):
+    """Each pick has the lowest highest-similarity to the picks before it
+    (to float32 rounding), and its reported score is that similarity."""
+    sims = pool.astype(np.float64) @ pool.astype(np.float64).T
+    chosen = list(initial)
+    for p, score in zip(picks, scores):
+        maxsim = sims[:, chosen].max(axis=1)
+        maxsim[chosen] = np.inf
+        assert maxsim[p] <= maxsim.min() + 1e-6
+        assert score == pytest.approx(maxsim[p], abs=1e-5)
+        chosen.append(p)
+
+
+def test_exact_ties_are_valid_greedy_choices():
+    # Duplicated rows create ties everywhere; float32 GEMM tiles may round the
+    # same product differently, so a tie may go either way, but never to a worse row.
+    base = random_vectors(20, 6, seed=5)
+    pool = np.vstack([base, base, base])
+    for block, shortlist in [(1, 1), (3, 5), (64, 256)]:
+        idx, scores, _ = greedy_kcenter(pool, np.array([7]), 25, block=block, shortlist=shortlist)
+        assert len(set(idx.tolist())) == 25
+        assert_valid_greedy(pool, [7], idx.tolist(), scores.tolist())
+
+
+def test_nearest_is_the_most_similar_selected_row():
+    pool = random_vectors(400, 16, seed=4)
+    sel = select_coreset(pool, [], 40, rng=np.random.default_rng(0), block=8, shortlist=16)
+    chosen = [sel.picks[0].index]
+    for p in sel.picks[1:]:
+        sims = pool[chosen] @ pool[p.index]
+        assert p.nearest == chosen[int(np.argmax(sims))]
+        assert p.nearest_similarity == pytest.approx(float(sims.max()), abs=1e-5)
+        assert p.score == p.nearest_similarity
+        chosen.append(p.index)
+
+
+def test_mean_similarity_is_linear_time_identity():
+    pool = random_vectors(200, 12, seed=1)
+    sims = pool.astype(np.float64) @ pool.astype(np.float64).T
+    brute = (sims.sum(axis=1) - np.diag(sims)) / (len(pool) - 1)
+    assert np.allclose(mean_similarity(pool), brute, atol=1e-6)
+    assert mean_similarity(pool[:1]).tolist() == [0.0]
+
+
+def test_seed_is_lowest_mean_similarity_and_resume_skips_it():
+    pool = random_vectors(300, 16, seed=2)
+    sel = select_coreset(pool, [], 10, rng=np.random.default_rng(0))
+    first = sel.picks[0]
+    assert first.index == int(np.argmin(mean_similarity(pool)))
+    assert "seed" in first.note and first.nearest is None
+    resumed = select_coreset(pool, [11, 12], 10, rng=np.random.default_rng(0))
+    assert all("seed" not in p.note for p in resumed.picks)
+    assert resumed.picks[0].index == naive_kcenter(pool, [11, 12], 1)[0][0]
+
+
+def test_seed_variants():
+    pool = random_vectors(300, 16, seed=2)
+    high = select_coreset(pool, [], 5, rng=np.random.default_rng(0), seed="highest-mean")
+    assert high.picks[0].index == int(np.argmax(mean_similarity(pool)))
+    r1 = select_coreset(pool, [], 5, rng=np.random.default_rng(1), seed="random")
+    r2 = select_coreset(pool, [], 5, rng=np.random.default_rng(2), seed="random")
+    assert r1.picks[0].index != r2.picks[0].index
+    with pytest.raises(ValueError, match="seed rule"):
+        select_coreset(pool, [], 5, rng=np.random.default_rng(0), seed="central")
+
+
+def test_inliers_never_picks_outliers():
+    rng = np.random.default_rng(0)
+    centre = unit(rng.standard_normal((1, 16)))
+    pool = unit(centre + 0.3 * rng.standard_normal((200, 16)))
+    means = mean_similarity(pool)
+    outliers = set(np.flatnonzero(means < np.quantile(means, 0.1)).tolist())
+    plain = select_coreset(pool, [], 30, rng=rng)
+    inl = select_coreset(pool, [], 30, rng=rng, candidates="inliers")
+    assert set(np.asarray(plain).tolist()) & outliers  # plain k-center does reach for them
+    assert not set(np.asarray(inl).tolist()) & outliers
+    # Too few inliers left: falls back to every row, and says so.
+    big = select_coreset(pool, [], 195, rng=rng, candidates="inliers")
+    assert len(big) == 195 and "all rows eligible" in big.picks[-1].note
+
+
+def test_memory_is_linear(monkeypatch):
+    """No N×N matrix: every GEMM tile is at most (rows, block)."""
+    import allabel_core.selection.coreset as cs
+
+    shapes = []
+    real = cs._apply
+
+    def spy(pool, picks, maxsim, nearest, block):
+        shapes.append((min(len(pool), cs._ROWS), min(len(picks), block)))
+        return real(pool, picks, maxsim, nearest, block)
+
+    monkeypatch.setattr(cs, "_ROWS", 256)
+    monkeypatch.setattr(cs, "_apply", spy)
+    pool = random_vectors(2000, 8, seed=0)
+    cs.greedy_kcenter(pool, np.array([0]), 300, block=32, shortlist=64)
+    assert max(r * c for r, c in shapes) <= 256 * 32
