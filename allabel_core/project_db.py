@@ -13,6 +13,7 @@ import json
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -100,6 +101,17 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+class _Holder:
+    """A thread's connection; tracked weakly, so when the thread ends and its
+    thread-local goes, the connection is closed (sqlite3 connections cannot
+    be weakly referenced themselves)."""
+
+    __slots__ = ("conn", "generation", "__weakref__")
+
+    def __init__(self, conn: sqlite3.Connection, generation: int):
+        self.conn, self.generation = conn, generation
+
+
 class Database:
     """Per-thread connections to one project file, and transactions on them."""
 
@@ -107,18 +119,22 @@ class Database:
         self.path = Path(path)
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._conns: list[sqlite3.Connection] = []
+        self._holders: weakref.WeakSet = weakref.WeakSet()
         self._generation = 0
 
     def conn(self) -> sqlite3.Connection:
         """This thread's connection (opened on first use)."""
-        local = self._local
-        if getattr(local, "generation", None) != self._generation or local.conn is None:
-            conn = connect(self.path)
+        holder = getattr(self._local, "holder", None)
+        if holder is None or holder.generation != self._generation:
+            holder = _Holder(connect(self.path), self._generation)
             with self._lock:
-                self._conns.append(conn)
-                local.conn, local.generation = conn, self._generation
-        return local.conn
+                self._holders.add(holder)
+            self._local.holder = holder
+        return holder.conn
+
+    def open_connections(self) -> int:
+        """How many threads hold a connection now (for tests and diagnostics)."""
+        return len(self._holders)
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -135,10 +151,10 @@ class Database:
     def close(self) -> None:
         """Close every connection this object opened, in any thread."""
         with self._lock:
-            conns, self._conns = self._conns, []
+            holders, self._holders = list(self._holders), weakref.WeakSet()
             self._generation += 1
-        for conn in conns:
-            conn.close()
+        for holder in holders:
+            holder.conn.close()
 
 
 def build(tmp: Path, pool, target, schema, name: str, settings: dict) -> None:

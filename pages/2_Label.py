@@ -10,7 +10,7 @@ import streamlit as st
 
 import app_state as S
 from allabel_core.errors import AllabelError
-from allabel_core.project_predict import predictor_description, predictor_for, suggest_for
+from allabel_core.project_predict import predictor_description, suggest_for
 from allabel_core.project_view import chip_html, sentence_html, span_from_tokens, span_html
 
 st.set_page_config(page_title="ALLabel · Label", layout="wide")
@@ -78,7 +78,7 @@ def apply_identical(text: str, label: str) -> None:
 def suggest(sid: str) -> None:
     settings = project.settings
     try:
-        predictor = predictor_for(settings, S.get_embedder(), project.schema, api_key=st.session_state["api_key"])
+        predictor = S.get_predictor(project)
         pred = suggest_for(project, sid, predictor, S.get_embedder())
     except AllabelError as exc:
         say("error", str(exc))

@@ -511,3 +511,17 @@ def test_sentence_view_escapes_and_marks_status():
     assert span_from_tokens(s, []) is None
     first, last = s.tokens[0], s.tokens[3]
     assert span_from_tokens(s, [3, 0]) == (first.start, last.end)
+
+
+def test_finished_threads_do_not_keep_connections(proj):
+    import gc
+
+    def work():
+        proj.progress()
+
+    for _ in range(20):
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+    gc.collect()
+    assert proj._db.open_connections() <= 2  # this thread's, and at most one not yet collected
