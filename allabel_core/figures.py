@@ -23,7 +23,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .scoring import SCORING, Scores
-from .sentence import Span
+from .sentence import Span, spans_to_tags
 
 # Plotly's own threshold: SVG slows to a crawl above about a thousand points.
 WEBGL_ABOVE = 1000
@@ -514,6 +514,30 @@ def selected_table(project, ids: Sequence[str], texts: Mapping[str, str]) -> pd.
          for i in ids],
         columns=["id", "stage", "status", "sentence"],
     )
+
+
+def latest_scores(project) -> tuple[Scores, str] | None:
+    """Strict scores of the newest stored predictions against gold: on the
+    target set if it has gold, else on the pool sentences not confirmed.
+    Returns ``(scores, what was scored)`` or None (no gold or no predictions)."""
+    from .scoring import evaluate
+
+    target = project.target()
+    if target is not None and project.has_gold("target"):
+        gold, role, what = list(target), "target", "target set"
+    elif project.has_gold("pool"):
+        done = {sid for sid, st in project.states().items() if st == "confirmed"}
+        gold, role, what = [s for s in project.gold() if s.id not in done], "pool", "pool (not confirmed)"
+    else:
+        return None
+    preds = project.predictions(role=role).sort_values("run").drop_duplicates("sentence_id", keep="last")
+    spans = {sid: sp for sid, sp, err in zip(preds["sentence_id"], preds["spans"], preds["error"]) if not err}
+    gold = [g for g in gold if g.id in spans]
+    if not gold:
+        return None
+    pred_tags = [spans_to_tags(g.tokens, [Span(a, b, lab, t, "suggested") for a, b, lab, t in spans[g.id]])[0]
+                 for g in gold]
+    return evaluate([g.tags() for g in gold], pred_tags), f"{what}, {len(gold)} sentences"
 
 
 def parse_counts(predictions: pd.DataFrame) -> dict[str, int]:

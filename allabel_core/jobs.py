@@ -21,6 +21,10 @@ from typing import Any
 PENDING, RUNNING, DONE, FAILED, CANCELLED = "pending", "running", "done", "failed", "cancelled"
 
 
+class JobCancelled(Exception):
+    """Raised inside a job's work (by :meth:`Job.check`) to stop it early."""
+
+
 class Job:
     """One piece of background work. Thread-safe to read from anywhere."""
 
@@ -55,6 +59,12 @@ class Job:
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
+
+    def check(self) -> None:
+        """Raise :class:`JobCancelled` if the owner asked the job to stop
+        (for work that only offers a callback, such as a progress hook)."""
+        if self._cancel.is_set():
+            raise JobCancelled(self.name)
 
     # -- called by the owner -------------------------------------------------
     def start(self) -> Job:
@@ -118,6 +128,9 @@ class Job:
             with self._lock:
                 self._value = value
                 self._state = CANCELLED if self._cancel.is_set() else DONE
+        except JobCancelled:
+            with self._lock:
+                self._state = CANCELLED
         except Exception as exc:  # the job's owner shows it; the thread must not die silently
             with self._lock:
                 self._error = f"{type(exc).__name__}: {exc}"
@@ -281,6 +294,7 @@ def refresh_predictions(project, embedder, predictor, *, predict_pool: bool = Tr
     """
     from .predictors.base import DemoStore
     from .scoring import evaluate
+    from .sentence import spans_to_tags
 
     annotated = list(project.annotated())
     if not annotated:
@@ -315,7 +329,7 @@ def refresh_predictions(project, embedder, predictor, *, predict_pool: bool = Tr
         point["scored_on"] = "pool (not confirmed)"
     if gold:
         by_id = {p.sentence_id: p for p in preds}
-        pred_tags = [g.with_spans(by_id[g.id].spans).tags() if g.id in by_id else ["O"] * len(g.tokens) for g in gold]
+        pred_tags = [spans_to_tags(g.tokens, by_id[g.id].spans if g.id in by_id else ())[0] for g in gold]
         scores = evaluate([g.tags() for g in gold], pred_tags)
         point.update(f1=scores.f1, precision=scores.precision, recall=scores.recall, support=scores.support)
     project.save_curve([point], run="live")
@@ -384,3 +398,31 @@ def demonstrations_for(project, embedder, sentence_id: str, k: int = 5) -> tuple
     pos, sims = demos.retrieve(embedder.encode([project.sentence(sentence_id).text]), k, exclude=[sentence_id])
     keep = pos[0] >= 0
     return [demos.ids[p] for p in pos[0][keep]], [float(s) for s in sims[0][keep]]
+
+
+def run_experiment(project, embedder, predictor, *, strategies, budgets, seeds, job: Job | None = None):
+    """The budget curve on the project's gold data
+    (:func:`allabel_core.experiment.run_curve`): the pool with gold revealed
+    only for selected sentences, the target set scored. Each point is stored
+    in the project (run ``"experiment"``, earlier points replaced) and added
+    to ``job``'s results as it finishes. Needs a target set with gold."""
+    from .errors import ConfigError
+    from .experiment import run_curve
+
+    target = project.target()
+    if target is None or not project.has_gold("target") or not project.has_gold("pool"):
+        raise ConfigError("the experiment needs gold labels on the pool and a target set with gold labels")
+    project.save_curve([], run="experiment", replace=True)
+
+    def progress(done, total, what):
+        if job:
+            job.check()
+            job.progress(done, total, what)
+
+    def on_result(row):
+        project.save_curve([row], run="experiment")
+        if job:
+            job.add_result(row)
+
+    return run_curve(project.gold(), target, strategies, budgets, predictor, seeds, embedder=embedder,
+                     progress=progress, on_result=on_result).manifest

@@ -1,0 +1,92 @@
+"""Curve: F1 against budget — the experiment on gold data (ALLabel against
+the baselines, bands over seeds, the full-pool ceiling) and your own curve as
+you confirm labels."""
+
+import streamlit as st
+
+import app_state
+from allabel_core import figures as F
+from allabel_core import jobs as J
+from allabel_core.scoring import SCORING
+from allabel_core.selection import strategy_names
+
+st.set_page_config(page_title="ALLabel · Curve", layout="wide")
+app_state.init_state()
+project = app_state.require_project()
+jobs, key = app_state.get_jobs(), str(project.path)
+st.title("F1 against budget")
+st.caption(f"Scores: {SCORING}. Predictor: {app_state.get_predictor(project).name}.")
+
+gold_ok = project.target() is not None and project.has_gold("target") and project.has_gold("pool")
+if gold_ok:
+    with st.expander("The experiment (simulated annotator: gold revealed for selected sentences only)", expanded=True):
+        c = st.columns([3, 2, 1, 1])
+        strategies = c[0].multiselect("Strategies", strategy_names(), strategy_names(), key="curve_strategies")
+        budgets = c[1].text_input("Budgets (fractions of the pool)", "0.01,0.02,0.05,0.1,0.2", key="curve_budgets")
+        seeds = c[2].number_input("Seeds", 1, 10, len(project.settings["seeds"]), key="curve_seeds")
+        experiment = jobs.get(f"curve:{key}")
+        if experiment is not None and experiment.running:
+            if c[3].button("Stop", key="curve_stop"):
+                experiment.cancel()
+        elif c[3].button("Run", key="curve_run", type="primary"):
+            fracs = [float(b) for b in budgets.split(",") if b.strip()]
+            jobs.submit(f"curve:{key}", lambda job: J.run_experiment(
+                project, app_state.get_embedder(), app_state.get_predictor(project), strategies=strategies,
+                budgets=fracs, seeds=int(seeds), job=job))
+            st.rerun()
+else:
+    st.info("No gold labels for both the pool and a target set: only your own curve is shown.")
+
+confirmed = sum(1 for s in project.states().values() if s == "confirmed")
+live = project.curve_results("live")
+if confirmed and not ("n_labeled" in live and (live["n_labeled"] == confirmed).any()):
+    jobs.submit(f"live:{key}", lambda job: J.keep_live_curve(
+        project, app_state.get_embedder(), app_state.get_predictor(project), job,
+        predict_pool=project.settings["predictor"] == "knn"))
+
+
+def running() -> bool:
+    return any((j := jobs.get(f"{k}:{key}")) is not None and j.running for k in ("curve", "live"))
+
+
+polling = running()
+
+
+@st.fragment(run_every=2.0 if polling else None)
+def curve() -> None:
+    if polling and not running():
+        st.rerun(scope="app")  # finished: refresh the tables below too
+    for k, label in (("curve", "Experiment"), ("live", "Refreshing predictions for your curve")):
+        job = jobs.get(f"{k}:{key}")
+        if job is not None and job.running:
+            s = job.status()
+            st.progress(s["fraction"], text=f"{label}: {s['message']} — {s['done']}/{s['total']} ({s['seconds']:.0f} s)")
+        elif job is not None and job.state == "failed":
+            st.error(f"{label} failed: {job.error}")
+    results = project.curve_results("experiment")
+    band = st.radio("Spread over seeds", ["minmax", "std"], horizontal=True, key="curve_band",
+                    format_func=lambda b: "min–max" if b == "minmax" else "± std")
+    st.plotly_chart(F.curve_figure(results, band=band, live=project.curve_results("live"), pool_size=len(project)),
+                    key="curve_chart")
+    if len(results):
+        st.dataframe(F.curve_summary(results, band=band), hide_index=True)
+
+
+curve()
+scored = F.latest_scores(project)
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Per-type F1 of the newest predictions")
+    if scored is None:
+        st.caption("No predictions scored against gold yet: confirm a few labels.")
+    else:
+        st.caption(f"Scored on the {scored[1]}.")
+        st.dataframe(F.per_type_table(scored[0]), hide_index=True)
+with right:
+    st.subheader("LLM usage (ledger)")
+    t = project.ledger_totals()
+    a, b, c = st.columns(3)
+    a.metric("Calls", f"{t['calls']:,}", help=f"{t['cached_calls']:,} answered from the cache")
+    b.metric("Tokens", f"{t['prompt_tokens'] + t['completion_tokens']:,}",
+             help=f"{t['prompt_tokens']:,} prompt + {t['completion_tokens']:,} completion")
+    c.metric("Cost", "—" if t["cost"] is None else f"${t['cost']:.4f}", help="from the price table, if one is set")
