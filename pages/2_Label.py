@@ -1,7 +1,8 @@
 """Label: the queue in stage order, one sentence at a time, saved on every click.
 
-Select words (the pills), then a type (or its number key); Enter confirms and
-moves on. The panel is a fragment, so a click reruns only the panel.
+Select words (the pills), then a type (or its number key 1–9); N confirms
+and moves on to the next, S skips, P goes back, U undoes, G asks the predictor
+for suggestions, A accepts them. The panel is a fragment, so a click reruns only the panel.
 """
 
 from __future__ import annotations
@@ -132,11 +133,14 @@ def panel() -> None:
                         args=(project.reject_suggestion, sid, sp.start, sp.end))
         else:
             c[1].button("Remove", key=f"label_remove_{tag}", on_click=act, args=(project.remove_span, sid, sp.start, sp.end))
-        c[3].button("Apply to every identical mention", key=f"label_identical_{tag}", on_click=apply_identical,
-                    args=(sp.text, sp.label))
+        c[3].button("Apply to identical", key=f"label_identical_{tag}", on_click=apply_identical,
+                    args=(sp.text, sp.label), width="stretch",
+                    help="Suggest this type for every identical mention in sentences not confirmed yet")
 
-    c = st.columns(6)
-    c[0].button("Confirm & next", key="label_confirm", type="primary", on_click=confirm_next, args=(sid,), shortcut="Enter")
+    c = st.columns([2, 1, 1, 1, 1, 1])
+    # A letter, not (Ctrl+)Enter: in the browser, Enter goes to the word pill focused by a mouse selection.
+    c[0].button("Confirm & next", key="label_confirm", type="primary", on_click=confirm_next, args=(sid,),
+                shortcut="N", width="stretch")
     c[1].button("Skip", key="label_skip", on_click=skip, args=(sid,), shortcut="S")
     c[2].button("Previous", key="label_previous", on_click=lambda: go(project.previous_id(sid) or sid), shortcut="P")
     c[3].button("Undo", key="label_undo", on_click=undo, shortcut="U")

@@ -114,6 +114,8 @@ def test_labeling_through_widgets_is_saved_at_once(small):
     assert at.session_state["current_id"] == "s1"
     assert at.button(key="label_type_MAT").proto.shortcut == "1"
     assert at.button(key="label_type_PRO").proto.shortcut == "2"
+    shortcuts = {k: at.button(key=f"label_{k}").proto.shortcut for k in ("confirm", "skip", "previous", "undo")}
+    assert shortcuts == {"confirm": "n", "skip": "s", "previous": "p", "undo": "u"}  # stored lower-case
     words(at, [0])  # "LiFePO4"
     at.button(key="label_type_MAT").click().run()
     assert stored(small).spans("s1") == [Span(0, 7, "MAT", "LiFePO4", "confirmed")]
