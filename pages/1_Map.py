@@ -40,7 +40,9 @@ app_state.watch_job(f"stages:{key}", "Selecting")
 
 mode = st.radio("Colour by", F.COLOR_MODES, horizontal=True, key="map_color_by")
 chosen = F.ids_from_selection(st.session_state.get("map_chart"))
-links = (chosen[0], J.demonstrations_for(project, app_state.get_embedder(), chosen[0])[0]) if len(chosen) == 1 else None
+links = None
+if len(chosen) == 1:  # one sentence: lines to the demonstrations retrieved for it
+    links = (chosen[0], J.demonstrations_for(project, app_state.get_embedder(), chosen[0], project.settings["k"])[0])
 last = jobs.get(f"stages:{key}")
 added = last.value if last is not None and last.state == "done" else []
 texts = dict(zip(ids, project.pool().texts))

@@ -1,0 +1,250 @@
+"""The Map, Curve and Predictions pages through Streamlit's AppTest.
+
+A small project (80 pool and 20 target sentences of the sample corpus, plus
+one XSS probe) keeps this fast. AppTest cannot draw a lasso; in Streamlit
+1.67 a keyed ``st.plotly_chart(on_select="rerun")`` takes its selection
+state from ``at.session_state[key]``, the same dict the browser sends (a
+``selection`` with ``points`` holding per-trace indices and ``customdata``).
+The tests build that dict from the chart the page actually rendered, so the
+page path from event to queued ids is exercised as in the browser.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ROOT / "pages"
+PROBE = "Probe <img src=x onerror=alert(1)> with LiFePO4 <script>alert(2)</script> cathodes."
+
+
+@pytest.fixture(scope="module")
+def caches(tmp_path_factory):
+    """One embedding/projection cache for the module (the embedder is cached
+    per process by Streamlit), and its own projects folder."""
+    root = tmp_path_factory.mktemp("app")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ALLABEL_CACHE_DIR", str(root / "cache"))
+        mp.setenv("ALLABEL_PROJECTS_DIR", str(root / "projects"))
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        yield root
+
+
+@pytest.fixture
+def project(caches, request):
+    from allabel_core.corpus import Corpus
+    from allabel_core.formats import read_corpus
+    from allabel_core.project import create_project, load_schema
+    from allabel_core.sentence import Sentence
+
+    data = ROOT / "sample_data"
+    pool = read_corpus(data / "pool.jsonl")[:80]
+    probe = Sentence.from_text("xss", PROBE, [(PROBE.index("LiFePO4"), PROBE.index("LiFePO4") + 7, "MAT")])
+    pool = Corpus([*pool, probe])
+    target = read_corpus(data / "test.jsonl")[:20]
+    p = create_project(request.node.name[:40], pool, target, load_schema(data / "schema.json"))
+    p.set_settings(budget=10)
+    yield p
+    p.close()
+
+
+def app(page: str, project):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(PAGES / page), default_timeout=120)
+    at.session_state["project_path"] = str(project.path)
+    return at
+
+
+def wait_job(kind: str, project, timeout: float = 300):
+    import app_state
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = app_state.get_jobs().get(f"{kind}:{project.path}")
+        if job is not None:
+            assert job.wait(deadline - time.time()), f"{kind} job did not finish"
+            assert job.state == "done", job.error
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"no {kind} job started")
+
+
+def confirm_gold(project, ids):
+    gold = {s.id: s for s in project.gold()}
+    for sid in ids:
+        for sp in gold[sid].spans:
+            project.add_span(sid, sp.start, sp.end, sp.label)
+        project.confirm(sid)
+
+
+def decode(array):
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
+    return np.asarray(array, dtype=float)
+
+
+def chart_spec(at, key="map_chart"):
+    (chart,) = [c for c in at.get("plotly_chart") if c.proto.id.endswith(key) or key in c.proto.id]
+    return json.loads(chart.proto.spec)
+
+
+def lasso_event(spec, inside):
+    """The selection state the browser sends for a lasso around the points
+    for which ``inside(x, y)`` holds (indices restart in every trace)."""
+    points = []
+    for c, trace in enumerate(spec["data"]):
+        if "customdata" not in trace:
+            continue
+        for k, (x, y) in enumerate(zip(decode(trace["x"]), decode(trace["y"]))):
+            if inside(x, y):
+                points.append({"curve_number": c, "point_number": k, "point_index": k, "x": float(x), "y": float(y),
+                               "customdata": trace["customdata"][k]})
+    return {"selection": {"points": points, "point_indices": [p["point_index"] for p in points], "box": [],
+                          "lasso": [{"xref": "x", "yref": "y", "x": [0, 1, 1], "y": [0, 0, 1]}]}}
+
+
+def rendered_map(project):
+    at = app("1_Map.py", project).run()
+    assert not at.exception
+    if not at.get("plotly_chart"):
+        assert at.get("progress"), "the map page shows progress while the layout is computed"
+        wait_job("map", project)
+        at.run()
+    assert not at.exception and at.get("plotly_chart")
+    return at
+
+
+def test_map_page_renders_the_projection_with_ids(project):
+    at = rendered_map(project)
+    spec = chart_spec(at)
+    ids = [i for t in spec["data"] for i in t.get("customdata", [])]
+    assert sorted(ids) == sorted(project.pool_ids())
+    assert project.projection() is not None  # laid out once, kept in the project
+    hover = next(h for t in spec["data"] for i, h in zip(t["customdata"], t["hovertext"]) if i == "xss")
+    assert "<img" not in hover and "&lt;img src=x onerror=alert(1)&gt;" in hover
+    assert [b.key for b in at.button] == ["map_run_diversity", "map_run_similarity", "map_run_uncertainty", "map_run_all"]
+
+
+def test_lasso_selection_queues_the_right_ids(project):
+    at = rendered_map(project)
+    spec = chart_spec(at)
+    xs = np.concatenate([decode(t["x"]) for t in spec["data"]])
+    cx = float(np.median(xs))
+    event = lasso_event(spec, lambda x, y: x < cx)
+    want = [p["customdata"] for p in event["selection"]["points"]]
+    assert 10 < len(want) < len(project)
+    at.session_state["map_chart"] = event
+    at.run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "status" in d.value.columns)
+    assert sorted(table["id"]) == sorted(want)
+    at.button(key="map_enqueue").click().run()
+    assert not at.exception
+    assert sorted(project.queue()) == sorted(want)
+    sel = project.selections()
+    assert set(sel["stage"]) == {"manual"} and sorted(sel["sentence_id"]) == sorted(want)
+    assert any("Queued" in s.value for s in at.success)
+
+
+def test_one_selected_sentence_draws_lines_to_its_demonstrations(project):
+    ids = project.pool_ids()
+    confirm_gold(project, ids[:7])
+    at = rendered_map(project)
+    spec = chart_spec(at)
+    one = lasso_event(spec, lambda x, y: True)
+    one["selection"]["points"] = [p for p in one["selection"]["points"] if p["customdata"] == ids[20]]
+    at.session_state["map_chart"] = one
+    at.run()
+    assert not at.exception
+    spec = chart_spec(at)
+    (lines,) = [t for t in spec["data"] if t.get("name") == "retrieved demonstrations"]
+    # One segment per demonstration: k = 5 (the project setting) of the 7 confirmed sentences.
+    assert list(lines["x"]).count(None) == project.settings["k"] == 5
+
+
+def test_stage_buttons_record_picks_with_reasons(project):
+    at = rendered_map(project)
+    at.button(key="map_run_all").click().run()
+    wait_job("stages", project)
+    at.run()
+    assert not at.exception
+    sel = project.selections()
+    assert sel["stage"].value_counts().to_dict() == {"similarity": 6, "diversity": 2, "uncertainty": 2}
+    assert all(r.get("why") for r in sel["reason"])
+    why = next(d.value for d in at.dataframe if "reason" in d.value.columns)
+    assert len(why) == 10 and why["reason"].str.len().min() > 10
+    spec = chart_spec(at)
+    names = [t["name"].split(" (")[0] for t in spec["data"]]
+    assert {"diversity", "similarity", "uncertainty", "not selected", "just added"} <= set(names)
+    at.button(key="map_run_diversity").click().run()  # the quota is spent: nothing more is added
+    wait_job("stages", project)
+    assert len(project.selections()) == 10
+
+
+def test_curve_page_runs_the_experiment_and_shows_results(project):
+    at = app("3_Curve.py", project).run()
+    assert not at.exception
+    at.multiselect(key="curve_strategies").set_value(["random", "allabel", "full"])
+    at.text_input(key="curve_budgets").set_value("0.1,0.2")
+    at.number_input(key="curve_seeds").set_value(2)
+    at.button(key="curve_run").click().run()
+    job = wait_job("curve", project)
+    assert len(job.results) == 9  # 2 strategies x 2 budgets x 2 seeds + the ceiling
+    at.run()
+    assert not at.exception
+    spec = chart_spec(at, "curve_chart")
+    lines = {t["name"] for t in spec["data"] if t.get("mode") == "lines+markers"}
+    assert lines == {"random", "allabel"}
+    assert sum(t.get("fill") == "toself" for t in spec["data"]) == 2  # a band per strategy over seeds
+    assert any(s.get("y0") == s.get("y1") for s in spec["layout"]["shapes"])  # the ceiling
+    assert "strict IOB2 (seqeval)" in spec["layout"]["yaxis"]["title"]["text"]
+    summary = at.dataframe[0].value
+    assert set(summary["strategy"]) == {"random", "allabel", "full"}
+    assert len(project.curve_results("experiment")) == 9
+
+
+def test_curve_page_extends_the_live_curve_as_labels_are_confirmed(project):
+    ids = project.pool_ids()
+    confirm_gold(project, ids[:3])
+    at = app("3_Curve.py", project).run()
+    wait_job("live", project)
+    confirm_gold(project, ids[3:6])
+    at.run()
+    wait_job("live", project)
+    at.run()
+    assert not at.exception
+    live = project.curve_results("live")
+    assert list(live["n_labeled"]) == [3, 6] and live["f1"].notna().all()
+    spec = chart_spec(at, "curve_chart")
+    (you,) = [t for t in spec["data"] if t.get("name", "").startswith("you")]
+    assert len(decode(you["y"])) == 2
+    per_type = next(d.value for d in at.dataframe if "support" in d.value.columns)
+    assert per_type.iloc[-1]["type"] == "all (micro)"
+
+
+def test_predictions_page_shows_demonstrations_and_escapes_text(project):
+    ids = project.pool_ids()
+    confirm_gold(project, ids[:6])
+    at = app("4_Predictions.py", project)
+    at.session_state["inspect_id"] = "xss"
+    at.run()
+    assert not at.exception
+    assert any("No stored prediction" in i.value for i in at.info)
+    at.button(key="pred_run").click().run()
+    assert not at.exception
+    html = " ".join(m.value for m in at.markdown)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img" not in html and "<script" not in html
+    demos = next(d.value for d in at.dataframe if "similarity" in d.value.columns)
+    assert 0 < len(demos) <= 6 and set(demos["id"]) <= set(ids[:6])
+    assert list(demos["similarity"]) == sorted(demos["similarity"])  # most similar last, nearest the query
+    diff = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
+    assert set(diff["verdict"]) <= {"correct", "wrong type", "wrong boundary", "spurious", "missed"}
+    assert [m.label for m in at.metric][-4:] == ["unparseable answers", "invented labels", "ungrounded spans",
+                                                 "failed requests"]
