@@ -301,7 +301,10 @@ class OpenAICompatible:
         if "json_mode" in features:
             kw["response_format"] = {"type": "json_object"}
         if "logprobs" in features:
+            # llama-cpp-python returns log-probabilities only when
+            # top_logprobs is given too; 0 asks for no alternatives.
             kw["logprobs"] = True
+            kw["top_logprobs"] = 0
         return kw
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
