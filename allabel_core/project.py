@@ -20,14 +20,18 @@ API at a glance::
     p.gold() / p.target()        # gold layer (pool) / target set with gold, or None
     p.annotated()                # confirmed sentences, confirmed spans: the retrieval corpus
     p.schema; p.settings; p.set_settings(k=5, budget=40)
-    p.record_selection(picks, stage); p.enqueue(ids); p.selections(); p.queue()
+    p.record_selection(picks, stage); p.enqueue(ids); p.selections(); p.selection(id)
+    p.queue(); p.clear_selections(stage)                                  (project_queue)
     p.current(); p.set_current(id); p.next_id(after); p.previous_id(before); p.progress()
     p.export(fmt) -> (bytes, warnings);  create_project_from_bytes(name, data, filename)
     p.add_span / remove_span / set_label / suggest / accept_suggestions /
-      reject_suggestion / confirm / skip / apply_to_identical / undo      (project_labels)
+      reject_suggestion / confirm / skip / apply_to_identical / undo /
+      spans(id) / state(id) / states() / history()                         (project_labels)
     p.save_predictions / predictions / prediction / log_ledger / ledger /
       save_curve / curve_results / last_f1 / save_projection / projection (project_records)
 
+Predictor from settings and one-sentence suggestions: :mod:`.project_predict`;
+the escaped sentence view for the UI: :mod:`.project_view`.
 Offsets are code points; :func:`utf16_offset` / :func:`from_utf16` convert for browsers.
 """
 
