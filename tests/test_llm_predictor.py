@@ -300,3 +300,15 @@ def test_bad_settings_are_refused(llm_cache, embedder):
         make(FakeChatModel(), llm_cache, embedder, uncertainty="disagreement", n_samples=1)
     with pytest.raises(ConfigError):
         LlmPredictor(FakeChatModel(), [], embedder=embedder, cache=False)
+
+
+def test_repeated_sentences_are_asked_once(demo_store, query_sentences, llm_cache, embedder):
+    from dataclasses import replace as dc_replace
+
+    model = FakeChatModel(GOOD)
+    model.delay = 0.05
+    twins = [dc_replace(query_sentences[0], id=f"copy{i}") for i in range(4)]
+    p = make(model, llm_cache, embedder, concurrency=4)
+    preds = p.predict(demo_store, twins)
+    assert len(model.calls) == 1 and p.ledger.cache_hits == 3
+    assert len({pr.spans for pr in preds}) == 1 and preds[0].spans

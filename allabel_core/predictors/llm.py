@@ -28,7 +28,7 @@ import time
 import weakref
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -560,6 +560,15 @@ class _Plan:
     cached: dict | None
 
 
+@dataclass
+class _Run:
+    """One predict run: the bound on requests in flight, and the requests
+    in flight by cache key (so repeated sentences are asked once)."""
+
+    sem: asyncio.Semaphore
+    inflight: dict = field(default_factory=dict)
+
+
 class LlmPredictor:
     """Predicts entities with an LLM prompted with the ``k`` most similar
     annotated sentences (Chen et al., EMNLP 2025; METHOD.md, "Prediction with
@@ -769,13 +778,13 @@ class LlmPredictor:
             return []
         plans = self.render(demos, sentences)
         self.estimate(plans)
-        sem = asyncio.Semaphore(self.concurrency)
+        run = _Run(asyncio.Semaphore(self.concurrency))
         done = 0
         stats = Counter()
 
         async def one(plan: _Plan) -> Prediction:
             nonlocal done
-            pred = await self._predict_one(plan, sem)
+            pred = await self._predict_one(plan, run)
             stats.update(pred.details.get("parse", {}))
             stats["errors"] += pred.error is not None
             stats["cached"] += bool(pred.details.get("cached"))
@@ -794,12 +803,22 @@ class LlmPredictor:
         self.last_run = {"sentences": n, "seconds": round(time.perf_counter() - t0, 3), **{k: stats[k] for k in sorted(stats)}}
         return list(out)
 
-    async def _ask(self, messages, params: dict, key: str, cached: dict | None, sem: asyncio.Semaphore) -> Completion:
+    async def _ask(self, messages, params: dict, key: str, cached: dict | None, run: _Run) -> Completion:
         if cached is None and self.cache is not None:
             cached = self.cache.get(key)
         if cached is not None:
             self.ledger.record_cache_hit()
             return Completion.from_payload(cached)
+        pending = run.inflight.get(key)
+        if pending is not None:
+            # The same request is already on its way (a repeated sentence):
+            # share its answer rather than pay twice.
+            self.ledger.record_cache_hit()
+            return replace(await pending, cached=True)
+        pending = run.inflight[key] = asyncio.ensure_future(self._fetch(messages, params, key, run.sem))
+        return await pending
+
+    async def _fetch(self, messages, params: dict, key: str, sem: asyncio.Semaphore) -> Completion:
         async with sem:
             completion = await self.model.acomplete(
                 messages,
@@ -817,11 +836,11 @@ class LlmPredictor:
             )
         return completion
 
-    async def _predict_one(self, plan: _Plan, sem: asyncio.Semaphore) -> Prediction:
+    async def _predict_one(self, plan: _Plan, run: _Run) -> Prediction:
         s = plan.sentence
         details: dict = {"messages": plan.messages, "prompt_version": self.prompt_version}
         try:
-            c = await self._ask(plan.messages, plan.params, plan.key, plan.cached, sem)
+            c = await self._ask(plan.messages, plan.params, plan.key, plan.cached, run)
         except LlmRequestError as exc:
             details["error_kind"] = exc.kind
             return Prediction(s.id, (), float("nan"), "none", plan.demo_ids, plan.sims, error=str(exc), details=details)
@@ -837,10 +856,10 @@ class LlmPredictor:
             tokens={"prompt": c.prompt_tokens, "completion": c.completion_tokens},
             finish_reason=c.finish_reason,
         )
-        value, kind = await self._uncertainty(plan, c, g.spans, sem, details)
+        value, kind = await self._uncertainty(plan, c, g.spans, run, details)
         return Prediction(s.id, tuple(g.spans), value, kind, plan.demo_ids, plan.sims, details=details)
 
-    async def _uncertainty(self, plan: _Plan, c: Completion, spans, sem, details: dict) -> tuple[float, str]:
+    async def _uncertainty(self, plan: _Plan, c: Completion, spans, run: _Run, details: dict) -> tuple[float, str]:
         if self.uncertainty == "none":
             return float("nan"), "none"
         if self.uncertainty in ("auto", "perplexity") and c.logprobs:
@@ -854,7 +873,7 @@ class LlmPredictor:
         async def sample(j: int):
             params = self._request_params(j)
             try:
-                sc = await self._ask(plan.messages, params, self._key(plan.messages, params), None, sem)
+                sc = await self._ask(plan.messages, params, self._key(plan.messages, params), None, run)
             except LlmRequestError as exc:
                 return exc
             _, sg = parse_and_ground(sc.text, plan.sentence, self.labels)
