@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from allabel_core.cli import main
-from tests.test_selection_fakes import random_vectors
+from test_selection_fakes import random_vectors
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ from allabel_core.errors import BudgetError, ConfigError
 from allabel_core.experiment import COLUMNS, ResultsFile, run_curve, summarise
 from allabel_core.scoring import SCORING
 from allabel_core.sentence import Sentence
-from tests.test_selection_fakes import FakeEmbedder, FakePredictor
+from test_selection_fakes import FakeEmbedder, FakePredictor
 
 
 def load(path, n):

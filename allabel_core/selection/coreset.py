@@ -33,7 +33,7 @@ from .picks import Pick, Selection
 
 SEEDS = ("lowest-mean", "highest-mean", "random")
 CANDIDATES = ("all", "inliers")
-_ROWS = 8192  # rows per GEMM chunk: bounds the (rows, block) scratch matrix
+_ROWS = 4096  # rows per GEMM chunk: bounds the (rows, block) scratch matrix (4 MB at block 256)
 
 
 def mean_similarity(pool: np.ndarray) -> np.ndarray:
@@ -49,9 +49,10 @@ def mean_similarity(pool: np.ndarray) -> np.ndarray:
         return np.zeros(n)
     total = pool.sum(axis=0, dtype=np.float64)
     out = np.empty(n)
-    for r in range(0, n, _ROWS):
-        block = pool[r : r + _ROWS].astype(np.float64)
-        out[r : r + _ROWS] = (block @ total - np.einsum("ij,ij->i", block, block)) / (n - 1)
+    step = 2048  # float64 scratch of (step, d): 6 MB at d = 384
+    for r in range(0, n, step):
+        block = pool[r : r + step].astype(np.float64)
+        out[r : r + step] = (block @ total - np.einsum("ij,ij->i", block, block)) / (n - 1)
     return out
 
 
@@ -75,18 +76,23 @@ def choose_seed(pool: np.ndarray, rule: str, rng: np.random.Generator, allowed: 
 
 def _apply(pool: np.ndarray, picks: np.ndarray, maxsim: np.ndarray, nearest: np.ndarray, block: int) -> None:
     """Raise ``maxsim``/``nearest`` of every row by its similarity to ``picks``,
-    one GEMM per ``(_ROWS, block)`` tile. Rows at ``+inf`` (taken) stay."""
+    one GEMM per ``(_ROWS, block)`` tile into one reused buffer. Rows at
+    ``+inf`` (taken) stay; the argmax is computed only for rows that rise."""
+    rows = min(_ROWS, len(pool))
+    buf = np.empty(rows * min(block, len(picks)), dtype=np.float32)
     for c in range(0, len(picks), block):
         cols = np.asarray(picks[c : c + block], dtype=np.int64)
         pt = np.ascontiguousarray(pool[cols].T)
-        for r in range(0, len(pool), _ROWS):
-            sims = pool[r : r + _ROWS] @ pt
-            j = sims.argmax(axis=1)
-            best = sims[np.arange(len(sims)), j]
-            cur = maxsim[r : r + _ROWS]
-            upd = best > cur
-            cur[upd] = best[upd]
-            nearest[r : r + _ROWS][upd] = cols[j[upd]]
+        for r in range(0, len(pool), rows):
+            chunk = pool[r : r + rows]
+            sims = buf[: len(chunk) * len(cols)].reshape(len(chunk), len(cols))
+            np.matmul(chunk, pt, out=sims)
+            best = sims.max(axis=1)
+            cur = maxsim[r : r + rows]
+            upd = np.flatnonzero(best > cur)
+            if len(upd):
+                cur[upd] = best[upd]
+                nearest[r + upd] = cols[sims[upd].argmax(axis=1)]
 
 
 def greedy_kcenter(
