@@ -77,3 +77,12 @@ def test_predict_reports_failed_sentences(files, fault_server, capsys):
     err = capsys.readouterr().err
     assert "1 of 3 sentences failed" in err and "run the same command again" in err
     assert out.exists()
+
+
+def test_predict_knn_needs_no_server(files, capsys):
+    pytest.importorskip("allabel_core.predictors.knn", reason="the kNN predictor module is not in this checkout")
+    labeled, data, out = files
+    assert main(["predict", "--labeled", str(labeled), "--data", str(data), "--out", str(out), "--predictor", "knn"]) == 0
+    err = capsys.readouterr().err
+    assert "offline kNN predictor" in err and "LLM:" not in err
+    assert len(read_corpus(out, "spacy")) == len(QUERIES)

@@ -25,7 +25,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "predict",
         help="predict entities for sentences from annotated demonstrations",
-        description=__doc__.split("\n\n")[0],
+        description="Label sentences from annotated demonstrations, with the offline kNN predictor or an OpenAI-compatible LLM.",
     )
     p.add_argument("--labeled", required=True, metavar="FILE", help="annotated sentences: the demonstrations")
     p.add_argument("--data", required=True, metavar="FILE", help="sentences to label")
