@@ -247,3 +247,14 @@ def test_bad_model_settings_are_refused(fault_server):
         OpenAICompatible(fault_server.url, "m", json_mode="maybe")
     with pytest.raises(ConfigError):
         OpenAICompatible(fault_server.url, "m", timeout=0)
+
+
+def test_refused_json_mode_is_remembered_for_the_endpoint(fault_server):
+    fault_server.reject_json_mode = True
+    fault_server.default_answer = lambda body: "[]"
+    first = model(fault_server, logprobs=False)
+    first([[{"role": "user", "content": "a"}]])
+    second = model(fault_server, logprobs=False)  # a new client for the same endpoint
+    assert second.supports["json_mode"] is False
+    second([[{"role": "user", "content": "b"}]])
+    assert sum("response_format" in r["body"] for r in fault_server.chat_requests()) == 1

@@ -158,6 +158,13 @@ def _retry_after(response) -> float | None:
         return max(0.0, when.timestamp() - time.time()) if when else None
 
 
+# What endpoints were seen to accept ((base_url, model) -> feature -> bool):
+# facts about servers, learnt once per process and shared by every
+# OpenAICompatible pointed at the same one.
+_ENDPOINTS: dict[tuple[str, str], dict[str, bool]] = {}
+_ENDPOINTS_LOCK = threading.Lock()
+
+
 class _LoopState:
     """A client and a capability-probe lock bound to one event loop."""
 
@@ -228,12 +235,21 @@ class OpenAICompatible:
         self.max_tokens = int(max_tokens)
         self._rng = rng or random.Random()
         # What this endpoint was seen to accept: None unknown, True, False.
+        # "auto" features start from what this process already learnt about
+        # the same endpoint, so a refused feature costs one 400 per process.
+        with _ENDPOINTS_LOCK:
+            known = dict(_ENDPOINTS.get((self.base_url, model), {}))
         self.supports: dict[str, bool | None] = {
-            "json_mode": None if json_mode == "auto" else bool(json_mode),
-            "logprobs": None if logprobs == "auto" else bool(logprobs),
+            "json_mode": known.get("json_mode") if json_mode == "auto" else bool(json_mode),
+            "logprobs": known.get("logprobs") if logprobs == "auto" else bool(logprobs),
         }
         self._loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
+
+    def _learn(self, feature: str, accepted: bool) -> None:
+        self.supports[feature] = accepted
+        with _ENDPOINTS_LOCK:
+            _ENDPOINTS.setdefault((self.base_url, self.model), {})[feature] = accepted
 
     # -- identity ------------------------------------------------------------
     def describe(self) -> str:
@@ -414,10 +430,10 @@ class OpenAICompatible:
                 attempt += 1
                 continue
             for f in features:
-                self.supports[f] = True
+                self._learn(f, True)
             for f in stripped:
                 if self.supports[f] is not False:
-                    self.supports[f] = False
+                    self._learn(f, False)
                     if ledger:
                         ledger.record_fallback(f)
             if ledger:
