@@ -103,6 +103,7 @@ class ServerHandle:
         return self.process.poll() is None
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Terminate the server (kill it after ``timeout`` s) and remove its log."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -113,6 +114,7 @@ class ServerHandle:
         if self._log is not None:
             self._log.close()
             self._log = None
+            self.log_path.unlink(missing_ok=True)  # its tail is in any error raised
 
     def log_tail(self, lines: int = 20) -> str:
         try:

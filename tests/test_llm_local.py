@@ -16,8 +16,6 @@ from allabel_core.predictors.base import DemoStore
 from allabel_core.predictors.llm import LlmPredictor, with_suggestions
 from allabel_core.scoring import evaluate
 
-pytestmark = pytest.mark.llm
-
 
 @pytest.fixture
 def store_and_queries():
@@ -26,6 +24,7 @@ def store_and_queries():
     return embedder, store, [make_sentence(*q) for q in QUERIES]
 
 
+@pytest.mark.llm
 def test_server_identity_and_capabilities(local_llm):
     model = local_llm.client(timeout=120)
     assert local_llm.model in model.check()
@@ -35,6 +34,7 @@ def test_server_identity_and_capabilities(local_llm):
     assert model.supports["json_mode"] is True  # llama.cpp accepts response_format json_object
 
 
+@pytest.mark.llm
 def test_whole_path_and_cached_rerun(local_llm, store_and_queries, tmp_path):
     embedder, store, queries = store_and_queries
     cache = LlmCache(tmp_path / "llm_cache.sqlite")
@@ -76,3 +76,26 @@ def test_whole_path_and_cached_rerun(local_llm, store_and_queries, tmp_path):
     assert again.ledger.calls == 0 and again.ledger.cache_hits == 3
     assert [pr.spans for pr in preds2] == [pr.spans for pr in preds]
     assert [pr.uncertainty for pr in preds2] == [pr.uncertainty for pr in preds]
+
+
+def test_a_server_that_cannot_start_says_why(tmp_path):
+    from allabel_core import local_llm as ll
+
+    if ll.unavailable_reason():
+        pytest.skip(f"local LLM not installed ({ll.unavailable_reason()})")
+    bad = tmp_path / "not-a-model.gguf"
+    bad.write_bytes(b"GGUF but not really")
+    with pytest.raises(RuntimeError, match="llama_cpp.server exited"):
+        ll.start_server(model_path=bad, timeout=60)
+
+
+def test_install_state_is_reported():
+    from allabel_core import local_llm as ll
+
+    reason = ll.unavailable_reason()
+    if reason is None:
+        assert ll.find_gguf().is_file() and ll.find_gguf().suffix == ".gguf"
+    else:
+        assert isinstance(reason, str) and reason
+    port = ll.free_port()
+    assert 0 < port < 65536
