@@ -281,7 +281,9 @@ def map_figure(
     fig.update_layout(
         title=title,
         height=height,
-        legend={"title": {"text": color_by}, "itemsizing": "constant"},
+        # Below the plot: the top right belongs to Plotly's tool bar (lasso, box, zoom).
+        legend={"title": {"text": color_by}, "itemsizing": "constant", "orientation": "h",
+                "y": -0.02, "yanchor": "top", "x": 0},
         xaxis={"visible": False},
         yaxis={"visible": False, "scaleanchor": "x"},
         dragmode="lasso",
@@ -378,7 +380,7 @@ def curve_figure(
             fig.add_trace(go.Scatter(
                 x=list(c["budget_pct"]) + list(c["budget_pct"][::-1]),
                 y=list(c["high"]) + list(c["low"][::-1]),
-                fill="toself", fillcolor=_hex_rgba(color, 0.15), line={"width": 0},
+                mode="lines", fill="toself", fillcolor=_hex_rgba(color, 0.15), line={"width": 0},
                 name=f"{name} spread", legendgroup=name, showlegend=False, hoverinfo="skip",
             ))
         fig.add_trace(go.Scatter(

@@ -56,8 +56,9 @@ chosen = F.ids_from_selection(event)
 if chosen:
     st.subheader(f"{len(chosen)} selected")
     a, b = st.columns(2)
-    if a.button(f"Queue {len(chosen)} for labeling", key="map_enqueue", type="primary"):
-        st.success(f"Queued {project.enqueue(chosen)} new sentences (already selected ones stay where they are).")
+    # A callback, so the map drawn in this same run already shows them queued.
+    a.button(f"Queue {len(chosen)} for labeling", key="map_enqueue", type="primary", on_click=lambda: st.toast(
+        f"Queued {project.enqueue(chosen)} new sentences (already selected ones stay where they are)."))
     if b.button("Inspect in Predictions", key="map_inspect"):
         st.session_state["inspect_id"] = chosen[0]
         st.switch_page("pages/4_Predictions.py")

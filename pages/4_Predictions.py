@@ -26,12 +26,12 @@ pred = project.prediction(sid, role=role)
 if st.button("Predict now" if pred is None else "Predict again", key="pred_run"):
     with st.spinner("Predicting…"):
         pred = J.predict_one(project, sid, app_state.get_predictor(project), app_state.get_embedder(), role=role)
+st.markdown(sentence_html(sentences[sid], project.schema, pred.spans if pred else ()), unsafe_allow_html=True)
 if pred is None:
     st.info("No stored prediction for this sentence yet.")
     st.stop()
 
 details = pred.details or {}
-st.markdown(sentence_html(sentences[sid], project.schema, pred.spans), unsafe_allow_html=True)
 c = st.columns(4)
 c[0].metric("Uncertainty", f"{pred.uncertainty:.3f}", help=pred.uncertainty_kind)
 c[1].metric("Spans found", len(pred.spans))
