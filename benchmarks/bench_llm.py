@@ -78,6 +78,7 @@ def main() -> int:
         store = DemoStore.from_sentences(demos, embedder)
         embedder.encode([s.text for s in sentences])  # warm the embedding cache: time the LLM only
         print(f"{len(sentences)} sentences, {len(demos)} demonstrations, k=5, labels {', '.join(labels)}")
+        print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work slows every figure)")
 
         def model():
             return OpenAICompatible(base_url, args.model, timeout=300, max_retries=2)
@@ -91,13 +92,14 @@ def main() -> int:
             answers = max(1, s["answers"])
             print(f"{level:>11} {dt:>8.2f} {len(sentences) / dt:>7.2f} {s['latency_mean_s']:>10.2f} "
                   f"{s['latency_p95_s']:>9.2f} {s['prompt_tokens'] / answers:>14.0f} "
-                  f"{s['completion_tokens'] / answers:>13.0f} {errors:>6}")
+                  f"{s['completion_tokens'] / answers:>13.0f} {errors:>6}", flush=True)
 
         with tempfile.TemporaryDirectory() as tmp:
             cache = LlmCache(Path(tmp) / "llm_cache.sqlite")
             dt1, s1, _ = run(model(), labels, embedder, store, sentences, concurrency=4, cache=cache)
             dt2, s2, _ = run(model(), labels, embedder, store, sentences, concurrency=4, cache=cache)
             cache.close()
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
         print(f"cache: first run {dt1:.2f} s ({s1['calls']} calls); rerun {dt2 * 1000:.0f} ms "
               f"({s2['calls']} calls, {s2['cache_hits']} cache hits)")
     finally:
