@@ -76,7 +76,9 @@ class DemoStore:
         """The ``k`` most similar demonstrations per query, best first.
 
         Returns ``(positions, similarities)``, both ``(n_queries, k')`` with
-        ``k' = min(k, len(self))``; positions index ``self.sentences``.
+        ``k' = min(k, len(self))`` (one fewer when every query is excluded
+        from a store that small); positions index ``self.sentences``; a
+        query that finds fewer gets position ``-1`` in the empty places.
         ``exclude``: per-query sentence ids never to return (a sentence must
         not be its own demonstration); pass one id per query, or None.
         """
@@ -87,13 +89,17 @@ class DemoStore:
         pos, sims = self._index.search(queries, want)
         if exclude is None:
             return pos[:, :k], sims[:, :k]
-        keep_k = min(k, len(self) - 1) if len(self) > 1 else 0
+        # One extra neighbour was fetched, so dropping the query's own id
+        # still leaves k whenever the store has k others.
+        keep_k = min(k, want)
         out_p = np.full((len(queries), keep_k), -1, np.int64)
         out_s = np.full((len(queries), keep_k), -np.inf, np.float32)
         for q in range(len(queries)):
             row = [(p, s) for p, s in zip(pos[q], sims[q]) if p >= 0 and self.ids[p] != exclude[q]][:keep_k]
             for j, (p, s) in enumerate(row):
                 out_p[q, j], out_s[q, j] = p, s
+        if keep_k and (out_p[:, -1] < 0).all():
+            out_p, out_s = out_p[:, :-1], out_s[:, :-1]
         return out_p, out_s
 
 
