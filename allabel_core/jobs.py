@@ -8,6 +8,13 @@ A :class:`JobRegistry` holds jobs by key, so asking for the same work twice
 (a page rerun, a second browser tab) returns the running job instead of
 starting another. Plain threads: the work is numpy/faiss/torch code that
 releases the GIL, or waits on the network.
+
+Below the runner are the long tasks the dashboard runs as jobs, as plain
+functions over a project (a notebook calls them directly): laying out the
+map (:func:`compute_map`), running ALLabel's stages on a live project and
+recording why each sentence was picked (:func:`run_stages`), refreshing
+predictions and the person's own curve (:func:`keep_live_curve`), and the
+budget experiment on gold data (:func:`run_experiment`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,215 @@
+"""Driving the dashboard in Debian's chromium with Python playwright.
+
+Playwright's own browser download is blocked on these machines, so the
+system ``/usr/bin/chromium`` is launched by path. The server is a real
+``streamlit run app.py`` on 127.0.0.1 and a free port, with its own projects
+and cache folders; :meth:`StreamlitServer.kill` sends SIGKILL (no clean
+shutdown), as a crash would.
+
+Widgets are found by the ``st-key-<key>`` class Streamlit gives every keyed
+element, pages by their sidebar link (a fresh page load would start a new
+session and forget the open project).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+SLOW_MS = 600_000  # first map: embedding, numba compilation and UMAP on a shared 2-core machine
+
+
+def unavailable() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} not found (make browser installs Debian's chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -r requirements-dev.txt)"
+    return None
+
+
+def launch(pw):
+    return pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(root: Path, cache: Path | None = None) -> dict:
+    return {
+        **os.environ,
+        "ALLABEL_PROJECTS_DIR": str(root / "projects"),
+        "ALLABEL_CACHE_DIR": str(cache or root / "cache"),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+class StreamlitServer:
+    """``streamlit run app.py`` headless on 127.0.0.1."""
+
+    def __init__(self, root: Path, env: dict, port: int | None = None, log: Path | None = None):
+        self.root, self.env, self.port = Path(root), env, port or free_port()
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120) -> StreamlitServer:
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.address", "127.0.0.1", "--server.port", str(self.port),
+             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+            cwd=self.root, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+        )
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {self.proc.returncode}; see {self.log}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        return self
+            except OSError:
+                time.sleep(0.3)
+        self.kill()
+        raise RuntimeError(f"streamlit did not answer on {self.url} within {timeout:.0f} s")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers, no flushing; as a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(30)
+
+
+# -- page actions -----------------------------------------------------------------
+def wait_idle(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the script run the last action caused has finished."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"] [data-testid=\"stStatusWidgetRunningIcon\"]')"
+        " && !document.querySelector('[data-testid=\"stStatusWidgetRunningManIcon\"]')",
+        timeout=timeout_ms,
+    )
+    page.wait_for_timeout(300)
+
+
+def click_key(page, key: str) -> None:
+    page.locator(f".st-key-{key} button").first.click()
+    wait_idle(page)
+
+
+def goto_page(page, name: str) -> None:
+    page.locator('[data-testid="stSidebarNav"] a', has_text=name).first.click()
+    wait_idle(page)
+
+
+def open_or_create_sample_project(page) -> None:
+    """On Home: open the most recent project if there is one, else create the sample."""
+    if page.locator(".st-key-home_open button").count():
+        click_key(page, "home_open")
+    else:
+        click_key(page, "home_sample")
+    page.get_by_text("Confirmed / budget").wait_for()
+
+
+def wait_for_map(page, timeout_ms: int = SLOW_MS) -> None:
+    """Until the map's points are drawn (SVG or WebGL)."""
+    page.wait_for_selector(".js-plotly-plot .scatterlayer .trace, .js-plotly-plot canvas", timeout=timeout_ms)
+    wait_idle(page)
+
+
+def lasso(page, fractions) -> list[str]:
+    """Draw a lasso with the mouse through points given as fractions of the
+    plot area; return the ids Plotly marked selected (from ``customdata``)."""
+    page.locator('.js-plotly-plot .modebar-btn[data-val="lasso"]').first.click()
+    box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    pts = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in fractions]
+    page.mouse.move(*pts[0])
+    page.mouse.down()
+    for x, y in [*pts[1:], pts[0]]:
+        page.mouse.move(x, y, steps=12)
+    page.mouse.up()
+    ids = page.evaluate(
+        """() => document.querySelector('.js-plotly-plot').data.flatMap(t =>
+               (t.customdata && t.selectedpoints) ? t.selectedpoints.map(i => String(t.customdata[i])) : [])"""
+    )
+    wait_idle(page)
+    return ids
+
+
+def hover_point(page, sentence_id: str) -> str:
+    """Move the mouse onto one sentence's point on the map; return the text
+    of the hover label Plotly draws (as the person reads it)."""
+    x, y = page.evaluate(
+        """(sid) => {
+            const gd = document.querySelector('.js-plotly-plot');
+            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+            const t = gd._fullData.find(t => t.customdata && Array.from(t.customdata).map(String).includes(sid));
+            const i = Array.from(t.customdata).map(String).indexOf(sid);
+            const box = gd.getBoundingClientRect();
+            return [box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i])];
+        }""",
+        sentence_id,
+    )
+    page.mouse.move(x + 8, y + 8)
+    page.mouse.move(x, y, steps=4)
+    page.locator(".hoverlayer .hovertext").first.wait_for()
+    return page.locator(".hoverlayer .hovertext").first.text_content()
+
+
+def screenshot(page, path: Path, *, full: bool = True) -> Path:
+    """A screenshot of the page; ``full`` widens the viewport to the main
+    block's height first (Streamlit scrolls inside its own container)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if full:
+        size = page.viewport_size
+        height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight || 1000")
+        page.set_viewport_size({"width": size["width"], "height": min(max(height + 40, size["height"]), 4000)})
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(path))
+        page.set_viewport_size(size)
+    else:
+        page.screenshot(path=str(path))
+    return path
+
+
+def save_small_png(src: Path, dest: Path, max_bytes: int = 300_000) -> Path | None:
+    """Copy a screenshot for the README, shrunk until it is under ``max_bytes``
+    (Pillow, if present; else copied only when already small enough)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        from PIL import Image
+    except ImportError:
+        if src.stat().st_size <= max_bytes:
+            shutil.copyfile(src, dest)
+            return dest
+        return None
+    img = Image.open(src).convert("RGB")
+    width = img.width
+    while True:
+        im = img if width == img.width else img.resize((width, round(img.height * width / img.width)), Image.LANCZOS)
+        im.quantize(colors=128).save(dest, optimize=True)
+        if dest.stat().st_size <= max_bytes or width < 500:
+            return dest
+        width = int(width * 0.85)
