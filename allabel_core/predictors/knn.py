@@ -1,0 +1,364 @@
+"""The offline kNN predictor: no network, no GPU, no key.
+
+Token-level nearest-neighbour label transfer in the spirit of kNN-NER (Wang
+et al., 2022, "kNN-NER: Named Entity Recognition with Nearest Neighbor
+Search"), restricted to retrieved demonstrations as an LLM would see them:
+
+1. Retrieve the query's ``k`` most similar demonstrations by sentence vector
+   (never the query itself, when it is also in the store).
+2. Every query word votes over tags with its ``neighbours`` nearest words
+   among those demonstrations. Word similarity is the cosine of contextual
+   MiniLM word vectors, mixed with agreement of the words' shapes
+   (``Xxxx``, ``XdXd``: MiniLM is uncased) and of their left and right
+   neighbours' vectors. A neighbour at similarity ``s`` weighs
+   ``exp((s - 1) / temperature)``; an *abstain* weight
+   ``exp((threshold - 1) / temperature)`` joins every vote without backing a
+   tag, so a word whose neighbours are all far is O, and unsure.
+3. Entity strings of the demonstrations found verbatim in the query add
+   ``gazetteer_weight * precision`` to the tags of the words they cover
+   (precision: how often the string is annotated where it occurs in the
+   store; see :mod:`.gazetteer`).
+4. Constrained Viterbi in the BIOES scheme (by default) returns whole, valid
+   spans; where entities end is voted on, not guessed.
+5. A retrieved demonstration with exactly the query's words is copied as it is.
+
+Uncertainty (kind ``"knn-margin"``): per word, ``1 - (p1 - p2)`` over its
+tag distribution (abstain mass included, so a word unlike anything seen is
+unsure); per sentence, the ``"mean"`` over its words or the ``"max"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import weakref
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..sentence import Sentence, tags_to_spans
+from .base import DemoStore, Prediction, Progress
+from .decode import SCHEMES, TagSpace
+from .gazetteer import Gazetteer, word_spans
+
+try:  # a dependency of scikit-learn, so normally present
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover
+    threadpool_limits = None
+
+KIND = "knn-margin"
+GAZETTEER_SCOPES = ("store", "retrieved", "none")
+AGGREGATES = ("mean", "max")
+
+def word_shape(word: str) -> str:
+    """The short shape of a word: ``Gardena`` -> ``Xx``, ``O3Y2`` -> ``XdXd``,
+    ``1,000`` -> ``d,d``."""
+    out: list[str] = []
+    for ch in word:
+        c = "X" if ch.isupper() else "x" if ch.islower() else "d" if ch.isdigit() else ch
+        if not out or out[-1] != c:
+            out.append(c)
+    return "".join(out)
+
+
+class _StoreView:
+    """What the predictor derives from one DemoStore, computed once per store."""
+
+    def __init__(self, demos: DemoStore, scheme: str, ignore_case: bool):
+        self.tagspace = TagSpace((sp.label for s in demos.sentences for sp in s.spans), scheme)
+        self.words = [tuple(s.words) for s in demos.sentences]
+        bio = [s.tags() for s in demos.sentences]
+        self.tag_ids = [self.tagspace.ids(t) for t in bio]
+        # With a -1 after each sentence, aligned with the padded vectors.
+        self.padded_tags = [np.append(t, -1) for t in self.tag_ids]
+        self.shape_ids: dict[str, int] = {}
+        self.padded_shapes = [
+            np.array([self.shape_ids.setdefault(word_shape(x), len(self.shape_ids)) for x in w] + [-1]) for w in self.words
+        ]
+        self.gazetteer = Gazetteer(demos.sentences, ignore_case=ignore_case)
+        self.entities = [
+            {(self.gazetteer.normalise(w[a:b]), label) for a, b, label in word_spans(t)}
+            for w, t in zip(self.words, bio)
+        ]
+        self.position = {sid: i for i, sid in enumerate(demos.ids)}
+        counts = self.tagspace.transition_counts(self.tag_ids) + 1.0
+        self.log_transitions = np.log(counts / counts.sum(1, keepdims=True))
+        self.vectors: list[np.ndarray | None] = [None] * len(demos)
+
+    def shapes(self, words: Sequence[str]) -> np.ndarray:
+        """Shape ids of a query's words; a shape no demonstration has is -2."""
+        return np.array([self.shape_ids.get(word_shape(w), -2) for w in words], dtype=np.int64)
+
+    def load(self, positions: Sequence[int], embedder) -> None:
+        """Fetch the word vectors of these demonstrations (cached on disk).
+
+        Each is kept with a zero row after it, so that the demonstrations of a
+        query concatenate into one matrix in which every sentence is framed by
+        zero rows (what the context similarity shifts into at sentence edges).
+        """
+        missing = sorted({p for p in positions if self.vectors[p] is None})
+        if missing:
+            for p, v in zip(missing, embedder.word_vectors([self.words[p] for p in missing])):
+                self.vectors[p] = np.concatenate([v, np.zeros((1, v.shape[1]), np.float32)])
+
+
+class KnnPredictor:
+    """Labels words by similarity-weighted votes of the nearest words in the
+    retrieved demonstrations, plus their entity strings, decoded as whole spans.
+
+    Args:
+        embedder: an :class:`allabel_core.embed.Embedder` (sentence and word
+            vectors, cached).
+        word_layers: word vectors average this many last layers of the
+            model (``None``: the embedder's own setting). Shares the
+            embedder's model and cache.
+        k: demonstrations retrieved per query sentence.
+        neighbours: nearest demonstration words voting for each query word.
+        temperature: softness of the similarity weights (lower: the nearest
+            neighbour counts more).
+        threshold: word similarity at which one neighbour's vote equals the
+            abstain weight; words whose neighbours lie well below it are O.
+        shape_weight: weight of "same word shape" in word similarity
+            (similarity = (cosine + shape_weight * same) / (1 + shape_weight)).
+        context: weight of the left and right neighbours' cosines in word
+            similarity (0: the word alone).
+        scheme: tags voted on and decoded, ``"BIOES"`` or ``"BIO"``.
+        transitions: weight of tag-bigram log frequencies of the store in
+            decoding (0: only validity constraints).
+        o_weight: multiplies the probability of O before decoding (< 1 finds
+            more entities, > 1 fewer).
+        gazetteer: which entity strings are matched verbatim: those of the
+            whole ``"store"``, of the ``"retrieved"`` demonstrations, or ``"none"``.
+        gazetteer_weight: what a match of precision 1 adds to a word's tag
+            probabilities (which sum to 1 before it).
+        ignore_case: match entity strings case-insensitively.
+        uncertainty: per-sentence aggregate of word doubt, ``"mean"`` or ``"max"``.
+    """
+
+    name = "offline kNN predictor"
+
+    def __init__(
+        self,
+        embedder,
+        *,
+        word_layers: int | None = 2,
+        k: int = 64,
+        neighbours: int = 10,
+        temperature: float = 0.1,
+        threshold: float = 0.3,
+        shape_weight: float = 0.25,
+        context: float = 0.25,
+        scheme: str = "BIOES",
+        transitions: float = 0.0,
+        o_weight: float = 0.7,
+        gazetteer: str = "store",
+        gazetteer_weight: float = 3.0,
+        ignore_case: bool = False,
+        uncertainty: str = "mean",
+    ):
+        if k < 1 or neighbours < 1:
+            raise ValueError(f"k and neighbours must be at least 1, got k={k}, neighbours={neighbours}")
+        if temperature <= 0 or o_weight <= 0:
+            raise ValueError(f"temperature and o_weight must be positive, got {temperature}, {o_weight}")
+        if min(shape_weight, context, transitions, gazetteer_weight) < 0:
+            raise ValueError("shape_weight, context, transitions and gazetteer_weight must not be negative")
+        for value, allowed, what in (
+            (scheme, tuple(SCHEMES), "scheme"),
+            (gazetteer, GAZETTEER_SCOPES, "gazetteer"),
+            (uncertainty, AGGREGATES, "uncertainty"),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{what} must be one of {', '.join(allowed)}, got {value!r}")
+        self.embedder = embedder
+        self.word_layers = word_layers
+        self.word_embedder = _with_word_layers(embedder, word_layers)
+        self.k = int(k)
+        self.neighbours = int(neighbours)
+        self.temperature = float(temperature)
+        self.threshold = float(threshold)
+        self.shape_weight = float(shape_weight)
+        self.context = float(context)
+        self.scheme = scheme
+        self.transitions = float(transitions)
+        self.o_weight = float(o_weight)
+        self.gazetteer = gazetteer
+        self.gazetteer_weight = float(gazetteer_weight)
+        self.ignore_case = bool(ignore_case)
+        self.uncertainty = uncertainty
+        self._views: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def params(self) -> dict:
+        return {
+            "predictor": "knn",
+            "embedder": getattr(self.embedder, "name", type(self.embedder).__name__),
+            "word_layers": getattr(self.word_embedder, "word_layers", None),
+            "k": self.k,
+            "neighbours": self.neighbours,
+            "temperature": self.temperature,
+            "threshold": self.threshold,
+            "shape_weight": self.shape_weight,
+            "context": self.context,
+            "scheme": self.scheme,
+            "transitions": self.transitions,
+            "o_weight": self.o_weight,
+            "gazetteer": self.gazetteer,
+            "gazetteer_weight": self.gazetteer_weight,
+            "ignore_case": self.ignore_case,
+            "uncertainty": self.uncertainty,
+        }
+
+    def _view(self, demos: DemoStore) -> _StoreView:
+        view = self._views.get(demos)
+        if view is None:
+            view = self._views[demos] = _StoreView(demos, self.scheme, self.ignore_case)
+        return view
+
+    def predict(
+        self,
+        demos: DemoStore,
+        sentences: Sequence[Sentence],
+        *,
+        progress: Progress | None = None,
+    ) -> list[Prediction]:
+        """Predict spans for ``sentences`` from the demonstrations in ``demos``.
+
+        Returns one :class:`Prediction` per sentence, in order. With an empty
+        store nothing is predicted and every uncertainty is 1 (the maximum).
+        """
+        sentences = list(sentences)
+        n = len(sentences)
+        if n == 0:
+            return []
+        if len(demos) == 0:
+            if progress:
+                progress(n, n)
+            return [Prediction(s.id, (), 1.0, KIND) for s in sentences]
+        view = self._view(demos)
+        qvecs = self.embedder.encode([s.text for s in sentences])
+        has_words = [q for q, s in enumerate(sentences) if s.tokens]
+        qwords: list[np.ndarray] = [np.zeros((0, qvecs.shape[1]), np.float32)] * n
+        for q, v in zip(has_words, self.word_embedder.word_vectors([sentences[q].words for q in has_words])):
+            qwords[q] = v
+        positions, sims = self._retrieve(demos, qvecs, [s.id for s in sentences])
+        view.load([p for row in positions for p in row], self.word_embedder)
+        out = []
+        # The per-sentence products are tiny: a multi-threaded BLAS spends far
+        # more on waking threads than on them (25x slower on two busy cores).
+        single = threadpool_limits(1, user_api="blas") if threadpool_limits else contextlib.nullcontext()
+        with single:
+            for q, sentence in enumerate(sentences):
+                out.append(self._predict_one(demos, view, sentence, qwords[q], positions[q], sims[q]))
+                if progress and ((q + 1) % 100 == 0 or q + 1 == n):
+                    progress(q + 1, n)
+        return out
+
+    def _retrieve(self, demos: DemoStore, qvecs: np.ndarray, ids: list[str]) -> tuple[list[list[int]], list[np.ndarray]]:
+        """Per query, the ``k`` best demonstration positions and similarities,
+        best first, never the query's own id."""
+        pos, sims = demos.retrieve(qvecs, self.k, exclude=ids)
+        keep = pos >= 0
+        return [[int(p) for p in pos[q][keep[q]]] for q in range(len(ids))], [sims[q][keep[q]] for q in range(len(ids))]
+
+    def _predict_one(
+        self, demos: DemoStore, view: _StoreView, sentence: Sentence, qwords: np.ndarray, pos: np.ndarray, sims: np.ndarray
+    ) -> Prediction:
+        demo_ids = tuple(demos.ids[p] for p in pos[::-1])  # prompt order: least similar first
+        demo_sims = tuple(float(s) for s in sims[::-1])
+        words = tuple(sentence.words)
+        details: dict = {}
+        if not words:
+            return Prediction(sentence.id, (), 0.0, KIND, demo_ids, demo_sims, details=details)
+        space = view.tagspace
+        twin = next((p for p in pos if view.words[p] == words), None)
+        if twin is not None:
+            details["copied_from"] = demos.ids[twin]
+            return self._finish(sentence, space.strings(view.tag_ids[twin]), np.zeros(len(words)), demo_ids, demo_sims, details)
+        probs, abstain = self._votes(view, qwords, view.shapes(words), pos)
+        matches = self._matches(demos, view, sentence, pos)
+        details["gazetteer_matches"] = len(matches)
+        if matches and self.gazetteer_weight > 0:
+            evidence = np.zeros_like(probs)
+            for m in matches:
+                for i, prefix in enumerate(_prefixes(m.end - m.start, space.scheme)):
+                    evidence[m.start + i, space.id(prefix, m.label)] += m.precision
+            probs = probs + self.gazetteer_weight * evidence
+            total = probs.sum(1) + abstain
+            probs, abstain = probs / total[:, None], abstain / total
+        top2 = np.sort(probs, axis=1)[:, -2:] if probs.shape[1] > 1 else np.hstack([np.zeros_like(probs), probs])
+        doubt = 1.0 - (top2[:, 1] - top2[:, 0])
+        decoded = probs.copy()
+        decoded[:, 0] = (decoded[:, 0] + abstain) * self.o_weight
+        trans = self.transitions * view.log_transitions if self.transitions else None
+        path = space.viterbi(np.log(np.maximum(decoded, 1e-12)), trans)
+        return self._finish(sentence, space.strings(path), doubt, demo_ids, demo_sims, details)
+
+    def _votes(self, view: _StoreView, qwords: np.ndarray, qshapes: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tag probabilities ``(n_words, n_tags)`` and abstain mass ``(n_words,)``
+        (together they sum to 1 per word)."""
+        n_words, n_tags = len(qwords), len(view.tagspace)
+        if len(pos) == 0:
+            return np.zeros((n_words, n_tags)), np.ones(n_words)
+        pad = np.zeros((1, qwords.shape[1]), np.float32)
+        vectors = np.concatenate([pad] + [view.vectors[p] for p in pos])  # every sentence framed by zero rows
+        tags = np.concatenate([[-1]] + [view.padded_tags[p] for p in pos])
+        real = np.flatnonzero(tags >= 0)
+        labels = tags[real]
+        if self.context:
+            full = np.concatenate([pad, qwords, pad]) @ vectors.T  # (n_words + 2, rows)
+            sims = full[1:-1, real] + self.context * (full[:-2, real - 1] + full[2:, real + 1])
+            sims /= 1.0 + 2.0 * self.context
+        else:
+            sims = (qwords @ vectors.T)[:, real]
+        if self.shape_weight:
+            shapes = np.concatenate([view.padded_shapes[p] for p in pos])[real - 1]
+            sims = (sims + self.shape_weight * (qshapes[:, None] == shapes[None, :])) / (1.0 + self.shape_weight)
+        m = min(self.neighbours, sims.shape[1])
+        if m < sims.shape[1]:
+            top = np.argpartition(sims, -m, axis=1)[:, -m:]
+            sims = np.take_along_axis(sims, top, axis=1)
+            near = labels[top]
+        else:
+            near = np.broadcast_to(labels, sims.shape)
+        weights = np.exp((sims.astype(np.float64) - 1.0) / self.temperature)
+        cells = (np.arange(n_words)[:, None] * n_tags + near).ravel()
+        votes = np.bincount(cells, weights.ravel(), minlength=n_words * n_tags).reshape(n_words, n_tags)
+        abstain = np.exp((self.threshold - 1.0) / self.temperature)
+        total = votes.sum(1) + abstain
+        return votes / total[:, None], abstain / total
+
+    def _matches(self, demos: DemoStore, view: _StoreView, sentence: Sentence, pos: np.ndarray):
+        if self.gazetteer == "none":
+            return []
+        allowed = None
+        if self.gazetteer == "retrieved":
+            allowed = set().union(*(view.entities[p] for p in pos))
+        own = view.position.get(sentence.id)
+        minus = demos.sentences[own] if own is not None else None
+        return view.gazetteer.matches(sentence.words, allowed=allowed, minus=minus)
+
+    def _finish(self, sentence, tags, doubt, demo_ids, demo_sims, details) -> Prediction:
+        spans, _ = tags_to_spans(sentence.text, sentence.tokens, tags, status="suggested")
+        agg = float(doubt.max() if self.uncertainty == "max" else doubt.mean())
+        details["word_uncertainty"] = [round(float(d), 4) for d in doubt]
+        return Prediction(sentence.id, tuple(spans), agg, KIND, demo_ids, demo_sims, details=details)
+
+
+def _with_word_layers(embedder, layers: int | None):
+    """The embedder, or a shallow copy of it (same model, same cache) whose
+    word vectors average ``layers`` last layers."""
+    if layers is not None and layers < 1:
+        raise ValueError(f"word_layers must be at least 1, got {layers}")
+    if layers is None or getattr(embedder, "word_layers", layers) == layers:
+        return embedder
+    words = copy.copy(embedder)
+    words.word_layers = int(layers)
+    return words
+
+
+def _prefixes(length: int, scheme: str) -> list[str]:
+    """Tag prefixes of an entity of ``length`` words."""
+    if scheme == "BIO":
+        return ["B"] + ["I"] * (length - 1)
+    if length == 1:
+        return ["S"]
+    return ["B"] + ["I"] * (length - 2) + ["E"]
