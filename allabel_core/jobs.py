@@ -367,9 +367,9 @@ def compute_map(project, embedder, *, warm: Job | None = None, job: Job | None =
 
     say = job.progress if job else (lambda *a: None)
     vectors = pool_vectors(project, embedder, progress=lambda d, t: say(d, t, "embedding the pool"))
-    if warm is not None and warm.running:
-        say(0, 1, "waiting for UMAP's one-off compilation (numba)")
-        warm.wait()
+    while warm is not None and not warm.wait(0.5):  # show the warm-up's own steps meanwhile
+        w = warm.status()
+        say(w["done"], w["total"], f"UMAP warm-up, once per server: {w['message'] or 'starting'}")
     return projection_for(project, project.pool_ids(), vectors,
                           progress=lambda d, t: say(d, t, PROJECT_STEPS[min(d, len(PROJECT_STEPS) - 1)]))
 
