@@ -37,8 +37,9 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from allabel_core.predictors.base import Prediction  # noqa: E402
-from allabel_core.selection import SelectionContext, mean_similarity, select_allabel, select_coreset  # noqa: E402
-from allabel_core.selection.coreset import greedy_kcenter  # noqa: E402
+from allabel_core.selection import (  # noqa: E402
+    SelectionContext, coverage_lists, mean_similarity, select_allabel, select_coreset,
+)
 from allabel_core.sentence import Sentence  # noqa: E402
 
 D = 384
@@ -196,8 +197,7 @@ def bench_allabel(n_pool: int, frac: float, repeats: int, n_target: int | None, 
     rng = np.random.default_rng(0)
     run = lambda: select_allabel(x, [], m, rng=rng, target_vectors=target, context=ctx, index=index)  # noqa: E731
     t, sel = timed(run, repeats if n_pool <= 20000 else 1)
-    t_lists = timed(lambda: __import__("allabel_core.selection.similarity", fromlist=["x"]).coverage_lists(
-        x, target, 10, index=index, rng=np.random.default_rng(0)), 1)[0]
+    t_lists = timed(lambda: coverage_lists(x, target, 10, index=index, rng=np.random.default_rng(0)), 1)[0]
     mem = peak_mb(run)
     print(f"allabel 1:3:1, N = {n_pool:,}, M = {m:,}, {what}, {index} lists: {t:7.2f} s "
           f"(top-10 lists {t_lists:.2f} s of it, computed once), peak extra {mem:7.1f} MB; stages {sel.by_stage()}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -63,13 +63,6 @@ class Selection:
     def __array__(self, dtype=None, copy=None):
         out = self.indices
         return out.astype(dtype) if dtype is not None else out
-
-    def __add__(self, other: Selection) -> Selection:
-        return Selection(self.picks + other.picks, {**self.params, **other.params})
-
-    @classmethod
-    def of(cls, picks: Iterable[Pick], **params) -> Selection:
-        return cls(tuple(picks), dict(params))
 
     def by_stage(self) -> dict[str, int]:
         counts: dict[str, int] = {}
