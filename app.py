@@ -30,6 +30,7 @@ st.caption(
 
 project = S.current_project()
 if project is not None:
+    S.umap_warm_up()  # compile UMAP's layout code now, in the background, so the Map opens warm
     prog, settings, last = project.progress(), project.settings, project.last_f1()
     st.subheader(project.name)
     c = st.columns(4)

@@ -75,7 +75,7 @@ CREATE TABLE ledger (
     prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
     cost REAL, cached INTEGER NOT NULL, details TEXT NOT NULL);
 CREATE TABLE curve (
-    seq INTEGER PRIMARY KEY, run TEXT NOT NULL, strategy TEXT, budget INTEGER,
+    seq INTEGER PRIMARY KEY, run TEXT NOT NULL, strategy TEXT, budget REAL,
     seed INTEGER, f1 REAL, precision REAL, recall REAL,
     data TEXT NOT NULL, created_at REAL NOT NULL);
 CREATE TABLE projection (

@@ -178,7 +178,7 @@ class RecordsMixin:
                     "INSERT INTO curve (run, strategy, budget, seed, f1, precision, recall, data, created_at)"
                     " VALUES (?,?,?,?,?,?,?,?,?)",
                     (run, None if rec.get("strategy") is None else str(rec["strategy"]),
-                     None if rec.get("budget") is None else int(rec["budget"]),
+                     None if rec.get("budget") is None else float(rec["budget"]),
                      None if rec.get("seed") is None else int(rec["seed"]),
                      _num(rec.get("f1")), _num(rec.get("precision")), _num(rec.get("recall")), dumps(rec), now),
                 )

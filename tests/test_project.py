@@ -447,6 +447,8 @@ def test_predictions_ledger_curve_projection(proj):
     curve = proj.curve_results()
     assert list(curve["strategy"]) == ["allabel", "live", "live"] and curve["per_type"][0] == {"MAT": 0.6}
     assert proj.last_f1() == {"run": "live", "strategy": "live", "budget": 2, "f1": 0.4}
+    proj.save_curve([{"strategy": "allabel", "budget": 0.05, "seed": 1, "f1": 0.55}], run="frac")
+    assert proj.last_f1()["budget"] == 0.05  # a fraction of the pool stays a fraction
     proj.save_curve([{"strategy": "allabel", "budget": 5, "f1": 0.7}], run="exp", replace=True)
     assert len(proj.curve_results("exp")) == 1
     assert proj.projection() is None
