@@ -233,7 +233,9 @@ ALTERNATIVES = {
     "gazetteer_weight": 0.0,
     "ignore_case": True,
     "uncertainty": "max",
+    "threads": 1,
 }
+SAME_OUTPUT = {"threads"}  # how the work is spread, not what comes out
 
 
 def test_params_lists_every_constructor_argument(embedder):
@@ -249,12 +251,17 @@ def test_params_lists_every_constructor_argument(embedder):
 
 @pytest.mark.parametrize("name", sorted(ALTERNATIVES))
 def test_every_parameter_changes_the_output(name, store, matscholar, embedder):
-    # A lower-cased entity that only case-insensitive matching can find.
-    case = _hand("case", ["the", "ZnO", "films"], ["O", "O", "O"])
-    queries = _hidden(matscholar[1]) + [case]
+    # A lower-cased entity string of the store, which only case-insensitive matching finds.
+    entity = next(sp.text for s in matscholar[0] for sp in s.spans if sp.text != sp.text.lower() and " " not in sp.text)
+    case = _hand("case", ["the", entity.lower(), "films"], ["O", "O", "O"])
+    queries = _hidden(matscholar[1]) * 3 + [case]  # more than one chunk of sentences
     base = KnnPredictor(embedder).predict(store, queries)
-    other = KnnPredictor(embedder, **{name: ALTERNATIVES[name]}).predict(store, queries)
-    assert _fingerprint(base) != _fingerprint(other)
+    other = KnnPredictor(embedder, **{name: ALTERNATIVES[name]})
+    assert other.params()[name] == ALTERNATIVES[name] != KnnPredictor(embedder).params()[name]
+    if name in SAME_OUTPUT:
+        assert _fingerprint(base) == _fingerprint(other.predict(store, queries))
+    else:
+        assert _fingerprint(base) != _fingerprint(other.predict(store, queries))
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,12 @@ class TagSpace:
         trans = self._trans if log_transitions is None else self._trans + log_transitions
         return viterbi(log_scores, trans, self._final)
 
+    def viterbi_many(self, log_scores: Sequence[np.ndarray], log_transitions: np.ndarray | None = None) -> list[np.ndarray]:
+        """:meth:`viterbi` for many sentences at once (one NumPy step per word
+        position across all of them): same results, far less overhead."""
+        trans = self._trans if log_transitions is None else self._trans + log_transitions
+        return viterbi_many(log_scores, trans, self._final)
+
     def transition_counts(self, tag_ids: Sequence[np.ndarray]) -> np.ndarray:
         """``(n_tags + 1, n_tags)`` counts of tag bigrams (last row: sentence start)."""
         n = len(self.tags)
@@ -123,3 +129,50 @@ def viterbi(log_scores: np.ndarray, log_transitions: np.ndarray, log_final: np.n
     for i in range(n - 1, 0, -1):
         path[i - 1] = back[i, path[i]]
     return path
+
+
+def viterbi_many(
+    log_scores: Sequence[np.ndarray],
+    log_transitions: np.ndarray,
+    log_final: np.ndarray | None = None,
+    group: int = 32,
+) -> list[np.ndarray]:
+    """:func:`viterbi` over a batch of ``(n_i, t)`` score arrays; returns one
+    ``(n_i,)`` int64 path each. Shorter sentences idle (their back pointers
+    point to themselves) while longer ones go on."""
+    out: list[np.ndarray] = [np.zeros(0, np.int64)] * len(log_scores)
+    # Similar lengths together, so that little work goes to idling.
+    order = sorted((b for b, x in enumerate(log_scores) if len(x)), key=lambda b: len(log_scores[b]))
+    for c in range(0, len(order), group):
+        _viterbi_group(log_scores, order[c : c + group], log_transitions, log_final, out)
+    return out
+
+
+def _viterbi_group(log_scores, todo: list[int], log_transitions, log_final, out: list) -> None:
+    t = log_transitions.shape[1]
+    lengths = np.array([len(log_scores[b]) for b in todo])
+    n, width = len(todo), int(lengths.max())
+    scores = np.zeros((n, width, t))
+    for row, b in enumerate(todo):
+        scores[row, : lengths[row]] = log_scores[b]
+    score = scores[:, 0] + log_transitions[t]
+    back = np.empty((width, n, t), dtype=np.int64)
+    back[0] = np.arange(t)
+    trans = log_transitions[:t][None]  # (1, from, to)
+    for i in range(1, width):
+        cand = score[:, :, None] + trans  # (n, from, to)
+        arg = np.argmax(cand, axis=1)
+        new = np.take_along_axis(cand, arg[:, None, :], axis=1)[:, 0] + scores[:, i]
+        active = (i < lengths)[:, None]
+        score = np.where(active, new, score)
+        back[i] = np.where(active, arg, np.arange(t))
+    if log_final is not None:
+        score = score + log_final
+    cur = np.argmax(score, axis=1)
+    paths = np.empty((n, width), dtype=np.int64)
+    rows = np.arange(n)
+    for i in range(width - 1, -1, -1):
+        paths[:, i] = cur
+        cur = back[i, rows, cur]
+    for row, b in enumerate(todo):
+        out[b] = paths[row, : lengths[row]]

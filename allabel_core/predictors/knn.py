@@ -25,6 +25,16 @@ Search"), restricted to retrieved demonstrations as an LLM would see them:
 Uncertainty (kind ``"knn-margin"``): per word, ``1 - (p1 - p2)`` over its
 tag distribution (abstain mass included, so a word unlike anything seen is
 unsure); per sentence, the ``"mean"`` over its words or the ``"max"``.
+
+The defaults were chosen on the dev splits of MatScholar, BC5CDR and WNUT-17
+(train as the store; ``benchmarks/tune_knn.py`` prints the grid): strict F1
+0.699 / 0.764 / 0.395 there, against 0.521 / 0.713 / 0.000 for a plain
+longest-match gazetteer of the training entities. BIOES decoding was worth
++4 F1 on the scientific sets; word shapes and two-layer word vectors most of
+WNUT's gain. ``"mean"`` is the default aggregate because it ranks sentences
+with errors better among sentences of similar length (AUROC 0.79 / 0.78 /
+0.74 against 0.70 / 0.78 / 0.74 for ``"max"``, whose edge overall is mostly
+that longer sentences hold more errors).
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ import contextlib
 import copy
 import weakref
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -49,6 +60,8 @@ except ImportError:  # pragma: no cover
 KIND = "knn-margin"
 GAZETTEER_SCOPES = ("store", "retrieved", "none")
 AGGREGATES = ("mean", "max")
+_CHUNK = 32  # sentences decoded together, and handed to a thread at a time
+
 
 def word_shape(word: str) -> str:
     """The short shape of a word: ``Gardena`` -> ``Xx``, ``O3Y2`` -> ``XdXd``,
@@ -133,6 +146,8 @@ class KnnPredictor:
             probabilities (which sum to 1 before it).
         ignore_case: match entity strings case-insensitively.
         uncertainty: per-sentence aggregate of word doubt, ``"mean"`` or ``"max"``.
+        threads: sentences are predicted in chunks on this many threads (the
+            results do not depend on it).
     """
 
     name = "offline kNN predictor"
@@ -155,6 +170,7 @@ class KnnPredictor:
         gazetteer_weight: float = 3.0,
         ignore_case: bool = False,
         uncertainty: str = "mean",
+        threads: int = 2,
     ):
         if k < 1 or neighbours < 1:
             raise ValueError(f"k and neighbours must be at least 1, got k={k}, neighbours={neighbours}")
@@ -185,6 +201,7 @@ class KnnPredictor:
         self.gazetteer_weight = float(gazetteer_weight)
         self.ignore_case = bool(ignore_case)
         self.uncertainty = uncertainty
+        self.threads = max(1, int(threads))
         self._views: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def params(self) -> dict:
@@ -205,6 +222,7 @@ class KnnPredictor:
             "gazetteer_weight": self.gazetteer_weight,
             "ignore_case": self.ignore_case,
             "uncertainty": self.uncertainty,
+            "threads": self.threads,
         }
 
     def _view(self, demos: DemoStore) -> _StoreView:
@@ -241,15 +259,23 @@ class KnnPredictor:
             qwords[q] = v
         positions, sims = self._retrieve(demos, qvecs, [s.id for s in sentences])
         view.load([p for row in positions for p in row], self.word_embedder)
-        out = []
+        chunks = [range(c, min(c + _CHUNK, n)) for c in range(0, n, _CHUNK)]
+
+        def run(chunk: range) -> list[Prediction]:
+            return self._predict_chunk(demos, view, [sentences[q] for q in chunk], [qwords[q] for q in chunk],
+                                       [positions[q] for q in chunk], [sims[q] for q in chunk])
+
+        out: list[Prediction] = []
         # The per-sentence products are tiny: a multi-threaded BLAS spends far
-        # more on waking threads than on them (25x slower on two busy cores).
+        # more on waking threads than on them (25x slower on two busy cores),
+        # so BLAS gets one thread and the chunks of sentences get the cores.
         single = threadpool_limits(1, user_api="blas") if threadpool_limits else contextlib.nullcontext()
-        with single:
-            for q, sentence in enumerate(sentences):
-                out.append(self._predict_one(demos, view, sentence, qwords[q], positions[q], sims[q]))
-                if progress and ((q + 1) % 100 == 0 or q + 1 == n):
-                    progress(q + 1, n)
+        workers = min(self.threads, len(chunks))
+        with single, ThreadPoolExecutor(workers) if workers > 1 else contextlib.nullcontext() as pool:
+            for preds in pool.map(run, chunks) if pool else map(run, chunks):
+                out.extend(preds)
+                if progress:
+                    progress(len(out), n)  # from the calling thread, in order
         return out
 
     def _retrieve(self, demos: DemoStore, qvecs: np.ndarray, ids: list[str]) -> tuple[list[list[int]], list[np.ndarray]]:
@@ -259,20 +285,41 @@ class KnnPredictor:
         keep = pos >= 0
         return [[int(p) for p in pos[q][keep[q]]] for q in range(len(ids))], [sims[q][keep[q]] for q in range(len(ids))]
 
-    def _predict_one(
-        self, demos: DemoStore, view: _StoreView, sentence: Sentence, qwords: np.ndarray, pos: np.ndarray, sims: np.ndarray
-    ) -> Prediction:
-        demo_ids = tuple(demos.ids[p] for p in pos[::-1])  # prompt order: least similar first
-        demo_sims = tuple(float(s) for s in sims[::-1])
+    def _predict_chunk(self, demos: DemoStore, view: _StoreView, sentences, qwords, positions, sims) -> list[Prediction]:
+        """Predictions for a few sentences: votes one by one, decoding together."""
+        space = view.tagspace
+        scored = [self._score(demos, view, s, w, p) for s, w, p in zip(sentences, qwords, positions)]
+        todo = [i for i, sc in enumerate(scored) if isinstance(sc[0], np.ndarray)]
+        trans = self.transitions * view.log_transitions if self.transitions else None
+        paths = space.viterbi_many([scored[i][0] for i in todo], trans)
+        for i, path in zip(todo, paths):
+            scored[i] = (space.strings(path), *scored[i][1:])
+        out = []
+        for sentence, (tags, doubt, details), pos, sim in zip(sentences, scored, positions, sims):
+            spans, _ = tags_to_spans(sentence.text, sentence.tokens, tags, status="suggested")
+            agg = float(doubt.max() if self.uncertainty == "max" else doubt.mean()) if len(doubt) else 0.0
+            details["word_uncertainty"] = [round(float(d), 4) for d in doubt]
+            out.append(Prediction(
+                sentence.id, tuple(spans), agg, KIND,
+                tuple(demos.ids[p] for p in pos[::-1]),  # prompt order: least similar first
+                tuple(float(x) for x in sim[::-1]),
+                details=details,
+            ))
+        return out
+
+    def _score(self, demos: DemoStore, view: _StoreView, sentence: Sentence, qwords: np.ndarray, pos: list[int]):
+        """``(log_scores (n_words, n_tags), doubt (n_words,), details)`` for
+        decoding, or ``(tags, doubt, details)`` when there is nothing to
+        decode (no words, or a demonstration with the very same words)."""
+        space = view.tagspace
         words = tuple(sentence.words)
         details: dict = {}
         if not words:
-            return Prediction(sentence.id, (), 0.0, KIND, demo_ids, demo_sims, details=details)
-        space = view.tagspace
+            return [], np.zeros(0), details
         twin = next((p for p in pos if view.words[p] == words), None)
         if twin is not None:
             details["copied_from"] = demos.ids[twin]
-            return self._finish(sentence, space.strings(view.tag_ids[twin]), np.zeros(len(words)), demo_ids, demo_sims, details)
+            return space.strings(view.tag_ids[twin]), np.zeros(len(words)), details
         probs, abstain = self._votes(view, qwords, view.shapes(words), pos)
         matches = self._matches(demos, view, sentence, pos)
         details["gazetteer_matches"] = len(matches)
@@ -288,9 +335,7 @@ class KnnPredictor:
         doubt = 1.0 - (top2[:, 1] - top2[:, 0])
         decoded = probs.copy()
         decoded[:, 0] = (decoded[:, 0] + abstain) * self.o_weight
-        trans = self.transitions * view.log_transitions if self.transitions else None
-        path = space.viterbi(np.log(np.maximum(decoded, 1e-12)), trans)
-        return self._finish(sentence, space.strings(path), doubt, demo_ids, demo_sims, details)
+        return np.log(np.maximum(decoded, 1e-12)), doubt, details
 
     def _votes(self, view: _StoreView, qwords: np.ndarray, qshapes: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Tag probabilities ``(n_words, n_tags)`` and abstain mass ``(n_words,)``
@@ -335,12 +380,6 @@ class KnnPredictor:
         own = view.position.get(sentence.id)
         minus = demos.sentences[own] if own is not None else None
         return view.gazetteer.matches(sentence.words, allowed=allowed, minus=minus)
-
-    def _finish(self, sentence, tags, doubt, demo_ids, demo_sims, details) -> Prediction:
-        spans, _ = tags_to_spans(sentence.text, sentence.tokens, tags, status="suggested")
-        agg = float(doubt.max() if self.uncertainty == "max" else doubt.mean())
-        details["word_uncertainty"] = [round(float(d), 4) for d in doubt]
-        return Prediction(sentence.id, tuple(spans), agg, KIND, demo_ids, demo_sims, details=details)
 
 
 def _with_word_layers(embedder, layers: int | None):
