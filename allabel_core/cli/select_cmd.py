@@ -194,10 +194,11 @@ def run(args) -> int:
     selected: list[int] = []
     if args.selected:
         position = {sid: i for i, sid in enumerate(ids)}
-        unknown = [s for s in read_selected_ids(args.selected) if s not in position]
+        given = list(dict.fromkeys(read_selected_ids(args.selected)))
+        unknown = [s for s in given if s not in position]
         if unknown:
             raise ConfigError(f"--selected names {len(unknown)} ids not in the pool, e.g. {unknown[0]!r}")
-        selected = [position[s] for s in read_selected_ids(args.selected)]
+        selected = [position[s] for s in given]
     n = None if name == "full" else resolve_budget(args.budget, len(vectors))
     context = None
     if needs:
