@@ -42,7 +42,11 @@ if project is not None:
     st.progress(min(1.0, prog["confirmed"] / max(1, prog["budget"])),
                 text=f"{prog['confirmed']} of {prog['budget']} sentences confirmed; {prog['pending']} waiting in the queue")
     st.markdown(f"Predictor in use: **{predictor_description(settings)}** · file `{project.path}`")
-    st.page_link("pages/2_Label.py", label="Label the queue", icon="✏️")
+    if prog["selected"] == 0:
+        st.info("Next: open the **Map** and run the three stages to choose the sentences worth labeling.")
+        st.page_link("pages/1_Map.py", label="Open the Map", icon="🗺️")
+    else:
+        st.page_link("pages/2_Label.py", label="Label the queue", icon="✏️")
     st.divider()
 
 left, mid, right = st.columns(3)
