@@ -48,7 +48,7 @@ _LAZY = {
     "Prediction": "predictors.base",
     "KnnPredictor": "predictors.knn",
     "LlmPredictor": "predictors.llm",
-    "OpenAICompatible": "predictors.llm",
+    "OpenAICompatible": "predictors.openai_model",
     "run_strategy": "selection",
     "strategy_names": "selection",
     "SelectionContext": "selection",

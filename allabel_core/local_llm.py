@@ -95,7 +95,7 @@ class ServerHandle:
 
     def client(self, **kwargs):
         """An :class:`~allabel_core.predictors.llm.OpenAICompatible` for this server."""
-        from .predictors.llm import OpenAICompatible
+        from .predictors.openai_model import OpenAICompatible
 
         return OpenAICompatible(self.base_url, self.model, "not-needed", **kwargs)
 

@@ -87,7 +87,8 @@ def _progress(label: str):
 
 def _llm_predictor(args, labeled, embedder):
     from ..ledger import Prices
-    from ..predictors.llm import LlmPredictor, OpenAICompatible
+    from ..predictors.llm import LlmPredictor
+    from ..predictors.openai_model import OpenAICompatible
 
     model_name = args.model or os.environ.get("OPENAI_MODEL")
     if not model_name:
