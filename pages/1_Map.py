@@ -5,7 +5,8 @@ import streamlit as st
 
 import app_state
 from allabel_core import figures as F
-from allabel_core import jobs as J
+from allabel_core import project_tasks as J
+from allabel_core import tables as T
 
 st.set_page_config(page_title="ALLabel · Map", layout="wide")
 app_state.init_state()
@@ -62,9 +63,9 @@ if chosen:
     if b.button("Inspect in Predictions", key="map_inspect"):
         st.session_state["inspect_id"] = chosen[0]
         st.switch_page("pages/4_Predictions.py")
-    st.dataframe(F.selected_table(project, chosen, texts), hide_index=True)
+    st.dataframe(T.selected_table(project, chosen, texts), hide_index=True)
 if added:
     st.subheader("What the last run added, and why")
-    st.dataframe(F.why_picked_table(added, texts), hide_index=True)
+    st.dataframe(T.why_picked_table(added, texts), hide_index=True)
 with st.expander("Every selection so far"):
-    st.dataframe(F.why_picked_table(project.selections().to_dict("records"), texts), hide_index=True)
+    st.dataframe(T.why_picked_table(project.selections().to_dict("records"), texts), hide_index=True)

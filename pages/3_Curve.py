@@ -6,7 +6,8 @@ import streamlit as st
 
 import app_state
 from allabel_core import figures as F
-from allabel_core import jobs as J
+from allabel_core import project_tasks as J
+from allabel_core import tables as T
 from allabel_core.scoring import SCORING
 from allabel_core.selection import strategy_names
 
@@ -73,7 +74,7 @@ def curve() -> None:
 
 
 curve()
-scored = F.latest_scores(project)
+scored = T.latest_scores(project)
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Per-type F1 of the newest predictions")
@@ -81,7 +82,7 @@ with left:
         st.caption("No predictions scored against gold yet: confirm a few labels.")
     else:
         st.caption(f"Scored on the {scored[1]}.")
-        st.dataframe(F.per_type_table(scored[0]), hide_index=True)
+        st.dataframe(T.per_type_table(scored[0]), hide_index=True)
 with right:
     st.subheader("LLM usage (ledger)")
     t = project.ledger_totals()

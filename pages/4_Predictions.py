@@ -4,8 +4,8 @@ asked and answered, what it found, and how that differs from gold."""
 import streamlit as st
 
 import app_state
-from allabel_core import figures as F
-from allabel_core import jobs as J
+from allabel_core import project_tasks as J
+from allabel_core import tables as T
 from allabel_core.project_view import sentence_html
 
 st.set_page_config(page_title="ALLabel · Predictions", layout="wide")
@@ -42,9 +42,9 @@ if pred.error:
 
 st.subheader("Retrieved demonstrations (prompt order: most similar last)")
 demo_sentences = {s.id: s for s in project.annotated()}
-st.dataframe(F.demonstrations_table(pred, demo_sentences), hide_index=True)
+st.dataframe(T.demonstrations_table(pred, demo_sentences), hide_index=True)
 st.subheader("Parsed spans against gold")
-st.dataframe(F.span_diff_table(pred.spans, gold), hide_index=True)
+st.dataframe(T.span_diff_table(pred.spans, gold), hide_index=True)
 
 with st.expander("The rendered prompt", expanded=False):
     if not details.get("messages"):
@@ -56,7 +56,7 @@ with st.expander("The raw answer", expanded=bool(details.get("raw"))):
     st.code(details.get("raw", "(no answer: the offline predictor does not produce text)"), language=None,
             wrap_lines=True)
 st.subheader("Answer problems")
-this, total = details.get("parse", {}), F.parse_counts(project.predictions())
+this, total = details.get("parse", {}), T.parse_counts(project.predictions())
 rows = [("unparseable answers", "unparseable"), ("invented labels", "invented_labels"),
         ("ungrounded spans", "ungrounded"), ("failed requests", "errors")]
 c = st.columns(len(rows))

@@ -12,6 +12,8 @@ import plotly.graph_objects as go
 import pytest
 
 from allabel_core import figures as F
+from allabel_core import jobs as J
+from allabel_core import project_tasks, tables as T
 from allabel_core.jobs import DONE, FAILED, Job, JobRegistry
 from allabel_core.projection import ProjectionParams, knn_graph, project, projection_for
 from allabel_core.scoring import evaluate
@@ -243,7 +245,7 @@ def test_per_type_table_matches_evaluate():
     gold = [["B-MAT", "I-MAT", "O", "B-PRO"], ["B-MAT", "O"]]
     pred = [["B-MAT", "I-MAT", "O", "O"], ["B-PRO", "O"]]
     scores = evaluate(gold, pred)
-    df = F.per_type_table(scores)
+    df = T.per_type_table(scores)
     assert list(df.columns) == ["type", "precision", "recall", "f1", "support"]
     assert list(df["type"]) == ["MAT", "PRO", "all (micro)"]
     mat = df.set_index("type").loc["MAT"]
@@ -255,14 +257,27 @@ def test_span_diff_and_why_picked_tables():
     sp = lambda a, b, lab: Span(a, b, lab, "x" * (b - a))  # noqa: E731
     pred = [sp(0, 3, "MAT"), sp(5, 8, "PRO"), sp(10, 14, "MAT"), sp(20, 22, "APL")]
     gold = [sp(0, 3, "MAT"), sp(5, 8, "MAT"), sp(10, 12, "MAT"), sp(30, 33, "PRO")]
-    df = F.span_diff_table(pred, gold)
+    df = T.span_diff_table(pred, gold)
     assert list(df["verdict"]) == ["correct", "wrong type", "wrong boundary", "spurious", "missed"]
-    assert list(F.span_diff_table(pred, None)["verdict"]) == ["unchecked"] * 4
+    assert list(T.span_diff_table(pred, None)["verdict"]) == ["unchecked"] * 4
     picks = [{"sentence_id": "a", "stage": "diversity", "score": 0.1, "reason": "seed"},
              {"sentence_id": "b", "stage": "similarity", "score": 3.0, "reason": "covers 3 targets"},
              {"sentence_id": "c", "stage": "similarity", "score": 2.0, "reason": "covers 2 targets"}]
-    t = F.why_picked_table(picks, {"a": "A.", "b": "B."})
+    t = T.why_picked_table(picks, {"a": "A.", "b": "B."})
     assert list(t["rank"]) == [1, 1, 2] and list(t["sentence"]) == ["A.", "B.", ""]
+
+
+def test_moved_names_still_import_from_their_old_modules():
+    for name in ("per_type_table", "why_picked_table", "span_diff_table", "selected_table",
+                 "latest_scores", "parse_counts", "demonstrations_table"):
+        assert getattr(F, name) is getattr(T, name)
+    for name in ("run_stages", "keep_live_curve", "refresh_predictions", "run_experiment", "compute_map",
+                 "predict_one", "demonstrations_for", "stage_quotas", "pool_vectors"):
+        assert getattr(J, name) is getattr(project_tasks, name)
+    from allabel_core.figures import per_type_table  # noqa: F401  (the form old callers use)
+    from allabel_core.jobs import stage_quotas  # noqa: F401
+    with pytest.raises(AttributeError):
+        F.no_such_name  # noqa: B018
 
 
 # -- jobs ------------------------------------------------------------------------

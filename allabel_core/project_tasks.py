@@ -1,0 +1,264 @@
+"""The long tasks the dashboard runs as background jobs, as plain functions
+over a project (a notebook calls them directly; the runner is :mod:`.jobs`).
+
+Laying out the map (:func:`compute_map`), running ALLabel's stages on a live
+project and recording why each sentence was picked (:func:`run_stages`),
+refreshing predictions and the person's own curve (:func:`keep_live_curve`),
+predicting one sentence (:func:`predict_one`), and the budget experiment on
+gold data (:func:`run_experiment`).
+"""
+
+from __future__ import annotations
+
+from .jobs import Job
+
+STAGE_LETTERS = {"diversity": "D", "similarity": "S", "uncertainty": "U"}
+
+
+def pool_vectors(project, embedder, progress=None):
+    """The pool's sentence vectors, ``(len(project), d)`` float32 unit rows
+    (disk-cached by the embedder, so only the first call embeds)."""
+    return embedder.encode(project.pool().texts, progress=progress)
+
+
+def target_vectors(project, embedder):
+    """The target set's vectors, or None when the pool is the target."""
+    target = project.target()
+    return None if target is None else embedder.encode(target.texts)
+
+
+def stage_quotas(project) -> dict[str, int]:
+    """Each stage's share of the project's budget (settings ``budget``,
+    ``split``, ``stage_order``), by stage name."""
+    from .selection import split_budget
+
+    s = project.settings
+    order = "".join(STAGE_LETTERS[x] for x in s["stage_order"])
+    quotas = split_budget(int(s["budget"]), ":".join(str(w) for w in s["split"]), order)
+    return {name: quotas[letter] for name, letter in STAGE_LETTERS.items()}
+
+
+def _why(pick, ids) -> dict:
+    """A pick's reason as stored: a sentence a person reads, plus the numbers."""
+    near = None if pick.nearest is None else ids[pick.nearest]
+    if pick.stage == "diversity" and near is None:
+        text = f"seed: lowest mean similarity to the pool ({pick.score:.3f})"
+    elif pick.stage == "diversity":
+        text = f"far from everything selected: nearest selected sentence {near} at similarity {pick.nearest_similarity:.3f}"
+    elif pick.stage == "similarity":
+        text = f"retrieval coverage of the target: {pick.score:.1f} rank points; {pick.note}"
+    else:
+        text = f"predictor unsure: uncertainty {pick.score:.3f}; {pick.note}"
+    return {"why": text, "note": pick.note, "nearest": near, "nearest_similarity": pick.nearest_similarity}
+
+
+def run_stages(project, embedder, predictor, stages, *, progress=None) -> list[dict]:
+    """Run ALLabel stages on a project for what is left of each stage's
+    quota, and record the picks (stage, score, reason) in the project.
+
+    ``stages``: names from ``diversity``, ``similarity``, ``uncertainty``, run
+    in the project's stage order. Everything already selected or confirmed
+    counts as selected. The uncertainty stage retrieves demonstrations from
+    the *confirmed* sentences only: selected sentences not yet labelled have
+    no labels to show, so they are left out of the demonstrations and of the
+    candidates (each pick's note says how many). Returns the new picks as
+    ``{sentence_id, stage, score, reason}`` dicts, in pick order.
+    """
+    import numpy as np
+
+    from .selection import Pick, SelectionContext, select_coreset, select_similarity, select_uncertainty
+
+    ids = project.pool_ids()
+    row = {sid: i for i, sid in enumerate(ids)}
+    pool = pool_vectors(project, embedder)
+    target = target_vectors(project, embedder)
+    settings = project.settings
+    rng = np.random.default_rng(int(settings.get("seed", 0)))
+    quotas = stage_quotas(project)
+    order = [s for s in settings["stage_order"] if s in stages]
+    done_per_stage = project.selections()["stage"].value_counts().to_dict()
+    new: list[dict] = []
+    for step, stage in enumerate(order):
+        if progress:
+            progress(step, len(order), f"stage {stage}")
+        confirmed = {sid for sid, st in project.states().items() if st == "confirmed"}
+        chosen = list(project.selections()["sentence_id"]) + sorted(confirmed)
+        selected = list(dict.fromkeys(row[s] for s in chosen if s in row))
+        q = min(max(0, quotas[stage] - int(done_per_stage.get(stage, 0))), len(ids) - len(selected))
+        if q == 0:
+            continue
+        if stage == "diversity":
+            picks = list(select_coreset(pool, selected, q, rng=rng))
+        elif stage == "similarity":
+            picks = list(select_similarity(pool, selected, q, rng=rng, target_vectors=target))
+        else:
+            keep = [i for i in range(len(ids)) if i not in set(selected) or ids[i] in confirmed]
+            at = {orig: j for j, orig in enumerate(keep)}
+            annotated = {s.id: s for s in project.annotated()}
+            sub_sel = [at[i] for i in selected if ids[i] in confirmed]
+            ctx = SelectionContext(
+                sentences=[project.sentence(ids[i]) for i in keep], predictor=predictor,
+                annotated={at[row[sid]]: s for sid, s in annotated.items()}, embedder=embedder,
+            )
+            sub = select_uncertainty(pool[keep], sub_sel, min(q, len(keep) - len(sub_sel)), rng=rng,
+                                     context=ctx, target_vectors=target)
+            left_out = len(selected) - len(sub_sel)
+            picks = [
+                Pick(keep[p.index], p.stage, p.score, None, None,
+                        p.note + (f"; {left_out} selected but unlabelled sentences not used" if left_out else ""))
+                for p in sub
+            ]
+        records = [{"id": ids[p.index], "stage": stage, "score": p.score, "reason": _why(p, ids)} for p in picks]
+        project.record_selection(records)
+        new += [{"sentence_id": r["id"], **{k: r[k] for k in ("stage", "score", "reason")}} for r in records]
+    if progress:
+        progress(len(order), len(order), "done")
+    return new
+
+
+def refresh_predictions(project, embedder, predictor, *, predict_pool: bool = True, progress=None) -> dict | None:
+    """Predict with the confirmed sentences as demonstrations, store the
+    predictions, and add one point to the person's live curve.
+
+    Predicts the target set (if the project has one) and, with
+    ``predict_pool``, the pool (for the map's uncertainty and error
+    colourings; cheap for the offline predictor, not for an LLM). Scores
+    against gold where gold exists: the target's, else the pool's gold on
+    the sentences not confirmed. Returns the curve point stored
+    (``n_labeled, f1, precision, recall, scored_on``), or None with no
+    confirmed sentence yet.
+    """
+    from .predictors.base import DemoStore
+    from .scoring import evaluate
+    from .sentence import spans_to_tags
+
+    annotated = list(project.annotated())
+    if not annotated:
+        return None
+    demos = DemoStore.from_sentences(annotated, embedder)
+    target = project.target()
+    pool = [s.with_spans([]) for s in project.pool()] if predict_pool or target is None else []
+    total = len(pool) + (len(target) if target is not None else 0)
+    done = 0
+
+    def predict(sentences, role):
+        nonlocal done
+        preds = predictor.predict(demos, sentences,
+                                  progress=(lambda d, _t: progress(done + d, total, f"predicting ({role})")) if progress else None)
+        project.save_predictions(preds, predictor.name, role=role)
+        done += len(sentences)
+        return preds
+
+    point = {"strategy": "you", "n_labeled": len(annotated), "budget": len(annotated) / len(project),
+             "predictor": predictor.name}
+    pool_preds = predict(pool, "pool") if pool else []
+    if target is not None:
+        preds = predict([s.with_spans([]) for s in target], "target")
+        gold = list(target)
+        point["scored_on"] = "target"
+    else:
+        confirmed = {s.id for s in annotated}
+        gold_by_id = {s.id: s for s in project.gold()} if project.has_gold() else {}
+        pairs = [(gold_by_id[p.sentence_id], p) for p in pool_preds
+                 if p.sentence_id in gold_by_id and p.sentence_id not in confirmed]
+        gold, preds = [g for g, _ in pairs], [p for _, p in pairs]
+        point["scored_on"] = "pool (not confirmed)"
+    if gold:
+        by_id = {p.sentence_id: p for p in preds}
+        pred_tags = [spans_to_tags(g.tokens, by_id[g.id].spans if g.id in by_id else ())[0] for g in gold]
+        scores = evaluate([g.tags() for g in gold], pred_tags)
+        point.update(f1=scores.f1, precision=scores.precision, recall=scores.recall, support=scores.support)
+    project.save_curve([point], run="live")
+    return point
+
+
+def keep_live_curve(project, embedder, predictor, job: Job | None = None, *, predict_pool: bool = True) -> int:
+    """Refresh predictions until the live curve has a point for the current
+    number of confirmed sentences (labels confirmed meanwhile trigger another
+    round). Returns the number of rounds run."""
+    rounds = 0
+    while not (job and job.cancelled):
+        n = sum(1 for st in project.states().values() if st == "confirmed")
+        live = project.curve_results("live")
+        if n == 0 or ("n_labeled" in live and (live["n_labeled"] == n).any()):
+            break
+        refresh_predictions(project, embedder, predictor, predict_pool=predict_pool,
+                            progress=job.progress if job else None)
+        rounds += 1
+    return rounds
+
+
+def compute_map(project, embedder, *, warm: Job | None = None, job: Job | None = None):
+    """The project's 2-D map (see :func:`allabel_core.projection.projection_for`):
+    embeds the pool, waits for a running UMAP ``warm`` up job, lays it out
+    once and stores it in the project. Returns ``(len(project), 2)`` float32."""
+    from .projection import PROJECT_STEPS, projection_for
+
+    say = job.progress if job else (lambda *a: None)
+    vectors = pool_vectors(project, embedder, progress=lambda d, t: say(d, t, "embedding the pool"))
+    while warm is not None and not warm.wait(0.5):  # show the warm-up's own steps meanwhile
+        w = warm.status()
+        say(w["done"], w["total"], f"UMAP warm-up, once per server: {w['message'] or 'starting'}")
+    return projection_for(project, project.pool_ids(), vectors,
+                          progress=lambda d, t: say(d, t, PROJECT_STEPS[min(d, len(PROJECT_STEPS) - 1)]))
+
+
+def predict_one(project, sentence_id: str, predictor, embedder, *, role: str = "pool"):
+    """Predict one sentence (pool or target) from the confirmed sentences,
+    itself excluded, and store the prediction (no suggestions are made)."""
+    from .predictors.base import DemoStore
+
+    if role == "pool":
+        sentence = project.sentence(sentence_id)
+    else:
+        sentence = next(s for s in project.target() if s.id == sentence_id)
+    demos = DemoStore.from_sentences([s for s in project.annotated() if s.id != sentence_id], embedder)
+    (pred,) = predictor.predict(demos, [sentence.with_spans([])])
+    project.save_predictions([pred], predictor.name, role=role)
+    return pred
+
+
+def demonstrations_for(project, embedder, sentence_id: str, k: int = 5) -> tuple[list[str], list[float]]:
+    """The demonstrations retrieved for a pool sentence, best first: those of
+    its newest stored prediction, else the ``k`` most similar confirmed
+    sentences (itself excluded). Returns ``(ids, similarities)``."""
+    from .predictors.base import DemoStore
+
+    pred = project.prediction(sentence_id)
+    if pred is not None and pred.demonstrations:
+        pairs = sorted(zip(pred.demonstrations, pred.similarities), key=lambda p: -p[1])
+        return [p[0] for p in pairs], [float(p[1]) for p in pairs]
+    demos = DemoStore.from_sentences(list(project.annotated()), embedder)
+    if not len(demos):
+        return [], []
+    pos, sims = demos.retrieve(embedder.encode([project.sentence(sentence_id).text]), k, exclude=[sentence_id])
+    keep = pos[0] >= 0
+    return [demos.ids[p] for p in pos[0][keep]], [float(s) for s in sims[0][keep]]
+
+
+def run_experiment(project, embedder, predictor, *, strategies, budgets, seeds, job: Job | None = None):
+    """The budget curve on the project's gold data
+    (:func:`allabel_core.experiment.run_curve`): the pool with gold revealed
+    only for selected sentences, the target set scored. Each point is stored
+    in the project (run ``"experiment"``, earlier points replaced) and added
+    to ``job``'s results as it finishes. Needs a target set with gold."""
+    from .errors import ConfigError
+    from .experiment import run_curve
+
+    target = project.target()
+    if target is None or not project.has_gold("target") or not project.has_gold("pool"):
+        raise ConfigError("the experiment needs gold labels on the pool and a target set with gold labels")
+    project.save_curve([], run="experiment", replace=True)
+
+    def progress(done, total, what):
+        if job:
+            job.check()
+            job.progress(done, total, what)
+
+    def on_result(row):
+        project.save_curve([row], run="experiment")
+        if job:
+            job.add_result(row)
+
+    return run_curve(project.gold(), target, strategies, budgets, predictor, seeds, embedder=embedder,
+                     progress=progress, on_result=on_result).manifest
