@@ -1,11 +1,14 @@
-"""The predictor a project's settings name, and suggesting spans for one
-sentence with the project's annotated sentences as demonstrations."""
+"""The predictor a project's settings name, predicting with it while keeping
+the project's records (stored predictions, the LLM ledger), and suggesting
+spans for one sentence with the project's annotated sentences as
+demonstrations."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
-from .predictors.base import DemoStore, Prediction
+from .predictors.base import DemoStore, Prediction, Progress
 from .project_records import public_url
 
 KNN_NAME = "offline kNN predictor"
@@ -32,7 +35,8 @@ def predictor_for(settings: Mapping, embedder, schema, *, api_key: str | None = 
     into the prompt).
     """
     if settings.get("predictor") == "openai":
-        from .predictors.llm import LlmPredictor, OpenAICompatible
+        from .predictors.llm import LlmPredictor
+        from .predictors.openai_model import OpenAICompatible
 
         model = OpenAICompatible(settings.get("base_url"), settings.get("model"), api_key or None)
         labels = {t.name: t.description for t in schema.types}
@@ -43,6 +47,51 @@ def predictor_for(settings: Mapping, embedder, schema, *, api_key: str | None = 
     return KnnPredictor(embedder)
 
 
+@contextmanager
+def llm_usage_logged(project, predictor, *, purpose: str, details: Mapping | None = None) -> Iterator[None]:
+    """Log what ``predictor``'s ledger counts during the block as one row of
+    the project's ledger (:meth:`~allabel_core.project.Project.log_ledger`):
+    calls, tokens, cost, whether the cache answered. Logged even when the
+    block raises (a cancelled job has still spent its calls). A predictor
+    without a ``ledger`` (the offline kNN) logs nothing.
+
+    For work that calls the predictor somewhere inside (the uncertainty
+    stage); :func:`predict_and_record` wraps one ``predict`` call.
+    """
+    ledger = getattr(predictor, "ledger", None)
+    if ledger is None:
+        yield
+        return
+    before = ledger.summary()
+    try:
+        yield
+    finally:
+        after = ledger.summary()
+        cost = None if after["cost_usd"] is None else after["cost_usd"] - (before["cost_usd"] or 0.0)
+        model = getattr(predictor, "model", None)
+        ident = model.identity() if hasattr(model, "identity") else {}
+        project.log_ledger(
+            model=ident.get("model", predictor.name), base_url=ident.get("base_url", ""),
+            calls=after["calls"] - before["calls"], cached=after["cache_hits"] > before["cache_hits"],
+            prompt_tokens=after["prompt_tokens"] - before["prompt_tokens"],
+            completion_tokens=after["completion_tokens"] - before["completion_tokens"],
+            cost=cost, purpose=purpose, details=details,
+        )
+
+
+def predict_and_record(
+    project, predictor, demos: DemoStore, sentences: Sequence, *, role: str = "pool", purpose: str,
+    details: Mapping | None = None, progress: Progress | None = None,
+) -> list[Prediction]:
+    """``predictor.predict(demos, sentences)``, with the predictions stored in
+    the project under ``role`` (``"pool"`` or ``"target"``) and, for an LLM,
+    its calls logged in the project's ledger (:func:`llm_usage_logged`)."""
+    with llm_usage_logged(project, predictor, purpose=purpose, details=details):
+        preds = predictor.predict(demos, sentences, progress=progress)
+    project.save_predictions(preds, predictor.name, role=role)
+    return preds
+
+
 def suggest_for(project, sentence_id: str, predictor, embedder) -> Prediction:
     """Predict one pool sentence from the project's annotated sentences (the
     sentence itself excluded), store the prediction (and, for an LLM, its
@@ -50,21 +99,8 @@ def suggest_for(project, sentence_id: str, predictor, embedder) -> Prediction:
     stored with its error and changes no span."""
     demos = DemoStore.from_sentences([s for s in project.annotated() if s.id != sentence_id], embedder)
     sentence = project.sentence(sentence_id).with_spans([])
-    ledger = getattr(predictor, "ledger", None)
-    before = ledger.summary() if ledger is not None else None
-    (pred,) = predictor.predict(demos, [sentence])
-    project.save_predictions([pred], predictor.name)
-    if ledger is not None:
-        after = ledger.summary()
-        cost = None if after["cost_usd"] is None else after["cost_usd"] - (before["cost_usd"] or 0.0)
-        ident = predictor.model.identity() if hasattr(predictor.model, "identity") else {}
-        project.log_ledger(
-            model=ident.get("model", predictor.name), base_url=ident.get("base_url", ""),
-            calls=after["calls"] - before["calls"], cached=after["cache_hits"] > before["cache_hits"],
-            prompt_tokens=after["prompt_tokens"] - before["prompt_tokens"],
-            completion_tokens=after["completion_tokens"] - before["completion_tokens"],
-            cost=cost, purpose="suggest", details={"sentence_id": sentence_id},
-        )
+    (pred,) = predict_and_record(project, predictor, demos, [sentence], purpose="suggest",
+                                 details={"sentence_id": sentence_id})
     if not pred.error:
         project.suggest(sentence_id, pred.spans)
     return pred

@@ -5,12 +5,15 @@ Laying out the map (:func:`compute_map`), running ALLabel's stages on a live
 project and recording why each sentence was picked (:func:`run_stages`),
 refreshing predictions and the person's own curve (:func:`keep_live_curve`),
 predicting one sentence (:func:`predict_one`), and the budget experiment on
-gold data (:func:`run_experiment`).
+gold data (:func:`run_experiment`). An LLM predictor's calls made here go
+into the project's ledger, as a suggestion's do
+(:func:`~.project_predict.llm_usage_logged`).
 """
 
 from __future__ import annotations
 
 from .jobs import Job
+from .project_predict import llm_usage_logged, predict_and_record
 
 STAGE_LETTERS = {"diversity": "D", "similarity": "S", "uncertainty": "U"}
 
@@ -61,7 +64,8 @@ def run_stages(project, embedder, predictor, stages, *, progress=None) -> list[d
     counts as selected. The uncertainty stage retrieves demonstrations from
     the *confirmed* sentences only: selected sentences not yet labelled have
     no labels to show, so they are left out of the demonstrations and of the
-    candidates (each pick's note says how many). Returns the new picks as
+    candidates (each pick's note says how many); an LLM predictor's calls
+    for it are one row of the project's ledger. Returns the new picks as
     ``{sentence_id, stage, score, reason}`` dicts, in pick order.
     """
     import numpy as np
@@ -100,8 +104,9 @@ def run_stages(project, embedder, predictor, stages, *, progress=None) -> list[d
                 sentences=[project.sentence(ids[i]) for i in keep], predictor=predictor,
                 annotated={at[row[sid]]: s for sid, s in annotated.items()}, embedder=embedder,
             )
-            sub = select_uncertainty(pool[keep], sub_sel, min(q, len(keep) - len(sub_sel)), rng=rng,
-                                     context=ctx, target_vectors=target)
+            with llm_usage_logged(project, predictor, purpose="uncertainty stage", details={"quota": q}):
+                sub = select_uncertainty(pool[keep], sub_sel, min(q, len(keep) - len(sub_sel)), rng=rng,
+                                         context=ctx, target_vectors=target)
             left_out = len(selected) - len(sub_sel)
             picks = [
                 Pick(keep[p.index], p.stage, p.score, None, None,
@@ -122,7 +127,8 @@ def refresh_predictions(project, embedder, predictor, *, predict_pool: bool = Tr
 
     Predicts the target set (if the project has one) and, with
     ``predict_pool``, the pool (for the map's uncertainty and error
-    colourings; cheap for the offline predictor, not for an LLM). Scores
+    colourings; cheap for the offline predictor, not for an LLM, whose
+    calls go into the project's ledger, one row per set predicted). Scores
     against gold where gold exists: the target's, else the pool's gold on
     the sentences not confirmed. Returns the curve point stored
     (``n_labeled, f1, precision, recall, scored_on``), or None with no
@@ -143,9 +149,10 @@ def refresh_predictions(project, embedder, predictor, *, predict_pool: bool = Tr
 
     def predict(sentences, role):
         nonlocal done
-        preds = predictor.predict(demos, sentences,
-                                  progress=(lambda d, _t: progress(done + d, total, f"predicting ({role})")) if progress else None)
-        project.save_predictions(preds, predictor.name, role=role)
+        preds = predict_and_record(
+            project, predictor, demos, sentences, role=role, purpose="live curve",
+            details={"role": role, "sentences": len(sentences), "n_labeled": len(annotated)},
+            progress=(lambda d, _t: progress(done + d, total, f"predicting ({role})")) if progress else None)
         done += len(sentences)
         return preds
 
@@ -213,8 +220,8 @@ def predict_one(project, sentence_id: str, predictor, embedder, *, role: str = "
     else:
         sentence = next(s for s in project.target() if s.id == sentence_id)
     demos = DemoStore.from_sentences([s for s in project.annotated() if s.id != sentence_id], embedder)
-    (pred,) = predictor.predict(demos, [sentence.with_spans([])])
-    project.save_predictions([pred], predictor.name, role=role)
+    (pred,) = predict_and_record(project, predictor, demos, [sentence.with_spans([])], role=role, purpose="predict",
+                                 details={"sentence_id": sentence_id, "role": role})
     return pred
 
 
@@ -260,5 +267,6 @@ def run_experiment(project, embedder, predictor, *, strategies, budgets, seeds, 
         if job:
             job.add_result(row)
 
-    return run_curve(project.gold(), target, strategies, budgets, predictor, seeds, embedder=embedder,
-                     progress=progress, on_result=on_result).manifest
+    with llm_usage_logged(project, predictor, purpose="experiment"):
+        return run_curve(project.gold(), target, strategies, budgets, predictor, seeds, embedder=embedder,
+                         progress=progress, on_result=on_result).manifest
