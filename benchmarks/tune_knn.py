@@ -122,39 +122,41 @@ R1 = dict(word_layers=1, scheme="BIO", k=32, temperature=0.05, threshold=0.6, sh
           context=0.0, o_weight=1.0, gazetteer_weight=1.0)  # the first design: BIO votes + gazetteer
 R2 = dict(R1, gazetteer_weight=3.0, temperature=0.1, threshold=0.4)
 R3 = dict(R2, scheme="BIOES", shape_weight=0.25)
-ROUNDS = {
-    "1: BIO votes, gazetteer, Viterbi": [R1] + [dict(R1, **c) for c in (
-        {"gazetteer": "none"}, {"gazetteer": "retrieved"}, {"gazetteer_weight": 0.5}, {"gazetteer_weight": 2.0},
+ROUNDS = {  # name: (base, changes to it)
+    "1: BIO votes, gazetteer, Viterbi": (R1, [
+        {}, {"gazetteer": "none"}, {"gazetteer": "retrieved"}, {"gazetteer_weight": 0.5}, {"gazetteer_weight": 2.0},
         {"gazetteer_weight": 3.0}, {"k": 16}, {"k": 64}, {"neighbours": 3}, {"neighbours": 20},
         {"temperature": 0.1}, {"threshold": 0.4}, {"threshold": 0.7}, {"ignore_case": True},
-        {"context": 0.25}, {"context": 0.5}, {"transitions": 0.5})],
-    "2: gazetteer 3, temperature 0.1, threshold 0.4; word shape, O weight": [R2] + [dict(R2, **c) for c in (
-        {"shape_weight": 0.1}, {"shape_weight": 0.25}, {"shape_weight": 0.5}, {"o_weight": 0.5},
-        {"shape_weight": 0.25, "o_weight": 0.5})],
-    "3: BIOES": [R3] + [dict(R3, **c) for c in (
-        {"context": 0.25}, {"o_weight": 0.5}, {"o_weight": 0.7}, {"transitions": 0.25}, {"threshold": 0.3},
+        {"context": 0.25}, {"context": 0.5}, {"transitions": 0.5}]),
+    "2: gazetteer 3, temperature 0.1, threshold 0.4; word shape, O weight": (R2, [
+        {}, {"shape_weight": 0.1}, {"shape_weight": 0.25}, {"shape_weight": 0.5}, {"o_weight": 0.5},
+        {"shape_weight": 0.25, "o_weight": 0.5}]),
+    "3: BIOES": (R3, [
+        {}, {"context": 0.25}, {"o_weight": 0.5}, {"o_weight": 0.7}, {"transitions": 0.25}, {"threshold": 0.3},
         {"threshold": 0.3, "context": 0.25}, {"o_weight": 0.5, "context": 0.25}, {"o_weight": 0.7, "context": 0.25},
         {"neighbours": 20}, {"temperature": 0.05}, {"temperature": 0.2}, {"shape_weight": 0.5}, {"k": 16},
-        {"k": 64}, {"gazetteer_weight": 1.5}, {"gazetteer_weight": 6.0})],
-    "4: word vectors over 2 layers, k 64 (the defaults are the last line)": [dict(R3, **c) for c in (
+        {"k": 64}, {"gazetteer_weight": 1.5}, {"gazetteer_weight": 6.0}, {"uncertainty": "max"}]),
+    "4: word vectors over 2 layers, k 64": (R3, [
         {"word_layers": 2}, {"word_layers": 2, "context": 0.25, "threshold": 0.3},
         {"k": 64, "context": 0.25, "threshold": 0.3}, {"k": 64, "context": 0.25, "threshold": 0.3, "o_weight": 0.7},
         {"k": 48, "context": 0.25, "threshold": 0.3, "o_weight": 0.7},
-        {"word_layers": 2, "k": 64, "context": 0.25, "threshold": 0.3, "o_weight": 0.5})] + [{}],
+        {"word_layers": 2, "k": 64, "context": 0.25, "threshold": 0.3, "o_weight": 0.5}]),
+    "5: the defaults (round 4's best: 2 layers, k 64, context 0.25, threshold 0.3, O weight 0.7)": ({}, [
+        {}, {"uncertainty": "max"}, {"threads": 1}]),
 }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    ap.add_argument("--rounds", nargs="+", type=int, help="only these rounds (1-4)")
+    ap.add_argument("--rounds", nargs="+", type=int, help="only these rounds (1-5)")
     ap.add_argument("--grid", help="a JSON list of settings (changes to the defaults) instead of the rounds")
     ap.add_argument("--fraction", type=float, default=1.0, help="random share of train as the store")
     args = ap.parse_args()
     if args.grid:
-        rounds = {"given": json.loads(args.grid)}
+        rounds = {"given": ({}, json.loads(args.grid))}
     else:
-        rounds = {name: grid for i, (name, grid) in enumerate(ROUNDS.items(), 1) if not args.rounds or i in args.rounds}
+        rounds = {name: r for i, (name, r) in enumerate(ROUNDS.items(), 1) if not args.rounds or i in args.rounds}
     embedder = Embedder()
     print("defaults:", json.dumps({k: v for k, v in KnnPredictor(embedder).params().items() if k not in ("predictor", "embedder")}))
     for dataset in args.datasets:
@@ -163,15 +165,15 @@ def main() -> None:
         base = gazetteer_baseline(train, dev)
         print(f"== {dataset} dev ({len(dev)} queries, store {len(store)}): "
               f"gazetteer baseline F1 {base['f1']:.3f} (overlap {base['lenient']:.3f})", flush=True)
-        for name, grid in rounds.items():
-            print(f"-- round {name}", flush=True)
-            for change in grid:
-                pred = KnnPredictor(embedder, **change)
+        for name, (base_setting, changes) in rounds.items():
+            print(f"-- round {name}; base: {json.dumps(base_setting)}", flush=True)
+            for change in changes:
+                pred = KnnPredictor(embedder, **{**base_setting, **change})
                 t = time.perf_counter()
                 preds = pred.predict(store, queries)
                 secs = time.perf_counter() - t
                 s = score(dev, preds)
-                label = ", ".join(f"{k}={v}" for k, v in change.items()) or "defaults"
+                label = ", ".join(f"{k}={v}" for k, v in change.items()) or "base"
                 print(f"  F1 {s['f1']:.3f} (P {s['p']:.3f} R {s['r']:.3f})  overlap {s['lenient']:.3f}  "
                       f"AUROC mean {s['auroc_mean']:.3f}/{s['auroc_mean_by_length']:.3f} "
                       f"max {s['auroc_max']:.3f}/{s['auroc_max_by_length']:.3f}  "

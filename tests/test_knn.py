@@ -352,3 +352,13 @@ def test_gazetteer_longest_match_and_word_spans():
 
 def test_word_shape():
     assert [word_shape(w) for w in ["Gardena", "O3Y2", "1,000", "lol", "@paul_w"]] == ["Xx", "XdXd", "d,d", "x", "@x_x"]
+
+
+@pytest.mark.parametrize("scheme", ["BIO", "BIOES"])
+def test_viterbi_many_matches_one_by_one(scheme):
+    space = TagSpace(["A", "B", "C"], scheme)
+    rng = np.random.default_rng(1)
+    batch = [np.log(rng.dirichlet(np.ones(len(space)) * 0.3, size=int(n))) for n in rng.integers(0, 40, 70)]
+    for trans in (None, rng.normal(size=(len(space) + 1, len(space)))):
+        many = space.viterbi_many(batch, trans)
+        assert [m.tolist() for m in many] == [space.viterbi(x, trans).tolist() for x in batch]
