@@ -140,7 +140,7 @@ class Project(LabelingMixin, QueueMixin, RecordsMixin):
         missing = sorted({sp.label for c in corpora for s in c for sp in s.spans} - set(schema.names))
         if missing:
             raise ConfigError(f"the data uses labels the schema lacks: {', '.join(missing)}")
-        values = dict(DEFAULT_SETTINGS, budget=max(1, round(0.1 * len(pool))), **dict(settings or {}))
+        values = {**DEFAULT_SETTINGS, "budget": max(1, round(0.1 * len(pool))), **dict(settings or {})}
         for key, value in values.items():
             check_setting(key, value)
         path.parent.mkdir(parents=True, exist_ok=True)

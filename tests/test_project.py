@@ -315,6 +315,12 @@ def test_creation_is_atomic(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_create_takes_settings_including_the_budget(tmp_path):
+    p = Project.create(tmp_path / "b.allabel", make_pool(), schema=SCHEMA, settings={"budget": 3, "k": 7})
+    assert p.settings["budget"] == 3 and p.settings["k"] == 7
+    p.close()
+
+
 def test_create_refuses_to_overwrite(proj):
     with pytest.raises(ProjectError, match="already exists"):
         Project.create(proj.path, make_pool(), schema=SCHEMA)
