@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import threading
 import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -203,6 +204,7 @@ class KnnPredictor:
         self.uncertainty = uncertainty
         self.threads = max(1, int(threads))
         self._views: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()  # one predictor may serve several sessions at once
 
     def params(self) -> dict:
         return {
@@ -226,10 +228,11 @@ class KnnPredictor:
         }
 
     def _view(self, demos: DemoStore) -> _StoreView:
-        view = self._views.get(demos)
-        if view is None:
-            view = self._views[demos] = _StoreView(demos, self.scheme, self.ignore_case)
-        return view
+        with self._lock:
+            view = self._views.get(demos)
+            if view is None:
+                view = self._views[demos] = _StoreView(demos, self.scheme, self.ignore_case)
+            return view
 
     def predict(
         self,
@@ -258,7 +261,8 @@ class KnnPredictor:
         for q, v in zip(has_words, self.word_embedder.word_vectors([sentences[q].words for q in has_words])):
             qwords[q] = v
         positions, sims = self._retrieve(demos, qvecs, [s.id for s in sentences])
-        view.load([p for row in positions for p in row], self.word_embedder)
+        with self._lock:
+            view.load([p for row in positions for p in row], self.word_embedder)
         chunks = [range(c, min(c + _CHUNK, n)) for c in range(0, n, _CHUNK)]
 
         def run(chunk: range) -> list[Prediction]:
