@@ -19,6 +19,20 @@ from allabel_core.project import (
 )
 from allabel_core.project_predict import predictor_description
 
+
+def open_new(create) -> None:
+    """Create a project with ``create()`` and open it; a file that cannot be
+    read shows its error (with the line) and nothing is created."""
+    try:
+        created = create()
+    except AllabelError as exc:
+        st.error(str(exc))
+    else:
+        created.close()
+        S.use_project(created.path)
+        st.rerun()
+
+
 st.set_page_config(page_title="ALLabel", page_icon="🏷️", layout="wide")
 S.init_state()
 
@@ -67,14 +81,7 @@ with mid:
     st.subheader("Try the sample")
     st.caption("Materials-science sentences with six entity types (MAT PRO VAL APL SMT CMT) and a gold test set.")
     if st.button("Open the sample project", key="home_sample", type="primary"):
-        try:
-            created = create_sample_project()
-        except AllabelError as exc:
-            st.error(str(exc))
-        else:
-            created.close()
-            S.use_project(created.path)
-            st.rerun()
+        open_new(create_sample_project)
 with right:
     st.subheader("Start from your file")
     pool_file = st.file_uploader("Sentences to choose from (pool)", key="home_upload")
@@ -84,14 +91,7 @@ with right:
     name = st.text_input("Project name", key="home_upload_name", placeholder="from the file name")
     st.caption(f"Up to {MAX_UPLOAD_BYTES // 2**20} MB per file. A file that cannot be read creates nothing.")
     if st.button("Create project", key="home_create", disabled=pool_file is None):
-        try:
-            created = create_project_from_bytes(
-                name, pool_file.getvalue(), pool_file.name, fmt=None if fmt == "auto" else fmt,
-                target=(target_file.getvalue(), target_file.name) if target_file else None,
-            )
-        except AllabelError as exc:
-            st.error(str(exc))
-        else:
-            created.close()
-            S.use_project(created.path)
-            st.rerun()
+        open_new(lambda: create_project_from_bytes(
+            name, pool_file.getvalue(), pool_file.name, fmt=None if fmt == "auto" else fmt,
+            target=(target_file.getvalue(), target_file.name) if target_file else None,
+        ))

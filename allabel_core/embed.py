@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._sqlite import ThreadLocalConnection
 from .paths import cache_dir
 
 Progress = Callable[[int, int], None]
@@ -49,18 +50,12 @@ class VectorCache:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
+        self._db = ThreadLocalConnection(self.path)
         with self._conn() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, rows INTEGER, data BLOB)")
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-        return conn
+        return self._db.get()
 
     def get_many(self, keys: Sequence[str], dim: int) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}

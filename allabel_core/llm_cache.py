@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ._sqlite import ThreadLocalConnection
 from .paths import cache_dir
 
 SCHEMA_VERSION = 1
@@ -49,7 +49,7 @@ class LlmCache:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else cache_dir() / "llm_cache.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
+        self._db = ThreadLocalConnection(self.path)
         with self._conn() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS answers ("
@@ -61,13 +61,7 @@ class LlmCache:
         return f"LlmCache({str(self.path)!r})"
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-        return conn
+        return self._db.get()
 
     def get(self, key: str) -> dict | None:
         row = self._conn().execute("SELECT payload FROM answers WHERE key = ?", (key,)).fetchone()
@@ -93,7 +87,4 @@ class LlmCache:
             conn.execute("DELETE FROM answers")
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._db.close()
