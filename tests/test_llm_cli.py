@@ -86,3 +86,20 @@ def test_predict_knn_needs_no_server(files, capsys):
     err = capsys.readouterr().err
     assert "offline kNN predictor" in err and "LLM:" not in err
     assert len(read_corpus(out, "spacy")) == len(QUERIES)
+
+
+def test_predict_settles_the_output_format_before_predicting(tmp_path):
+    from allabel_core.cli import main
+
+    data = tmp_path / "new.txt"
+    data.write_text("TiO2 films were annealed.\n", encoding="utf-8")
+    labeled = tmp_path / "labeled.jsonl"
+    labeled.write_text('{"id": "a", "text": "TiO2 powder", "spans": [{"start": 0, "end": 4, "label": "MAT"}]}\n', encoding="utf-8")
+    # An extension no writer knows fails at once, before any prediction.
+    assert main(["predict", "--labeled", str(labeled), "--data", str(data), "--out", str(tmp_path / "out.xyz")]) == 2
+    # Plain text in, .jsonl out: span-based JSONL keeps the predicted offsets.
+    from allabel_core.cli.predict_cmd import _out_format
+
+    assert _out_format("out.jsonl", None, "text") == "spacy"
+    assert _out_format("out.jsonl", None, "doccano") == "doccano"
+    assert _out_format("out.conll", None, "text") == "conll"

@@ -119,6 +119,26 @@ def _llm_predictor(args, labeled, embedder):
     )
 
 
+def _out_format(out: str, asked: str | None, data_format: str | None) -> str:
+    """The format to write, settled before any prediction is paid for.
+
+    A ``.jsonl`` name fits three formats: the data's own if it is one of
+    them, else spaCy-style JSONL (character spans, with their status).
+    """
+    from ..formats import FORMATS, _candidates
+
+    if asked:
+        if asked not in FORMATS:
+            raise ConfigError(f"unknown output format {asked!r}; choose one of {', '.join(FORMATS)}")
+        return asked
+    found, _ = _candidates(out)
+    if not found:
+        raise ConfigError(f"cannot tell the output format from {out!r}; pass --out-format, one of {', '.join(FORMATS)}")
+    if len(found) == 1:
+        return found[0]
+    return data_format if data_format in found else "spacy"
+
+
 def run(args) -> int:
     from ..corpus import Corpus
     from ..embed import Embedder
@@ -130,6 +150,7 @@ def run(args) -> int:
 
     labeled = read_corpus(args.labeled, args.fmt)
     data = read_corpus(args.data, args.fmt)
+    out_fmt = _out_format(args.out, args.out_format, data.format)
     for w in labeled.warnings + data.warnings:
         print(f"warning: {w}", file=sys.stderr)
     demos_in = [s for s in labeled if s.spans_with(TRUSTED)] or list(labeled)
@@ -155,7 +176,6 @@ def run(args) -> int:
 
     preds = predictor.predict(demos, list(data), progress=_progress("predicting"))
     labelled = [with_suggestions(s, p) for s, p in zip(data, preds)]
-    out_fmt = args.out_format
     warnings = write_corpus(Corpus(labelled, [], args.out, data.format), args.out, out_fmt, statuses=("suggested",))
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
