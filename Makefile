@@ -31,7 +31,7 @@ setup: $(VENV)/.runtime
 setup-dev: $(VENV)/.dev
 
 run: setup
-	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true \
+	ALLABEL_OPEN_SAMPLE=1 $(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
 
 # The local LLM (llama.cpp server + SmolLM2-135M): built from source once,

@@ -6,6 +6,8 @@ Curve, Predictions, Settings) work on the project opened here.
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 import app_state as S
@@ -41,6 +43,13 @@ st.caption(
     "Choose the sentences worth annotating (diversity → similarity → uncertainty), label them, "
     "and watch entity recognition by retrieval of similar annotated sentences improve with the budget."
 )
+
+# `make run` starts on the sample data: a new session opens the sample
+# project (created on first use) unless the person already chose one.
+if os.environ.get("ALLABEL_OPEN_SAMPLE") == "1" and not st.session_state["sample_offered"]:
+    st.session_state["sample_offered"] = True
+    if st.session_state["project_path"] is None:
+        open_new(create_sample_project)
 
 project = S.current_project()
 if project is not None:

@@ -27,6 +27,7 @@ DEFAULTS = {
     "api_key": None,  # typed for this session only; never saved
     "inspect_id": None,  # sentence id the Predictions page shows (set from the map)
     "label_message": None,  # (kind, text) shown once after a labeling action: "success" / "warning" / "error"
+    "sample_offered": False,  # `make run` opens the sample project once per session
 }
 
 

@@ -264,3 +264,15 @@ def test_settings_save_key_and_export(small, media):
     spacy = [json.loads(line) for line in media.last.get_file(
         buttons["settings_export_spacy"].proto.url.rsplit("/", 1)[-1]).content.decode().splitlines()]
     assert "LiFePO4" not in json.dumps([r for r in spacy if r["id"] == "s2"])
+
+
+def test_make_run_opens_the_sample_project_once_per_session(dirs, monkeypatch):
+    monkeypatch.setenv("ALLABEL_OPEN_SAMPLE", "1")
+    at = page(None, "app.py")
+    assert not at.exception
+    assert at.session_state["project_path"].endswith("sample.allabel")
+    assert any("Sample corpus" in h.value for h in at.subheader)
+    # Once the person leaves the sample, the session does not force it back.
+    at.session_state["project_path"] = None
+    at.run()
+    assert at.session_state["project_path"] is None
