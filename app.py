@@ -49,7 +49,8 @@ st.caption(
 if os.environ.get("ALLABEL_OPEN_SAMPLE") == "1" and not st.session_state["sample_offered"]:
     st.session_state["sample_offered"] = True
     if st.session_state["project_path"] is None:
-        open_new(create_sample_project)
+        with st.spinner("Opening the sample project…"):
+            open_new(create_sample_project)
 
 project = S.current_project()
 if project is not None:
@@ -67,7 +68,7 @@ if project is not None:
     st.markdown(f"Predictor in use: **{predictor_description(settings)}** · file `{project.path}`")
     if prog["selected"] == 0:
         st.info("Next: open the **Map** and run the three stages to choose the sentences worth labeling.")
-        st.page_link("pages/1_Map.py", label="Open the Map", icon="🗺️")
+        st.page_link("pages/1_Map.py", label="Open the Map", icon=":material/map:")
     else:
         st.page_link("pages/2_Label.py", label="Label the queue", icon="✏️")
     st.divider()
