@@ -92,15 +92,28 @@ def predict_and_record(
     return preds
 
 
-def suggest_for(project, sentence_id: str, predictor, embedder) -> Prediction:
-    """Predict one pool sentence from the project's annotated sentences (the
-    sentence itself excluded), store the prediction (and, for an LLM, its
-    ledger row) and show its spans as suggestions. A failed prediction is
-    stored with its error and changes no span."""
+def predict_one(project, sentence_id: str, predictor, embedder, *, role: str = "pool",
+                purpose: str = "predict", details: dict | None = None) -> Prediction:
+    """Predict one sentence (pool or target) from the project's confirmed
+    sentences, itself excluded, and store the prediction (and, for an LLM,
+    its ledger row, marked ``purpose`` with ``details``). Makes no
+    suggestions."""
+    if role == "pool":
+        sentence = project.sentence(sentence_id)
+    else:
+        sentence = next(s for s in project.target() if s.id == sentence_id)
     demos = DemoStore.from_sentences([s for s in project.annotated() if s.id != sentence_id], embedder)
-    sentence = project.sentence(sentence_id).with_spans([])
-    (pred,) = predict_and_record(project, predictor, demos, [sentence], purpose="suggest",
-                                 details={"sentence_id": sentence_id})
+    (pred,) = predict_and_record(project, predictor, demos, [sentence.with_spans([])], role=role, purpose=purpose,
+                                 details=details or {"sentence_id": sentence_id, "role": role})
+    return pred
+
+
+def suggest_for(project, sentence_id: str, predictor, embedder) -> Prediction:
+    """:func:`predict_one` for a pool sentence, then its spans shown as
+    suggestions. A failed prediction is stored with its error and changes no
+    span."""
+    pred = predict_one(project, sentence_id, predictor, embedder, purpose="suggest",
+                       details={"sentence_id": sentence_id})
     if not pred.error:
         project.suggest(sentence_id, pred.spans)
     return pred

@@ -4,7 +4,7 @@ over a project (a notebook calls them directly; the runner is :mod:`.jobs`).
 Laying out the map (:func:`compute_map`), running ALLabel's stages on a live
 project and recording why each sentence was picked (:func:`run_stages`),
 refreshing predictions and the person's own curve (:func:`keep_live_curve`),
-predicting one sentence (:func:`predict_one`), and the budget experiment on
+predicting one sentence (:func:`predict_one`, defined in project_predict), and the budget experiment on
 gold data (:func:`run_experiment`). An LLM predictor's calls made here go
 into the project's ledger, as a suggestion's do
 (:func:`~.project_predict.llm_usage_logged`).
@@ -13,7 +13,7 @@ into the project's ledger, as a suggestion's do
 from __future__ import annotations
 
 from .jobs import Job
-from .project_predict import llm_usage_logged, predict_and_record
+from .project_predict import llm_usage_logged, predict_and_record, predict_one  # noqa: F401 (re-exported)
 
 STAGE_LETTERS = {"diversity": "D", "similarity": "S", "uncertainty": "U"}
 
@@ -208,21 +208,6 @@ def compute_map(project, embedder, *, warm: Job | None = None, job: Job | None =
         say(w["done"], w["total"], f"UMAP warm-up, once per server: {w['message'] or 'starting'}")
     return projection_for(project, project.pool_ids(), vectors,
                           progress=lambda d, t: say(d, t, PROJECT_STEPS[min(d, len(PROJECT_STEPS) - 1)]))
-
-
-def predict_one(project, sentence_id: str, predictor, embedder, *, role: str = "pool"):
-    """Predict one sentence (pool or target) from the confirmed sentences,
-    itself excluded, and store the prediction (no suggestions are made)."""
-    from .predictors.base import DemoStore
-
-    if role == "pool":
-        sentence = project.sentence(sentence_id)
-    else:
-        sentence = next(s for s in project.target() if s.id == sentence_id)
-    demos = DemoStore.from_sentences([s for s in project.annotated() if s.id != sentence_id], embedder)
-    (pred,) = predict_and_record(project, predictor, demos, [sentence.with_spans([])], role=role, purpose="predict",
-                                 details={"sentence_id": sentence_id, "role": role})
-    return pred
 
 
 def demonstrations_for(project, embedder, sentence_id: str, k: int = 5) -> tuple[list[str], list[float]]:
