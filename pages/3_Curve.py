@@ -9,7 +9,9 @@ from allabel_core import figures as F
 from allabel_core import project_tasks as J
 from allabel_core import tables as T
 from allabel_core.scoring import SCORING
+from allabel_core.errors import ConfigError
 from allabel_core.selection import strategy_names
+from allabel_core.selection.budget import parse_budgets
 
 st.set_page_config(page_title="ALLabel · Curve", layout="wide")
 app_state.init_state()
@@ -30,7 +32,11 @@ if gold_ok:
             if c[3].button("Stop", key="curve_stop"):
                 experiment.cancel()
         elif c[3].button("Run", key="curve_run", type="primary"):
-            fracs = [float(b) for b in budgets.split(",") if b.strip()]
+            try:
+                fracs = parse_budgets(budgets)
+            except ConfigError as exc:
+                st.error(f"Budgets: {exc}")
+                st.stop()
             jobs.submit(f"curve:{key}", lambda job: J.run_experiment(
                 project, app_state.get_embedder(), app_state.get_predictor(project), strategies=strategies,
                 budgets=fracs, seeds=int(seeds), job=job))

@@ -63,3 +63,13 @@ def test_strategy_specs():
         parse_strategy("kmeans")
     assert split_strategy_list("random, allabel[split=1:4:0,seed=random],full") == [
         "random", "allabel[split=1:4:0,seed=random]", "full"]
+
+
+def test_parse_budgets_as_typed():
+    from allabel_core.selection.budget import parse_budgets
+
+    assert parse_budgets(" 0.01, 0.05 ,200") == [0.01, 0.05, 200]
+    with pytest.raises(ConfigError, match="'x' is not a number"):
+        parse_budgets("0.1,x")
+    with pytest.raises(ConfigError, match="at least one"):
+        parse_budgets(" , ")

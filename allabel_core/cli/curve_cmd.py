@@ -16,6 +16,7 @@ import sys
 import time
 
 from ..errors import ConfigError
+from ..selection.budget import parse_budgets
 from .select_cmd import err, load_pool
 
 
@@ -38,18 +39,6 @@ def add_parser(subparsers) -> None:
     p.add_argument("--format", help="input format when the extension does not tell")
     p.add_argument("--out", required=True, help="results file (.json)")
     p.set_defaults(func=run)
-
-
-def parse_budgets(text: str) -> list:
-    out = []
-    for part in filter(None, (x.strip() for x in text.split(","))):
-        try:
-            out.append(int(part) if part.isdigit() else float(part))
-        except ValueError:
-            raise ConfigError(f"--budgets: {part!r} is not a number") from None
-    if not out:
-        raise ConfigError("--budgets: give at least one budget")
-    return out
 
 
 def parse_seeds(text: str) -> int | list[int]:
@@ -93,7 +82,10 @@ def run(args) -> int:
     if not args.out.lower().endswith(".json"):
         raise ConfigError(f"--out {args.out}: use a .json file name")
     strategies = split_strategy_list(args.strategies)
-    budgets = parse_budgets(args.budgets)
+    try:
+        budgets = parse_budgets(args.budgets)
+    except ConfigError as exc:
+        raise ConfigError(f"--budgets: {exc}") from None
     seeds = parse_seeds(args.seeds)
     pool, _ = load_pool(args.pool, args.format)
     target, _ = load_pool(args.target, args.format)

@@ -76,6 +76,20 @@ def _parse_budget(budget: int | float | str) -> int | float:
     raise BudgetError(f"budget must be a count or a fraction, got {budget!r}")
 
 
+def parse_budgets(text: str) -> list[int | float]:
+    """``"0.01,0.05,200"`` -> ``[0.01, 0.05, 200]``: comma-separated pool
+    fractions (``0 < f <= 1``) or counts, as a person types them."""
+    out: list[int | float] = []
+    for part in filter(None, (x.strip() for x in text.split(","))):
+        try:
+            out.append(int(part) if part.isdigit() else float(part))
+        except ValueError:
+            raise ConfigError(f"{part!r} is not a number") from None
+    if not out:
+        raise ConfigError("give at least one budget")
+    return out
+
+
 def parse_split(split: str | Sequence[float]) -> tuple[float, float, float]:
     """``"1:3:1"`` → ``(1.0, 3.0, 1.0)``: weights of diversity, similarity,
     uncertainty. Weights are non-negative and not all zero."""
