@@ -32,6 +32,12 @@ class Span:
     label: str
     text: str
     status: str = "gold"
+    # Who made the span: ``"human"`` for a person's label, a predictor's name
+    # (the offline kNN predictor's, or an LLM's model id) for a prediction; ``None`` when
+    # unknown (spans read from a file without that information).
+    source: str | None = None
+    # The predictor's confidence in [0, 1], where it gives one.
+    score: float | None = None
 
     def key(self) -> tuple[int, int, str]:
         return (self.start, self.end, self.label)
