@@ -42,7 +42,7 @@ $(VENV)/.llm: | $(VENV)/.runtime
 		echo "local LLM could not be installed: its tests will be skipped"
 
 llm-server: local-llm
-	$(BIN)/python -m allabel_core.local_llm serve
+	$(BIN)/python -m allabel_core.predictors.local_server serve
 
 # Debian's chromium for the browser tests (skipped, with the reason, if absent).
 browser:

@@ -10,16 +10,16 @@ import os
 
 import streamlit as st
 
-import app_state as S
+from allabel_core.dashboard import state as S
 from allabel_core.errors import AllabelError
 from allabel_core.formats import FORMATS
-from allabel_core.project import (
+from allabel_core.project.core import (
     MAX_UPLOAD_BYTES,
     create_project_from_bytes,
     create_sample_project,
     list_projects,
 )
-from allabel_core.project_predict import predictor_description
+from allabel_core.project.predict import predictor_description
 
 
 def open_new(create) -> None:

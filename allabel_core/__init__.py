@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 
-from .corpus import Corpus
+from .data.corpus import Corpus
 from .errors import (
     AllabelError,
     BudgetError,
@@ -29,15 +29,15 @@ from .errors import (
     PredictorError,
     ProjectError,
 )
-from .sentence import Sentence, Span
-from .tokenize import Token, tokenize
+from .data.sentence import Sentence, Span
+from .data.tokenize import Token, tokenize
 
 __version__ = "0.1.0"
 
 # name -> module that defines it, imported when first asked for.
 _LAZY = {
-    "Embedder": "embed",
-    "build_index": "index",
+    "Embedder": "vectors.embed",
+    "build_index": "vectors.index",
     "evaluate": "scoring",
     "Scores": "scoring",
     "read_corpus": "formats",
@@ -52,9 +52,9 @@ _LAZY = {
     "run_strategy": "selection",
     "strategy_names": "selection",
     "SelectionContext": "selection",
-    "run_curve": "experiment",
-    "make_predictor": "experiment",
-    "Project": "project",
+    "run_curve": "experiment.curve",
+    "make_predictor": "experiment.curve",
+    "Project": "project.core",
 }
 
 

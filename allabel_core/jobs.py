@@ -9,7 +9,7 @@ A :class:`JobRegistry` holds jobs by key, so asking for the same work twice
 starting another. Plain threads: the work is numpy/faiss/torch code that
 releases the GIL, or waits on the network.
 
-The long tasks the dashboard runs as jobs are in :mod:`.project_tasks`.
+The long tasks the dashboard runs as jobs are in :mod:`.project.tasks`.
 """
 
 from __future__ import annotations
@@ -176,8 +176,8 @@ class JobRegistry:
 
 
 # The project tasks lived here once; old imports (``jobs.run_stages``) still
-# work. Resolved on first use, since :mod:`.project_tasks` imports this module.
-_MOVED = {name: "project_tasks" for name in (
+# work. Resolved on first use, since :mod:`.project.tasks` imports this module.
+_MOVED = {name: "project.tasks" for name in (
     "STAGE_LETTERS", "pool_vectors", "target_vectors", "stage_quotas", "run_stages", "refresh_predictions",
     "keep_live_curve", "compute_map", "predict_one", "demonstrations_for", "run_experiment",
 )}

@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from allabel_core.cli.curve_cmd import format_table  # noqa: E402
-from allabel_core.embed import Embedder  # noqa: E402
-from allabel_core.experiment import make_predictor, run_curve  # noqa: E402
+from allabel_core.vectors.embed import Embedder  # noqa: E402
+from allabel_core.experiment.curve import make_predictor, run_curve  # noqa: E402
 from allabel_core.formats import read_corpus  # noqa: E402
 
 DATA = Path(os.environ.get("ALLABEL_DATASETS", "/work/shared/datasets"))

@@ -15,7 +15,7 @@ at 20,000 points.
    JSON serialisation (bytes sent to the browser), and a selection
    round-trip: a lasso event holding every point inside a region, as the
    browser sends it (JSON string), through Streamlit's own deserialiser and
-   :func:`allabel_core.figures.ids_from_selection` back to sentence ids.
+   :func:`allabel_core.views.figures.ids_from_selection` back to sentence ids.
 
 Prints medians over ``--repeats`` runs.
 
@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from allabel_core import figures as F  # noqa: E402
+from allabel_core.views import figures as F  # noqa: E402
 
 # What one start does, run in a child process so nothing is shared with us.
 START = r"""
@@ -48,8 +48,8 @@ import json, os, sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, {root!r})
 from allabel_core import figures as F, jobs as J, projection as P
-from allabel_core.embed import Embedder
-from allabel_core.project import Project, create_sample_project, list_projects
+from allabel_core.vectors.embed import Embedder
+from allabel_core.project.core import Project, create_sample_project, list_projects
 marks = {{}}
 found = list_projects()
 project = Project.open(found[0].path) if found else create_sample_project()

@@ -22,7 +22,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from allabel_core.embed import Embedder, VectorCache  # noqa: E402
+from allabel_core.vectors.embed import Embedder, VectorCache  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "matscholar" / "train.jsonl"
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tune_knn import DATASETS, gazetteer_baseline, score, setup  # noqa: E402  (sets the cache dir)
 
-from allabel_core.embed import Embedder  # noqa: E402
+from allabel_core.vectors.embed import Embedder  # noqa: E402
 from allabel_core.predictors.knn import KnnPredictor  # noqa: E402
 
 

@@ -25,7 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from allabel_core.project import Project, create_sample_project  # noqa: E402
+from allabel_core.project.core import Project, create_sample_project  # noqa: E402
 
 
 def ms(xs: list[float]) -> str:

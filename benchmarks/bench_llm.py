@@ -25,11 +25,11 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from allabel_core import local_llm  # noqa: E402
-from allabel_core.embed import Embedder  # noqa: E402
+from allabel_core.predictors import local_server as local_llm  # noqa: E402
+from allabel_core.vectors.embed import Embedder  # noqa: E402
 from allabel_core.formats import read_corpus  # noqa: E402
-from allabel_core.ledger import Ledger  # noqa: E402
-from allabel_core.llm_cache import LlmCache  # noqa: E402
+from allabel_core.predictors.ledger import Ledger  # noqa: E402
+from allabel_core.predictors.cache import LlmCache  # noqa: E402
 from allabel_core.paths import sample_data_dir  # noqa: E402
 from allabel_core.predictors.base import DemoStore  # noqa: E402
 from allabel_core.predictors.llm import LlmPredictor, OpenAICompatible  # noqa: E402

@@ -40,7 +40,7 @@ from allabel_core.predictors.base import Prediction  # noqa: E402
 from allabel_core.selection import (  # noqa: E402
     SelectionContext, coverage_lists, mean_similarity, select_allabel, select_coreset,
 )
-from allabel_core.sentence import Sentence  # noqa: E402
+from allabel_core.data.sentence import Sentence  # noqa: E402
 
 D = 384
 
@@ -206,8 +206,8 @@ def bench_allabel(n_pool: int, frac: float, repeats: int, n_target: int | None, 
 def bench_knn_stage3() -> None:
     data = Path("/work/shared/datasets/matscholar/train.jsonl")
     try:
-        from allabel_core.embed import Embedder
-        from allabel_core.experiment import make_predictor
+        from allabel_core.vectors.embed import Embedder
+        from allabel_core.experiment.curve import make_predictor
         from allabel_core.formats import read_corpus
     except ImportError as exc:
         print(f"offline kNN predictor not available ({exc})")

@@ -30,12 +30,12 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from allabel_core.embed import Embedder  # noqa: E402
+from allabel_core.vectors.embed import Embedder  # noqa: E402
 from allabel_core.predictors import DemoStore  # noqa: E402
 from allabel_core.predictors.gazetteer import Gazetteer, word_spans  # noqa: E402
 from allabel_core.predictors.knn import KnnPredictor  # noqa: E402
 from allabel_core.scoring import evaluate  # noqa: E402
-from allabel_core.sentence import Sentence, spans_to_tags  # noqa: E402
+from allabel_core.data.sentence import Sentence, spans_to_tags  # noqa: E402
 
 DATA = Path(os.environ.get("ALLABEL_DATASETS", "/work/shared/datasets"))
 DATASETS = ("matscholar", "bc5cdr", "wnut17")

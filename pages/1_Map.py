@@ -3,10 +3,10 @@ box-select points to queue them for labeling or inspect them."""
 
 import streamlit as st
 
-import app_state
-from allabel_core import figures as F
-from allabel_core import project_tasks as J
-from allabel_core import tables as T
+from allabel_core.dashboard import state as app_state
+from allabel_core.views import figures as F
+from allabel_core.project import tasks as J
+from allabel_core.views import tables as T
 
 st.set_page_config(page_title="ALLabel · Map", layout="wide")
 app_state.init_state()

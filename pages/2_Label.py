@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-import app_state as S
+from allabel_core.dashboard import state as S
 from allabel_core.errors import AllabelError
-from allabel_core.project_predict import predictor_description, suggest_for
-from allabel_core.project_view import chip_html, sentence_html, span_from_tokens, span_html
+from allabel_core.project.predict import predictor_description, suggest_for
+from allabel_core.views.markup import chip_html, sentence_html, span_from_tokens, span_html
 
 st.set_page_config(page_title="ALLabel · Label", layout="wide")
 S.init_state()

@@ -4,10 +4,10 @@ you confirm labels."""
 
 import streamlit as st
 
-import app_state
-from allabel_core import figures as F
-from allabel_core import project_tasks as J
-from allabel_core import tables as T
+from allabel_core.dashboard import state as app_state
+from allabel_core.views import figures as F
+from allabel_core.project import tasks as J
+from allabel_core.views import tables as T
 from allabel_core.scoring import SCORING
 from allabel_core.errors import ConfigError
 from allabel_core.selection import strategy_names

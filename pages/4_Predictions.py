@@ -3,10 +3,10 @@ asked and answered, what it found, and how that differs from gold."""
 
 import streamlit as st
 
-import app_state
-from allabel_core import project_tasks as J
-from allabel_core import tables as T
-from allabel_core.project_view import sentence_html
+from allabel_core.dashboard import state as app_state
+from allabel_core.project import tasks as J
+from allabel_core.views import tables as T
+from allabel_core.views.markup import sentence_html
 
 st.set_page_config(page_title="ALLabel · Predictions", layout="wide")
 app_state.init_state()

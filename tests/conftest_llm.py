@@ -20,10 +20,10 @@ import threading
 import numpy as np
 import pytest
 
-from allabel_core.llm_cache import LlmCache
+from allabel_core.predictors.cache import LlmCache
 from allabel_core.predictors.base import DemoStore
 from allabel_core.predictors.llm import Completion
-from allabel_core.sentence import Sentence
+from allabel_core.data.sentence import Sentence
 
 LABELS = {
     "MAT": "a material: a compound, element, alloy or mixture",
@@ -176,7 +176,7 @@ def fault_server():
 def local_llm():
     """A running llama.cpp server with SmolLM2-135M; skipped, with the
     reason, when llama-cpp-python or the GGUF is not installed."""
-    from allabel_core import local_llm as ll
+    from allabel_core.predictors import local_server as ll
 
     reason = ll.unavailable_reason()
     if reason:

@@ -14,10 +14,10 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
-from allabel_core.corpus import Corpus
+from allabel_core.data.corpus import Corpus
 from allabel_core.formats import read_corpus_bytes
-from allabel_core.project import Project, create_project
-from allabel_core.sentence import Sentence, Span
+from allabel_core.project.core import Project, create_project
+from allabel_core.data.sentence import Sentence, Span
 
 ROOT = Path(__file__).resolve().parent.parent
 XSS = '<img src=x onerror=alert(1)> and <script>alert("x")</script> near LiFePO4'

@@ -38,10 +38,10 @@ def caches(tmp_path_factory):
 
 @pytest.fixture
 def project(caches, request):
-    from allabel_core.corpus import Corpus
+    from allabel_core.data.corpus import Corpus
     from allabel_core.formats import read_corpus
-    from allabel_core.project import create_project, load_schema
-    from allabel_core.sentence import Sentence
+    from allabel_core.project.core import create_project, load_schema
+    from allabel_core.data.sentence import Sentence
 
     data = ROOT / "sample_data"
     pool = read_corpus(data / "pool.jsonl")[:80]
@@ -63,7 +63,7 @@ def app(page: str, project):
 
 
 def wait_job(kind: str, project, timeout: float = 300):
-    import app_state
+    from allabel_core.dashboard import state as app_state
 
     deadline = time.time() + timeout
     while time.time() < deadline:

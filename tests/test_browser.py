@@ -44,7 +44,7 @@ def browser():
 
 
 def open_project(root: Path):
-    from allabel_core.project import Project, list_projects
+    from allabel_core.project.core import Project, list_projects
 
     (info,) = [i for i in list_projects(root / "projects") if i.name.startswith("Sample")]
     return Project.open(info.path)

@@ -1,8 +1,8 @@
 import numpy as np
 
-from allabel_core.embed import unit_rows
+from allabel_core.vectors.embed import unit_rows
 from allabel_core.predictors.base import DemoStore
-from allabel_core.sentence import Sentence, Span
+from allabel_core.data.sentence import Sentence, Span
 
 
 def _store(n, d=8, seed=0):

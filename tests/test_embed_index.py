@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from allabel_core.embed import Embedder, VectorCache, unit_rows
+from allabel_core.vectors.embed import Embedder, VectorCache, unit_rows
 from allabel_core.errors import DimensionError
-from allabel_core.index import FaissIndex, NumpyIndex, build_index
+from allabel_core.vectors.index import FaissIndex, NumpyIndex, build_index
 
 
 @pytest.fixture(scope="module")

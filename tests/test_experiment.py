@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from allabel_core.corpus import Corpus
+from allabel_core.data.corpus import Corpus
 from allabel_core.errors import BudgetError, ConfigError
-from allabel_core.experiment import COLUMNS, ResultsFile, run_curve, summarise
+from allabel_core.experiment.curve import COLUMNS, ResultsFile, run_curve, summarise
 from allabel_core.scoring import SCORING
-from allabel_core.sentence import Sentence
+from allabel_core.data.sentence import Sentence
 from test_selection_fakes import FakeEmbedder, FakePredictor
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from allabel_core.corpus import Corpus
+from allabel_core.data.corpus import Corpus
 from allabel_core.errors import ConfigError, DataFormatError
 from allabel_core.formats import (
     FORMATS,
@@ -20,7 +20,7 @@ from allabel_core.formats import (
     read_corpus_bytes,
     write_corpus,
 )
-from allabel_core.sentence import STATUSES, TRUSTED, Sentence, Span
+from allabel_core.data.sentence import STATUSES, TRUSTED, Sentence, Span
 
 WELLFORMED = Path(__file__).parent / "data" / "wellformed"
 SAMPLE_POOL = Path(__file__).resolve().parents[1] / "sample_data" / "pool.jsonl"

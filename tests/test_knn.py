@@ -14,13 +14,13 @@ import json
 import numpy as np
 import pytest
 
-from allabel_core.embed import Embedder, VectorCache
+from allabel_core.vectors.embed import Embedder, VectorCache
 from allabel_core.predictors import DemoStore, Predictor
 from allabel_core.predictors.decode import TagSpace, viterbi
 from allabel_core.predictors.gazetteer import Gazetteer, word_spans
 from allabel_core.predictors.knn import KnnPredictor, word_shape
 from allabel_core.scoring import evaluate
-from allabel_core.sentence import Sentence, spans_to_tags, tags_to_spans
+from allabel_core.data.sentence import Sentence, spans_to_tags, tags_to_spans
 
 
 # -- fixtures -----------------------------------------------------------------

@@ -20,8 +20,8 @@ from conftest_llm import (  # noqa: F401  (fixtures)
 )
 
 from allabel_core.errors import ConfigError
-from allabel_core.ledger import Ledger
-from allabel_core.llm_cache import LlmCache
+from allabel_core.predictors.ledger import Ledger
+from allabel_core.predictors.cache import LlmCache
 from allabel_core.predictors.llm import LlmPredictor, LlmRequestError, OpenAICompatible
 
 SECRET = "sk-test-0123456789abcdefSECRET"

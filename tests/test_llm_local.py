@@ -10,8 +10,8 @@ import math
 import pytest
 from conftest_llm import DEMOS, LABELS, QUERIES, HashEmbedder, local_llm, make_sentence  # noqa: F401  (fixture)
 
-from allabel_core.ledger import Ledger
-from allabel_core.llm_cache import LlmCache
+from allabel_core.predictors.ledger import Ledger
+from allabel_core.predictors.cache import LlmCache
 from allabel_core.predictors.base import DemoStore
 from allabel_core.predictors.llm import LlmPredictor, with_suggestions
 from allabel_core.scoring import evaluate
@@ -79,7 +79,7 @@ def test_whole_path_and_cached_rerun(local_llm, store_and_queries, tmp_path):
 
 
 def test_a_server_that_cannot_start_says_why(tmp_path):
-    from allabel_core import local_llm as ll
+    from allabel_core.predictors import local_server as ll
 
     if ll.unavailable_reason():
         pytest.skip(f"local LLM not installed ({ll.unavailable_reason()})")
@@ -90,7 +90,7 @@ def test_a_server_that_cannot_start_says_why(tmp_path):
 
 
 def test_install_state_is_reported():
-    from allabel_core import local_llm as ll
+    from allabel_core.predictors import local_server as ll
 
     reason = ll.unavailable_reason()
     if reason is None:

@@ -11,7 +11,7 @@ from allabel_core.predictors.parse import (
     parse_and_ground,
     parse_answer,
 )
-from allabel_core.sentence import Sentence
+from allabel_core.data.sentence import Sentence
 
 LABELS = ["MAT", "PRO", "SMT"]
 

@@ -18,12 +18,12 @@ from conftest_llm import (  # noqa: F401  (fixtures)
 )
 
 from allabel_core.errors import ConfigError
-from allabel_core.ledger import Ledger, Prices
+from allabel_core.predictors.ledger import Ledger, Prices
 from allabel_core.predictors import LlmPredictor, Predictor
 from allabel_core.predictors.base import DemoStore
 from allabel_core.predictors.llm import CallableModel, LlmRequestError, disagreement, perplexity, with_suggestions
 from allabel_core.scoring import evaluate
-from allabel_core.sentence import Span
+from allabel_core.data.sentence import Span
 
 GOOD = {
     "ZnO nanorods were grown by sol-gel synthesis.": '[{"text": "ZnO", "label": "MAT"}, {"text": "sol-gel", "label": "SMT"}]',

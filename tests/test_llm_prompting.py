@@ -12,7 +12,7 @@ from allabel_core.predictors.prompting import (
     available_versions,
     schema_from,
 )
-from allabel_core.sentence import Sentence
+from allabel_core.data.sentence import Sentence
 
 TYPES = schema_from({"MAT": "a material", "PRO": "a property"})
 

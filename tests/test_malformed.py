@@ -9,7 +9,7 @@ import pytest
 
 from allabel_core.errors import DataFormatError
 from allabel_core.formats import dumps_corpus, read_corpus, read_corpus_bytes, write_corpus
-from allabel_core.sentence import Sentence
+from allabel_core.data.sentence import Sentence
 
 MALFORMED = Path(__file__).parent / "data" / "malformed"
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from allabel_core import project as project_mod
-from allabel_core.corpus import Corpus
+from allabel_core.project import core as project_mod
+from allabel_core.data.corpus import Corpus
 from allabel_core.errors import ConfigError, EmptyPoolError, ProjectError
 from allabel_core.predictors.base import Prediction
-from allabel_core.project import (
+from allabel_core.project.core import (
     Project,
     SpanError,
     create_project,
@@ -25,7 +25,7 @@ from allabel_core.project import (
     list_projects,
     utf16_offset,
 )
-from allabel_core.sentence import Sentence, Span
+from allabel_core.data.sentence import Sentence, Span
 
 SCHEMA = {"labels": [
     {"name": "MAT", "description": "a material", "color": "#E69F00"},
@@ -121,7 +121,7 @@ def test_killed_process_loses_nothing(tmp_path):
     Project.create(path, make_pool(), schema=SCHEMA).close()
     script = textwrap.dedent(f"""
         import os, signal
-        from allabel_core.project import Project
+        from allabel_core.project.core import Project
         p = Project.open({str(path)!r})
         p.add_span("s2", 10, 17, "MAT")
         p.confirm("s2")
@@ -489,7 +489,7 @@ def test_sample_project(tmp_path):
 
 def test_create_from_bytes_checks_everything_first(tmp_path):
     from allabel_core.errors import DataFormatError
-    from allabel_core.project import create_project_from_bytes
+    from allabel_core.project.core import create_project_from_bytes
 
     good = b'{"text": "LiCoO2 is layered.", "spans": [{"start": 0, "end": 6, "label": "MAT"}]}\n'
     bad_target = b'{"text": "x", "spans": [{"start": 0, "end": 9, "label": "MAT"}]}\n'
@@ -503,8 +503,8 @@ def test_create_from_bytes_checks_everything_first(tmp_path):
 
 
 def test_sentence_view_escapes_and_marks_status():
-    from allabel_core.project_schema import Schema
-    from allabel_core.project_view import chip_html, sentence_html, span_from_tokens, span_html
+    from allabel_core.data.schema import Schema
+    from allabel_core.views.markup import chip_html, sentence_html, span_from_tokens, span_html
 
     schema = Schema.from_obj(SCHEMA)
     text = "<b>x</b> & LiFePO4\n\nnext"

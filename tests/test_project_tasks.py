@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from conftest_llm import DEMOS, LABELS, QUERIES, HashEmbedder, make_sentence
 
-from allabel_core import project_tasks as PT
-from allabel_core.corpus import Corpus
-from allabel_core.ledger import Ledger, Prices
+from allabel_core.project import tasks as PT
+from allabel_core.data.corpus import Corpus
+from allabel_core.predictors.ledger import Ledger, Prices
 from allabel_core.predictors.base import Prediction
-from allabel_core.project import Project
-from allabel_core.project_predict import llm_usage_logged, predict_and_record, suggest_for
+from allabel_core.project.core import Project
+from allabel_core.project.predict import llm_usage_logged, predict_and_record, suggest_for
 
 EXTRA = [
     ("e1", "Cu2O thin films were sputtered onto glass.", [("Cu2O", "MAT")]),

@@ -11,13 +11,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from allabel_core import figures as F
+from allabel_core.views import figures as F
 from allabel_core import jobs as J
-from allabel_core import project_tasks, tables as T
+from allabel_core.project import tasks as project_tasks
+from allabel_core.views import tables as T
 from allabel_core.jobs import DONE, FAILED, Job, JobRegistry
-from allabel_core.projection import ProjectionParams, knn_graph, project, projection_for
+from allabel_core.vectors.layout import ProjectionParams, knn_graph, project, projection_for
 from allabel_core.scoring import evaluate
-from allabel_core.sentence import Span
+from allabel_core.data.sentence import Span
 
 
 def unit(n, d=16, seed=0):
@@ -48,7 +49,7 @@ def test_project_shape_determinism_and_cache(tmp_path, monkeypatch):
     b = project(x, params, cache=False)
     np.testing.assert_allclose(a, b, atol=1e-5)  # same seed, same layout
 
-    import allabel_core.projection as P
+    from allabel_core.vectors import layout as P
 
     def boom(*_a, **_k):
         raise AssertionError("cache miss: UMAP ran again")
@@ -274,7 +275,7 @@ def test_moved_names_still_import_from_their_old_modules():
     for name in ("run_stages", "keep_live_curve", "refresh_predictions", "run_experiment", "compute_map",
                  "predict_one", "demonstrations_for", "stage_quotas", "pool_vectors"):
         assert getattr(J, name) is getattr(project_tasks, name)
-    from allabel_core.figures import per_type_table  # noqa: F401  (the form old callers use)
+    from allabel_core.views.figures import per_type_table  # noqa: F401  (the form old callers use)
     from allabel_core.jobs import stage_quotas  # noqa: F401
     with pytest.raises(AttributeError):
         F.no_such_name  # noqa: B018

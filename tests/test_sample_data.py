@@ -7,7 +7,7 @@ import pytest
 
 from allabel_core.formats import read_corpus
 from allabel_core.paths import sample_data_dir
-from allabel_core.sentence import spans_to_tags
+from allabel_core.data.sentence import spans_to_tags
 
 DIR = sample_data_dir()
 

@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 
 from allabel_core.predictors.base import Prediction
-from allabel_core.sentence import Sentence, Span
+from allabel_core.data.sentence import Sentence, Span
 
 WORDS = ["alloy", "film", "oxide", "LiFePO4", "TiO2", "anneal", "the", "was", "grown", "on", "at", "K", "band", "gap"]
 ENTITIES = {"LiFePO4": "MAT", "TiO2": "MAT", "anneal": "SMT"}

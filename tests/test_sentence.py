@@ -1,8 +1,8 @@
 import pytest
 
 from allabel_core.errors import DataFormatError
-from allabel_core.sentence import Sentence, Span, is_iob1, spans_to_tags, tags_to_spans
-from allabel_core.tokenize import tokenize, tokens_from_words
+from allabel_core.data.sentence import Sentence, Span, is_iob1, spans_to_tags, tags_to_spans
+from allabel_core.data.tokenize import tokenize, tokens_from_words
 
 
 def test_tokenizer_keeps_formulas_and_decimals_whole():

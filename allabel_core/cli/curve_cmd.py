@@ -74,8 +74,8 @@ def format_table(summary) -> str:
 def run(args) -> int:
     import numpy as np
 
-    from ..embed import Embedder
-    from ..experiment import StrategyRun, make_predictor, run_curve
+    from ..vectors.embed import Embedder
+    from ..experiment.curve import StrategyRun, make_predictor, run_curve
     from ..selection.budget import resolve_budget
     from ..selection.registry import split_strategy_list
 

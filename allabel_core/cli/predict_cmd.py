@@ -86,7 +86,7 @@ def _progress(label: str):
 
 
 def _llm_predictor(args, labeled, embedder):
-    from ..ledger import Prices
+    from ..predictors.ledger import Prices
     from ..predictors.llm import LlmPredictor
     from ..predictors.openai_model import OpenAICompatible
 
@@ -140,13 +140,13 @@ def _out_format(out: str, asked: str | None, data_format: str | None) -> str:
 
 
 def run(args) -> int:
-    from ..corpus import Corpus
-    from ..embed import Embedder
+    from ..data.corpus import Corpus
+    from ..vectors.embed import Embedder
     from ..formats import read_corpus, write_corpus
     from ..predictors.base import DemoStore
     from ..predictors.llm import with_suggestions
     from ..scoring import evaluate
-    from ..sentence import TRUSTED
+    from ..data.sentence import TRUSTED
 
     labeled = read_corpus(args.labeled, args.fmt)
     data = read_corpus(args.data, args.fmt)

@@ -66,7 +66,7 @@ def load_pool(path: str, fmt: str | None = None):
 
 
 def load_matrix(path: str) -> np.ndarray:
-    from ..embed import unit_rows
+    from ..vectors.embed import unit_rows
 
     try:
         x = np.load(path, allow_pickle=False)
@@ -145,7 +145,7 @@ def write_picks(path: str, selection, ids: list[str]) -> None:
             "nearest_similarity": None if p.nearest_similarity is None else round(p.nearest_similarity, 6),
             "note": p.note,
         })
-    from ..experiment import atomic_write_text
+    from ..experiment.curve import atomic_write_text
 
     if suffix == ".csv":
         import io
@@ -178,7 +178,7 @@ def run(args) -> int:
         )
     embedder = None
     if corpus is not None or (args.target and not args.target.lower().endswith(".npy")):
-        from ..embed import Embedder
+        from ..vectors.embed import Embedder
 
         embedder = Embedder()
     if corpus is not None:
@@ -202,7 +202,7 @@ def run(args) -> int:
     n = None if name == "full" else resolve_budget(args.budget, len(vectors))
     context = None
     if needs:
-        from ..experiment import make_predictor
+        from ..experiment.curve import make_predictor
 
         if not corpus.has_gold() and not any(sp.status == "confirmed" for s in corpus for sp in s.spans):
             err("allabel select: warning: the pool carries no labels, so the uncertainty stage sees selected sentences without entities")

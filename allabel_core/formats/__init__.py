@@ -37,9 +37,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from ..corpus import Corpus
+from ..data.corpus import Corpus
 from ..errors import ConfigError, DataFormatError
-from ..sentence import STATUSES, TRUSTED, Sentence
+from ..data.sentence import STATUSES, TRUSTED, Sentence
 from . import conll, doccano, jsonl, labelstudio, spacy_spans, text
 from ._io import Source, atomic_write, check_nonempty, decode, first_record
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import DataFormatError
-from ..sentence import normalize_text
+from ..data.sentence import normalize_text
 
 # Enough places to find the pattern; the count says how many there were.
 MAX_LISTED = 10

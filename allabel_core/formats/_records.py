@@ -16,7 +16,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from ..errors import DataFormatError
-from ..sentence import STATUSES, Sentence, Span, normalize_text
+from ..data.sentence import STATUSES, Sentence, Span, normalize_text
 from ._io import Source, json_kind
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

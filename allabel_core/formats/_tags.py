@@ -3,7 +3,7 @@ sequences with their repairs, and writing spans as IOB2 tags.
 
 Reading checks every token and tag before building anything, so an error
 names the line of the token at fault. The whole file is then tested for IOB1
-(CoNLL-2003 style) with :func:`allabel_core.sentence.is_iob1`: an IOB1 file is
+(CoNLL-2003 style) with :func:`allabel_core.data.sentence.is_iob1`: an IOB1 file is
 converted to IOB2 with one warning; otherwise each ``I-X`` that starts an
 entity is repaired to ``B-X`` and noted with its line.
 """
@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..errors import DataFormatError
-from ..sentence import Sentence, Span, is_iob1, parse_tag, spans_to_tags
+from ..data.sentence import Sentence, Span, is_iob1, parse_tag, spans_to_tags
 from ._io import Source, json_kind
 
 _SPACE = re.compile(r"\s")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..sentence import Sentence
+from ..data.sentence import Sentence
 from ._io import Source
 from ._tags import TokenRecord, iob2_rows, token_sentences
 

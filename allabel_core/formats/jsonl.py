@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from ..sentence import Sentence
+from ..data.sentence import Sentence
 from ._io import Source, json_records
 from ._records import record_id, require
 from ._tags import TokenRecord, iob2_rows, token_sentences

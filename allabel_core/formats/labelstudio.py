@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from ..sentence import Sentence, Span
+from ..data.sentence import Sentence, Span
 from ._io import Source, a_kind
 from ._records import RawSpan, record_id, require, span_sentence
 

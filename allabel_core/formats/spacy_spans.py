@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from ..sentence import Sentence
+from ..data.sentence import Sentence
 from ._io import Source, a_kind, json_records
 from ._records import RawSpan, record_id, require, span_sentence
 

@@ -3,7 +3,7 @@
 Blank lines are skipped; surrounding whitespace is not part of a sentence.
 A file that starts with ``-DOCSTART-`` is read as text, as asked, but with a
 warning that it looks like CoNLL.
-Sentences are tokenized by :func:`allabel_core.tokenize.tokenize` and get
+Sentences are tokenized by :func:`allabel_core.data.tokenize.tokenize` and get
 the id ``line-N``, N their line in the file. Writing keeps only the texts: a
 line break inside a sentence becomes a space, and spans are left out (with
 one warning saying how many).
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..sentence import Sentence
+from ..data.sentence import Sentence
 from ._io import Source
 
 

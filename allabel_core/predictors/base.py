@@ -15,8 +15,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import DimensionError
-from ..index import build_index
-from ..sentence import TRUSTED, Sentence, Span
+from ..vectors.index import build_index
+from ..data.sentence import TRUSTED, Sentence, Span
 
 Progress = Callable[[int, int], None]
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..errors import ConfigError, PredictorError
-from ..ledger import Ledger
+from .ledger import Ledger
 
 
 class LlmRequestError(PredictorError):

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..sentence import parse_tag
+from ..data.sentence import parse_tag
 
 SCHEMES = {"BIO": "BI", "BIOES": "BIES"}
 

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..sentence import Sentence, parse_tag
+from ..data.sentence import Sentence, parse_tag
 
 Key = tuple[str, ...]
 

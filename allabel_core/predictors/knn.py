@@ -48,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..sentence import Sentence, tags_to_spans
+from ..data.sentence import Sentence, tags_to_spans
 from .base import DemoStore, Prediction, Progress
 from .decode import SCHEMES, TagSpace
 from .gazetteer import Gazetteer, word_spans
@@ -121,7 +121,7 @@ class KnnPredictor:
     retrieved demonstrations, plus their entity strings, decoded as whole spans.
 
     Args:
-        embedder: an :class:`allabel_core.embed.Embedder` (sentence and word
+        embedder: an :class:`allabel_core.vectors.embed.Embedder` (sentence and word
             vectors, cached).
         word_layers: word vectors average this many last layers of the
             model (``None``: the embedder's own setting). Shares the

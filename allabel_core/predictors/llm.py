@@ -26,9 +26,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import ConfigError
-from ..ledger import Ledger, Prices, estimate_tokens
-from ..llm_cache import LlmCache, cache_key
-from ..sentence import Sentence
+from .ledger import Ledger, Prices, estimate_tokens
+from .cache import LlmCache, cache_key
+from ..data.sentence import Sentence
 from .base import DemoStore, Prediction, Progress
 # The model side lives in .chat_model and .openai_model; its public names
 # are re-exported here so that imports from this module keep working.
@@ -86,7 +86,7 @@ class LlmPredictor:
         labels: the schema: ``{"MAT": "a material: compound, alloy, ..."}``
             or a list of names (then no definitions are shown).
         embedder: embeds query sentences for retrieval (an
-            :class:`allabel_core.embed.Embedder`); unused when the store is empty.
+            :class:`allabel_core.vectors.embed.Embedder`); unused when the store is empty.
         k: demonstrations per prompt, most similar last (nearest the query).
         temperature: sampling temperature of the answer used as prediction.
         concurrency: requests in flight at most.

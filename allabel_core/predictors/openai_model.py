@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigError
-from ..ledger import Ledger
+from .ledger import Ledger
 from .chat_model import Completion, LlmRequestError, run_sync
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"

@@ -27,7 +27,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from ..errors import ConfigError
-from ..sentence import Sentence
+from ..data.sentence import Sentence
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 ANSWER_FORMATS = ("list", "object")

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import PredictorError
-from ..sentence import Sentence
+from ..data.sentence import Sentence
 
 Annotate = Callable[[Sequence[int]], Sequence[Sentence]]
 """``annotate(indices)`` returns the annotated pool sentences at those indices."""

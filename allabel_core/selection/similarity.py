@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from ..index import build_index
+from ..vectors.index import build_index
 from .budget import check_pool
 from .picks import Pick, Selection
 from .ranking import argmax_with_ties, tie_order

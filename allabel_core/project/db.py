@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import ProjectError
-from .project_settings import scrub
+from ..errors import ProjectError
+from .settings import scrub
 
 FORMAT_VERSION = 1
 SUFFIX = ".allabel"

@@ -9,13 +9,13 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 
-from .errors import ConfigError, ProjectError
-from .project_db import dumps
-from .project_settings import STAGES, scrub, stage_name
+from ..errors import ConfigError, ProjectError
+from .db import dumps
+from .settings import STAGES, scrub, stage_name
 
 
 class QueueMixin:
-    """Mixed into :class:`allabel_core.project.Project`."""
+    """Mixed into :class:`allabel_core.project.core.Project`."""
 
     # -- selections and the queue ------------------------------------------
     def _pick(self, pick, stage: str | None) -> tuple[str, str, float | None, dict]:

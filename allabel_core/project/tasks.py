@@ -12,8 +12,8 @@ into the project's ledger, as a suggestion's do
 
 from __future__ import annotations
 
-from .jobs import Job
-from .project_predict import llm_usage_logged, predict_and_record, predict_one  # noqa: F401 (re-exported)
+from ..jobs import Job
+from .predict import llm_usage_logged, predict_and_record, predict_one  # noqa: F401 (re-exported)
 
 STAGE_LETTERS = {"diversity": "D", "similarity": "S", "uncertainty": "U"}
 
@@ -33,7 +33,7 @@ def target_vectors(project, embedder):
 def stage_quotas(project) -> dict[str, int]:
     """Each stage's share of the project's budget (settings ``budget``,
     ``split``, ``stage_order``), by stage name."""
-    from .selection import split_budget
+    from ..selection import split_budget
 
     s = project.settings
     order = "".join(STAGE_LETTERS[x] for x in s["stage_order"])
@@ -70,7 +70,7 @@ def run_stages(project, embedder, predictor, stages, *, progress=None) -> list[d
     """
     import numpy as np
 
-    from .selection import Pick, SelectionContext, select_coreset, select_similarity, select_uncertainty
+    from ..selection import Pick, SelectionContext, select_coreset, select_similarity, select_uncertainty
 
     ids = project.pool_ids()
     row = {sid: i for i, sid in enumerate(ids)}
@@ -134,9 +134,9 @@ def refresh_predictions(project, embedder, predictor, *, predict_pool: bool = Tr
     (``n_labeled, f1, precision, recall, scored_on``), or None with no
     confirmed sentence yet.
     """
-    from .predictors.base import DemoStore
-    from .scoring import evaluate
-    from .sentence import spans_to_tags
+    from ..predictors.base import DemoStore
+    from ..scoring import evaluate
+    from ..data.sentence import spans_to_tags
 
     annotated = list(project.annotated())
     if not annotated:
@@ -196,10 +196,10 @@ def keep_live_curve(project, embedder, predictor, job: Job | None = None, *, pre
 
 
 def compute_map(project, embedder, *, warm: Job | None = None, job: Job | None = None):
-    """The project's 2-D map (see :func:`allabel_core.projection.projection_for`):
+    """The project's 2-D map (see :func:`allabel_core.vectors.layout.projection_for`):
     embeds the pool, waits for a running UMAP ``warm`` up job, lays it out
     once and stores it in the project. Returns ``(len(project), 2)`` float32."""
-    from .projection import PROJECT_STEPS, projection_for
+    from ..vectors.layout import PROJECT_STEPS, projection_for
 
     say = job.progress if job else (lambda *a: None)
     vectors = pool_vectors(project, embedder, progress=lambda d, t: say(d, t, "embedding the pool"))
@@ -214,7 +214,7 @@ def demonstrations_for(project, embedder, sentence_id: str, k: int = 5) -> tuple
     """The demonstrations retrieved for a pool sentence, best first: those of
     its newest stored prediction, else the ``k`` most similar confirmed
     sentences (itself excluded). Returns ``(ids, similarities)``."""
-    from .predictors.base import DemoStore
+    from ..predictors.base import DemoStore
 
     pred = project.prediction(sentence_id)
     if pred is not None and pred.demonstrations:
@@ -230,12 +230,12 @@ def demonstrations_for(project, embedder, sentence_id: str, k: int = 5) -> tuple
 
 def run_experiment(project, embedder, predictor, *, strategies, budgets, seeds, job: Job | None = None):
     """The budget curve on the project's gold data
-    (:func:`allabel_core.experiment.run_curve`): the pool with gold revealed
+    (:func:`allabel_core.experiment.curve.run_curve`): the pool with gold revealed
     only for selected sentences, the target set scored. Each point is stored
     in the project (run ``"experiment"``, earlier points replaced) and added
     to ``job``'s results as it finishes. Needs a target set with gold."""
-    from .errors import ConfigError
-    from .experiment import run_curve
+    from ..errors import ConfigError
+    from ..experiment.curve import run_curve
 
     target = project.target()
     if target is None or not project.has_gold("target") or not project.has_gold("pool"):

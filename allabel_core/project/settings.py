@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 STAGES = ("diversity", "similarity", "uncertainty")
 STAGE_ALIASES = {"d": "diversity", "s": "similarity", "u": "uncertainty", "m": "manual"}

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .scoring import SCORING
-from .sentence import Span
+from ..scoring import SCORING
+from ..data.sentence import Span
 
 # Plotly's own threshold: SVG slows to a crawl above about a thousand points.
 WEBGL_ABOVE = 1000
@@ -183,7 +183,7 @@ def map_figure(
 
     Args:
         ids: ``n`` sentence ids; each point's ``customdata`` is its id.
-        xy: ``(n, 2)`` coordinates (e.g. from :func:`allabel_core.projection.project`).
+        xy: ``(n, 2)`` coordinates (e.g. from :func:`allabel_core.vectors.layout.project`).
         texts: ``n`` sentences, shown (escaped) on hover.
         groups: a category per point (see :func:`stage_groups`,
             :func:`status_groups`, :func:`error_groups`): one trace per

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DimensionError
+from ..errors import DimensionError
 from .index import build_index
-from .paths import cache_dir
+from ..paths import cache_dir
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)``; step names are in ``*_STEPS``."""

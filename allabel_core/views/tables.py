@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import pandas as pd
 
 from .figures import NOT_SELECTED
-from .scoring import Scores, evaluate
-from .sentence import Span, spans_to_tags
+from ..scoring import Scores, evaluate
+from ..data.sentence import Span, spans_to_tags
 
 
 def per_type_table(scores: Scores) -> pd.DataFrame:

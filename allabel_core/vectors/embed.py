@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._sqlite import ThreadLocalConnection
-from .paths import cache_dir
+from ..io.sqlite import ThreadLocalConnection
+from ..paths import cache_dir
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` while long work runs."""

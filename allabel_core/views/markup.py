@@ -7,7 +7,7 @@ import html
 import re
 from collections.abc import Iterable
 
-from .sentence import Sentence, Span
+from ..data.sentence import Sentence, Span
 
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 

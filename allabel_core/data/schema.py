@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 # Colour-blind-safe (Okabe–Ito) first, then Tableau.
 PALETTE = (

@@ -18,8 +18,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ._sqlite import ThreadLocalConnection
-from .paths import cache_dir
+from ..io.sqlite import ThreadLocalConnection
+from ..paths import cache_dir
 
 SCHEMA_VERSION = 1
 

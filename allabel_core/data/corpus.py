@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from .errors import DataFormatError
+from ..errors import DataFormatError
 from .sentence import STATUSES, TRUSTED, Sentence
 
 

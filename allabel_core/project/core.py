@@ -47,18 +47,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .corpus import Corpus
-from .errors import ConfigError, EmptyPoolError, ProjectError
-from .paths import projects_dir as default_projects_dir
-from .paths import sample_data_dir
-from .project_db import FORMAT_VERSION, SUFFIX, Database, dumps
-from .project_db import build as _build
-from .project_labels import LabelingMixin, SpanError, Undone
-from .project_queue import QueueMixin
-from .project_records import RecordsMixin
-from .project_schema import EntityType, Schema, from_utf16, load_schema, utf16_offset
-from .project_settings import DEFAULT_SETTINGS, check_setting, known_secrets
-from .sentence import Sentence, Span
+from ..data.corpus import Corpus
+from ..errors import ConfigError, EmptyPoolError, ProjectError
+from ..paths import projects_dir as default_projects_dir
+from ..paths import sample_data_dir
+from .db import FORMAT_VERSION, SUFFIX, Database, dumps
+from .db import build as _build
+from .labels import LabelingMixin, SpanError, Undone
+from .selections import QueueMixin
+from .records import RecordsMixin
+from ..data.schema import EntityType, Schema, from_utf16, load_schema, utf16_offset
+from .settings import DEFAULT_SETTINGS, check_setting, known_secrets
+from ..data.sentence import Sentence, Span
 
 __all__ = [
     "EntityType", "Project", "ProjectInfo", "Schema", "SpanError", "Undone", "create_project",
@@ -251,7 +251,7 @@ class Project(LabelingMixin, QueueMixin, RecordsMixin):
         """The confirmed labels (:meth:`annotated`) as a file in ``fmt`` (a
         name in :data:`allabel_core.formats.FORMATS`): UTF-8 bytes, and a
         warning for each span the format cannot hold (overlaps in BIO)."""
-        from .formats import dumps_corpus
+        from ..formats import dumps_corpus
 
         text, warnings = dumps_corpus(self.annotated(), fmt, statuses=("confirmed",))
         return text.encode("utf-8"), warnings
@@ -330,8 +330,8 @@ def create_project_from_bytes(
     layer reads; ``target``: an optional ``(data, filename)`` test set).
     Every file is read and checked first, so a bad one (its error names the
     file and line) or one over ``max_bytes`` creates nothing."""
-    from .errors import DataFormatError
-    from .formats import read_corpus_bytes
+    from ..errors import DataFormatError
+    from ..formats import read_corpus_bytes
 
     for blob, fname in [(data, filename)] + ([target] if target else []):
         if len(blob) > max_bytes:
@@ -349,7 +349,7 @@ def create_sample_project(projects_dir: str | Path | None = None) -> Project:
     """The sample corpus (``sample_data/pool.jsonl``, ``test.jsonl``,
     ``schema.json``; without it, the labels found) as a project, in one call. If the sample project already
     exists in the folder it is opened instead, with its labels."""
-    from .formats import read_corpus
+    from ..formats import read_corpus
 
     folder = Path(projects_dir) if projects_dir else default_projects_dir()
     path = folder / SAMPLE_FILE

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import DimensionError
+from ..errors import DimensionError
 
 
 class VectorIndex(Protocol):

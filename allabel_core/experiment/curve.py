@@ -35,14 +35,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .corpus import Corpus
-from .errors import ConfigError
-from .predictors.base import DemoStore
-from .scoring import SCORING, evaluate
-from .selection.budget import resolve_budget
-from .selection.context import SelectionContext
-from .selection.registry import get_strategy, parse_strategy, run_strategy
-from .sentence import spans_to_tags
+from ..data.corpus import Corpus
+from ..errors import ConfigError
+from ..predictors.base import DemoStore
+from ..scoring import SCORING, evaluate
+from ..selection.budget import resolve_budget
+from ..selection.context import SelectionContext
+from ..selection.registry import get_strategy, parse_strategy, run_strategy
+from ..data.sentence import spans_to_tags
 
 DEFAULT_BUDGETS = (0.01, 0.02, 0.05, 0.1, 0.2)
 DEFAULT_SEEDS = 3
@@ -77,7 +77,7 @@ def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str | None]:
 def make_predictor(name: str, embedder, **params):
     """A predictor by CLI name: ``"knn"`` (the offline kNN predictor)."""
     if name == "knn":
-        from .predictors.knn import KnnPredictor
+        from ..predictors.knn import KnnPredictor
 
         return KnnPredictor(embedder, **params)
     raise ConfigError(f"unknown predictor {name!r} for curves; choose knn")

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
-from .predictors.base import DemoStore, Prediction, Progress
-from .project_records import public_url
+from ..predictors.base import DemoStore, Prediction, Progress
+from .records import public_url
 
 KNN_NAME = "offline kNN predictor"
 
@@ -31,18 +31,18 @@ def predictor_for(settings: Mapping, embedder, schema, *, api_key: str | None = 
     :class:`~allabel_core.predictors.llm.OpenAICompatible` at the configured
     ``base_url`` and ``model``, with ``k`` demonstrations and ``seed``; the
     key is ``api_key`` (typed for the session) or ``$OPENAI_API_KEY``.
-    ``schema``: a :class:`~allabel_core.project_schema.Schema` (definitions go
+    ``schema``: a :class:`~allabel_core.data.schema.Schema` (definitions go
     into the prompt).
     """
     if settings.get("predictor") == "openai":
-        from .predictors.llm import LlmPredictor
-        from .predictors.openai_model import OpenAICompatible
+        from ..predictors.llm import LlmPredictor
+        from ..predictors.openai_model import OpenAICompatible
 
         model = OpenAICompatible(settings.get("base_url"), settings.get("model"), api_key or None)
         labels = {t.name: t.description for t in schema.types}
         return LlmPredictor(model, labels, embedder=embedder, k=int(settings.get("k", 5)),
                             seed=int(settings.get("seed", 0)))
-    from .predictors.knn import KnnPredictor
+    from ..predictors.knn import KnnPredictor
 
     return KnnPredictor(embedder)
 
@@ -50,7 +50,7 @@ def predictor_for(settings: Mapping, embedder, schema, *, api_key: str | None = 
 @contextmanager
 def llm_usage_logged(project, predictor, *, purpose: str, details: Mapping | None = None) -> Iterator[None]:
     """Log what ``predictor``'s ledger counts during the block as one row of
-    the project's ledger (:meth:`~allabel_core.project.Project.log_ledger`):
+    the project's ledger (:meth:`~allabel_core.project.core.Project.log_ledger`):
     calls, tokens, cost, whether the cache answered. Logged even when the
     block raises (a cancelled job has still spent its calls). A predictor
     without a ``ledger`` (the offline kNN) logs nothing.

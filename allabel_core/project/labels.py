@@ -29,8 +29,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .errors import ProjectError
-from .sentence import Span
+from ..errors import ProjectError
+from ..data.sentence import Span
 
 COLS = ("id", "sentence_id", "start", "end", "label", "text", "status", "created_at")
 
@@ -58,7 +58,7 @@ def _overlaps(a: dict, start: int, end: int) -> bool:
 
 
 class LabelingMixin:
-    """Mixed into :class:`allabel_core.project.Project`."""
+    """Mixed into :class:`allabel_core.project.core.Project`."""
 
     # -- reading the person's layer ----------------------------------------
     def _span_rows(self, conn, sentence_id: str) -> list[dict]:

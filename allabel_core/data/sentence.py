@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from .errors import DataFormatError
+from ..errors import DataFormatError
 from .tokenize import Token, tokenize, tokens_from_words
 
 STATUSES = ("gold", "suggested", "confirmed")
@@ -71,7 +71,7 @@ class Sentence:
         meta: dict | None = None,
     ) -> Sentence:
         """Build from raw text and character spans; tokenizes with
-        :func:`allabel_core.tokenize.tokenize`, cutting tokens at span edges.
+        :func:`allabel_core.data.tokenize.tokenize`, cutting tokens at span edges.
 
         Raises ``DataFormatError`` for offsets outside the text, empty spans,
         a stored span text that differs from ``text[start:end]``, or an

@@ -1,0 +1,1 @@
+"""Dashboard support: session state and cached resources (the one place that imports Streamlit)."""

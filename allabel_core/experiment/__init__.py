@@ -1,0 +1,1 @@
+"""The budget curve experiment and its manifest."""

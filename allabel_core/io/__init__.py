@@ -1,0 +1,1 @@
+"""File and SQLite helpers shared by the library."""

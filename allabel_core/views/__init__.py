@@ -1,0 +1,1 @@
+"""What the dashboard and a notebook show: figures, tables and sentence markup."""
