@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from allabel_core.selection import SelectionContext, get_strategy, run_strategy
-from test_selection_fakes import FakePredictor, make_sentences, random_vectors
+from fakes import FakePredictor, make_sentences, random_vectors
 
 N = 150
 POOL = random_vectors(N, 16, 11)

@@ -22,8 +22,8 @@ from allabel_core.formats import (
 )
 from allabel_core.data.sentence import STATUSES, TRUSTED, Sentence, Span
 
-WELLFORMED = Path(__file__).parent / "data" / "wellformed"
-SAMPLE_POOL = Path(__file__).resolve().parents[1] / "sample_data" / "pool.jsonl"
+WELLFORMED = Path(__file__).parent / "wellformed"
+SAMPLE_POOL = Path(__file__).resolve().parents[2] / "sample_data" / "pool.jsonl"
 TOKEN_FORMATS = ("conll", "jsonl")
 SPAN_FORMATS = ("doccano", "spacy", "labelstudio")
 EXTENSION = {

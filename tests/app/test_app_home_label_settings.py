@@ -19,7 +19,7 @@ from allabel_core.formats import read_corpus_bytes
 from allabel_core.project.core import Project, create_project
 from allabel_core.data.sentence import Sentence, Span
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 XSS = '<img src=x onerror=alert(1)> and <script>alert("x")</script> near LiFePO4'
 TEXTS = {
     # Token texts are unique within each sentence: AppTest maps pills values through their labels.

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from allabel_core.selection import Coverage, coverage_lists, coverage_scores, select_similarity
-from test_selection_fakes import random_vectors
+from fakes import random_vectors
 
 
 def brute_lists(pool, target, k):

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from fakes import FakeStore
 
 from allabel_core.views import figures as F
 from allabel_core import jobs as J
@@ -71,17 +72,6 @@ def test_project_tiny_inputs_use_pca():
     np.testing.assert_array_equal(xy, project(unit(5), cache=False))
 
 
-class FakeStore:
-    def __init__(self):
-        self.saved = None
-        self.saves = 0
-
-    def projection(self):
-        return self.saved
-
-    def save_projection(self, ids, xy, params):
-        self.saved = (list(ids), np.asarray(xy), dict(params))
-        self.saves += 1
 
 
 def test_projection_for_computes_once_per_store(tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ from allabel_core.errors import DataFormatError
 from allabel_core.formats import dumps_corpus, read_corpus, read_corpus_bytes, write_corpus
 from allabel_core.data.sentence import Sentence
 
-MALFORMED = Path(__file__).parent / "data" / "malformed"
+MALFORMED = Path(__file__).parent / "malformed"
 
 # file -> (line the error names, part of its reason)
 ERRORS = {

@@ -7,15 +7,7 @@ import json
 import math
 
 import pytest
-from conftest_llm import (  # noqa: F401  (fixtures)
-    LABELS,
-    FakeChatModel,
-    demo_sentences,
-    demo_store,
-    embedder,
-    llm_cache,
-    query_sentences,
-)
+from fakes import LABELS, FakeChatModel
 
 from allabel_core.errors import ConfigError
 from allabel_core.predictors.ledger import Ledger, Prices
@@ -73,7 +65,7 @@ def test_demonstrations_most_similar_last(demo_store, query_sentences, llm_cache
 
 
 def test_suggested_spans_never_become_demonstrations(query_sentences, llm_cache, embedder):
-    from conftest_llm import make_sentence
+    from fakes import make_sentence
 
     s = make_sentence("d", "TiO2 films were annealed.", [("TiO2", "MAT")])
     s = s.with_spans([*s.spans, Span(16, 24, "SMT", "annealed", "suggested")])

@@ -7,7 +7,7 @@ from allabel_core.errors import PredictorError
 from allabel_core.selection import (
     SelectionContext, coverage_scores, mean_similarity, select_allabel, select_uncertainty,
 )
-from test_selection_fakes import FakePredictor, make_sentences, random_vectors
+from fakes import FakePredictor, make_sentences, random_vectors
 
 N = 120
 

@@ -10,7 +10,7 @@ from allabel_core.errors import BudgetError, ConfigError
 from allabel_core.experiment.curve import COLUMNS, ResultsFile, run_curve, summarise
 from allabel_core.scoring import SCORING
 from allabel_core.data.sentence import Sentence
-from test_selection_fakes import FakeEmbedder, FakePredictor
+from fakes import FakeEmbedder, FakePredictor
 
 
 def load(path, n):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest_llm import DEMOS, LABELS, QUERIES, HashEmbedder, make_sentence
+from fakes import COMPLETION, DEMOS, LABELS, PROMPT, QUERIES, FakeLlm, HashEmbedder, Offline, make_sentence
 
 from allabel_core.project import tasks as PT
 from allabel_core.data.corpus import Corpus
@@ -19,59 +19,6 @@ EXTRA = [
     ("e2", "The hardness of WC coatings was measured.", [("hardness", "PRO"), ("WC", "MAT")]),
     ("e3", "MoS2 flakes were exfoliated in water.", [("MoS2", "MAT")]),
 ]
-PROMPT, COMPLETION = 100, 10
-
-
-class FakeModel:
-    def identity(self) -> dict:
-        return {"model": "fake-llm", "base_url": "http://localhost:9/v1"}
-
-
-class Offline:
-    """A predictor without a ledger, as the offline kNN one. Uncertainty from
-    the text, so stage 3 has something to rank."""
-
-    name = "offline kNN predictor"
-
-    def __init__(self):
-        self.predicted: list[str] = []
-
-    def params(self) -> dict:
-        return {"predictor": self.name}
-
-    def answered(self) -> None:
-        pass
-
-    def predict(self, demos, sentences, *, progress=None):
-        out = []
-        for n, s in enumerate(sentences, 1):
-            self.answered()
-            self.predicted.append(s.id)
-            out.append(Prediction(s.id, (), (len(s.text) % 7) / 7.0, "perplexity"))
-            if progress:
-                progress(n, len(sentences))
-        return out
-
-
-class FakeLlm(Offline):
-    """What the project side reads of an LLM predictor: a ``name``, a ``model``
-    with ``identity()``, and a :class:`Ledger` it fills as it answers (one
-    call per sentence, fixed tokens)."""
-
-    name = "LLM: fake-llm at localhost"
-
-    def __init__(self):
-        super().__init__()
-        self.model = FakeModel()
-        self.ledger = Ledger(Prices(1.0, 2.0))
-
-    def answered(self) -> None:
-        self.ledger.record_call(latency=0.001, prompt_tokens=PROMPT, completion_tokens=COMPLETION)
-
-
-@pytest.fixture
-def embedder() -> HashEmbedder:
-    return HashEmbedder()
 
 
 @pytest.fixture

@@ -1,13 +1,14 @@
-"""Fixtures and fakes for the LLM tests (imported by tests/test_llm_*.py).
+"""The tests' fakes, in one place (fixtures over them are in conftest.py).
 
 - :class:`HashEmbedder`: a deterministic bag-of-words embedder, so retrieval
-  tests need no model.
+  tests need no model; :class:`FakeEmbedder`: hashed random unit vectors.
 - :class:`FakeChatModel`: the model interface with recorded answers per query
   sentence (and optional log-probabilities), counting every call.
-- a small materials-science corpus with gold spans.
-- ``fault_server``: a :class:`fault_server.FaultServer` per test.
-- ``local_llm``: the real llama.cpp server with SmolLM2 for the session,
-  skipped with the reason when it is not installed.
+- :class:`FakePredictor` (selection tests), :class:`Offline` and
+  :class:`FakeLlm` (a predictor without / with a ledger, for project tasks).
+- :class:`FakeStore`: what the map layout cache reads and writes of a project.
+- a small materials-science corpus with gold spans, and synthetic pools
+  (:func:`make_sentences`, :func:`random_vectors`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ import re
 import threading
 
 import numpy as np
-import pytest
 
-from allabel_core.predictors.cache import LlmCache
-from allabel_core.predictors.base import DemoStore
+from allabel_core.predictors.base import Prediction
+from allabel_core.predictors.ledger import Ledger, Prices
 from allabel_core.predictors.llm import Completion
-from allabel_core.data.sentence import Sentence
+from allabel_core.data.sentence import Sentence, Span
 
 LABELS = {
     "MAT": "a material: a compound, element, alloy or mixture",
@@ -136,51 +136,128 @@ class FakeChatModel:
                 self._in_flight -= 1
 
 
-@pytest.fixture
-def embedder() -> HashEmbedder:
-    return HashEmbedder()
+# -- selection tests -----------------------------------------------------------
+WORDS = ["alloy", "film", "oxide", "LiFePO4", "TiO2", "anneal", "the", "was", "grown", "on", "at", "K", "band", "gap"]
+ENTITIES = {"LiFePO4": "MAT", "TiO2": "MAT", "anneal": "SMT"}
 
 
-@pytest.fixture
-def demo_sentences() -> list[Sentence]:
-    return [make_sentence(*d) for d in DEMOS]
+def unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-@pytest.fixture
-def query_sentences() -> list[Sentence]:
-    return [make_sentence(*q) for q in QUERIES]
+def random_vectors(n: int, d: int = 16, seed: int = 0) -> np.ndarray:
+    return unit(np.random.default_rng(seed).standard_normal((n, d)))
 
 
-@pytest.fixture
-def demo_store(demo_sentences, embedder) -> DemoStore:
-    return DemoStore.from_sentences(demo_sentences, embedder)
+def make_sentences(n: int, seed: int = 0, prefix: str = "s") -> list[Sentence]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        words = list(rng.choice(WORDS, size=int(rng.integers(3, 9))))
+        tags = [f"B-{ENTITIES[w]}" if w in ENTITIES else "O" for w in words]
+        out.append(Sentence.from_tags(f"{prefix}{i}", words, tags)[0])
+    return out
 
 
-@pytest.fixture
-def llm_cache(tmp_path) -> LlmCache:
-    cache = LlmCache(tmp_path / "llm_cache.sqlite")
-    yield cache
-    cache.close()
+class FakePredictor:
+    """Tags words that were entities in any demonstration; uncertainty is a
+    stable hash of the text. Records what it was shown, and fails if a
+    sentence to predict carries spans (labels must stay hidden)."""
+
+    name = "fake predictor"
+
+    def __init__(self):
+        self.calls: list[tuple[list[str], list[str]]] = []
+
+    def params(self) -> dict:
+        return {"kind": "fake"}
+
+    def predict(self, demos, sentences, *, progress=None):
+        assert all(not s.spans for s in sentences), "a sentence to predict carries labels"
+        self.calls.append(([s.id for s in demos.sentences], [s.id for s in sentences]))
+        lexicon = {sp.text: sp.label for s in demos.sentences for sp in s.spans}
+        out = []
+        for s in sentences:
+            spans = tuple(Span(t.start, t.end, lexicon[t.text], t.text, "suggested") for t in s.tokens if t.text in lexicon)
+            u = int(hashlib.sha1(s.text.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+            out.append(Prediction(s.id, spans, u, "fake"))
+        return out
 
 
-@pytest.fixture
-def fault_server():
-    from fault_server import FaultServer
+class FakeEmbedder:
+    """Deterministic unit vectors from a hash of the text (no model)."""
 
-    server = FaultServer()
-    yield server
-    server.close()
+    name = "fake-embedder"
+    dim = 16
+
+    def encode(self, texts, *, progress=None):
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for i, t in enumerate(texts):
+            seed = int(hashlib.sha1(t.encode()).hexdigest()[:8], 16)
+            out[i] = np.random.default_rng(seed).standard_normal(self.dim)
+        return unit(out)
 
 
-@pytest.fixture(scope="session")
-def local_llm():
-    """A running llama.cpp server with SmolLM2-135M; skipped, with the
-    reason, when llama-cpp-python or the GGUF is not installed."""
-    from allabel_core.predictors import local_server as ll
+# -- project tasks -------------------------------------------------------------
+PROMPT, COMPLETION = 100, 10
 
-    reason = ll.unavailable_reason()
-    if reason:
-        pytest.skip(f"local LLM not installed ({reason}): run `make local-llm`")
-    handle = ll.start_server()
-    yield handle
-    handle.stop()
+class FakeModel:
+    def identity(self) -> dict:
+        return {"model": "fake-llm", "base_url": "http://localhost:9/v1"}
+
+
+class Offline:
+    """A predictor without a ledger, as the offline kNN one. Uncertainty from
+    the text, so stage 3 has something to rank."""
+
+    name = "offline kNN predictor"
+
+    def __init__(self):
+        self.predicted: list[str] = []
+
+    def params(self) -> dict:
+        return {"predictor": self.name}
+
+    def answered(self) -> None:
+        pass
+
+    def predict(self, demos, sentences, *, progress=None):
+        out = []
+        for n, s in enumerate(sentences, 1):
+            self.answered()
+            self.predicted.append(s.id)
+            out.append(Prediction(s.id, (), (len(s.text) % 7) / 7.0, "perplexity"))
+            if progress:
+                progress(n, len(sentences))
+        return out
+
+
+class FakeLlm(Offline):
+    """What the project side reads of an LLM predictor: a ``name``, a ``model``
+    with ``identity()``, and a :class:`Ledger` it fills as it answers (one
+    call per sentence, fixed tokens)."""
+
+    name = "LLM: fake-llm at localhost"
+
+    def __init__(self):
+        super().__init__()
+        self.model = FakeModel()
+        self.ledger = Ledger(Prices(1.0, 2.0))
+
+    def answered(self) -> None:
+        self.ledger.record_call(latency=0.001, prompt_tokens=PROMPT, completion_tokens=COMPLETION)
+
+
+# -- map layout ----------------------------------------------------------------
+class FakeStore:
+    def __init__(self):
+        self.saved = None
+        self.saves = 0
+
+    def projection(self):
+        return self.saved
+
+    def save_projection(self, ids, xy, params):
+        self.saved = (list(ids), np.asarray(xy), dict(params))
+        self.saves += 1

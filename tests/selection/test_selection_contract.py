@@ -5,7 +5,7 @@ import pytest
 
 from allabel_core.errors import AllabelError, BudgetError, ConfigError, EmptyPoolError
 from allabel_core.selection import SelectionContext, Selection, run_strategy, strategy_names
-from test_selection_fakes import FakePredictor, make_sentences, random_vectors
+from fakes import FakePredictor, make_sentences, random_vectors
 
 N = 60
 

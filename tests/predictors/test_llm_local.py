@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest_llm import DEMOS, LABELS, QUERIES, HashEmbedder, local_llm, make_sentence  # noqa: F401  (fixture)
+from fakes import DEMOS, LABELS, QUERIES, HashEmbedder, make_sentence
 
 from allabel_core.predictors.ledger import Ledger
 from allabel_core.predictors.cache import LlmCache

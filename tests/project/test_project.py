@@ -128,7 +128,7 @@ def test_killed_process_loses_nothing(tmp_path):
         p.set_current("s3")
         os.kill(os.getpid(), signal.SIGKILL)
     """)
-    proc = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2])
     assert proc.returncode == -9
     p = Project.open(path)
     assert p.spans("s2") == [Span(10, 17, "MAT", "LiFePO4", "confirmed")]
@@ -477,7 +477,7 @@ def test_list_and_create_in_folder(tmp_path):
     assert infos[0].pool_size == 5 and infos[0].name == "My run"
 
 
-@pytest.mark.skipif(not (Path(__file__).resolve().parent.parent / "sample_data" / "pool.jsonl").exists(),
+@pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / "sample_data" / "pool.jsonl").exists(),
                     reason="sample corpus not written yet")
 def test_sample_project(tmp_path):
     p = create_sample_project(tmp_path)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = ROOT / "pages"
 PROBE = "Probe <img src=x onerror=alert(1)> with LiFePO4 <script>alert(2)</script> cathodes."
 

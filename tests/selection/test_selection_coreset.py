@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from allabel_core.selection import greedy_kcenter, mean_similarity, select_coreset
-from test_selection_fakes import random_vectors, unit
+from fakes import random_vectors, unit
 
 
 def naive_kcenter(pool, initial, n):

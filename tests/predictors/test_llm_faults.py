@@ -9,15 +9,7 @@ import random
 import time
 
 import pytest
-from conftest_llm import (  # noqa: F401  (fixtures)
-    LABELS,
-    demo_sentences,
-    demo_store,
-    embedder,
-    fault_server,
-    llm_cache,
-    query_sentences,
-)
+from fakes import LABELS
 
 from allabel_core.errors import ConfigError
 from allabel_core.predictors.ledger import Ledger

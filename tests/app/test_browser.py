@@ -25,7 +25,7 @@ import browser_helpers as B
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 PROBE = "Probe <img src=x onerror=alert(1)> in a LiFePO4 cathode <script>alert(2)</script> film."
 

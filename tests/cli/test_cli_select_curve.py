@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from allabel_core.cli import main
-from test_selection_fakes import random_vectors
+from fakes import random_vectors
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
