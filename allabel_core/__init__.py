@@ -53,8 +53,8 @@ _LAZY = {
     "strategy_names": "selection",
     "SelectionContext": "selection",
     "run_curve": "experiment.curve",
-    "make_predictor": "experiment.curve",
-    "Project": "project.core",
+    "build_predictor": "predictors.registry",
+    "Project": "project",
 }
 
 

@@ -14,12 +14,16 @@ The long tasks the dashboard runs as jobs are in :mod:`.project.tasks`.
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: how far a long computation is."""
+StepProgress = Callable[[int, int, str], None]
+"""``progress(done, total, what)``: the same, saying what runs now."""
 
 PENDING, RUNNING, DONE, FAILED, CANCELLED = "pending", "running", "done", "failed", "cancelled"
 
@@ -174,17 +178,3 @@ class JobRegistry:
         if job is not None:
             job.cancel()
 
-
-# The project tasks lived here once; old imports (``jobs.run_stages``) still
-# work. Resolved on first use, since :mod:`.project.tasks` imports this module.
-_MOVED = {name: "project.tasks" for name in (
-    "STAGE_LETTERS", "pool_vectors", "target_vectors", "stage_quotas", "run_stages", "refresh_predictions",
-    "keep_live_curve", "compute_map", "predict_one", "demonstrations_for", "run_experiment",
-)}
-
-
-def __getattr__(name: str):
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __package__), name)

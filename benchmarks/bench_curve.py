@@ -32,7 +32,8 @@ import numpy as np  # noqa: E402
 
 from allabel_core.cli.curve_cmd import format_table  # noqa: E402
 from allabel_core.vectors.embed import Embedder  # noqa: E402
-from allabel_core.experiment.curve import make_predictor, run_curve  # noqa: E402
+from allabel_core.experiment.curve import run_curve
+from allabel_core.predictors.registry import DEFAULT_PREDICTOR, build_predictor  # noqa: E402
 from allabel_core.formats import read_corpus  # noqa: E402
 
 DATA = Path(os.environ.get("ALLABEL_DATASETS", "/work/shared/datasets"))
@@ -77,7 +78,7 @@ def main() -> None:
     strategies = split_strategy_list(args.strategies) if args.strategies else MAIN + ([] if args.no_ablations else ABLATIONS)
     budgets = [float(b) for b in args.budgets.split(",")]
     embedder = Embedder()
-    predictor = make_predictor("knn", embedder)
+    predictor = build_predictor(DEFAULT_PREDICTOR, embedder)
     print(f"predictor: {predictor.name} {predictor.params()}")
     for name in args.datasets.split(","):
         pool = read_corpus(DATA / name / "train.jsonl")

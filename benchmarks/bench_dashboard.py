@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from allabel_core.views import figures as F  # noqa: E402
+from allabel_core.views import project_data  # noqa: E402
 
 # What one start does, run in a child process so nothing is shared with us.
 START = r"""
@@ -49,25 +50,25 @@ t0 = time.perf_counter()
 sys.path.insert(0, {root!r})
 from allabel_core import figures as F, jobs as J, projection as P
 from allabel_core.vectors.embed import Embedder
-from allabel_core.project.core import Project, create_sample_project, list_projects
+from allabel_core.project import Project, create_sample_project, list_projects
 marks = {{}}
 found = list_projects()
 project = Project.open(found[0].path) if found else create_sample_project()
 marks["project"] = time.perf_counter() - t0
-stored = project.projection()
+stored = project.records.projection()
 if stored is None:
     warm = P.warm_up()
     marks["umap_compiled"] = time.perf_counter() - t0
     embedder = Embedder()
     vectors = J.pool_vectors(project, embedder)
     marks["embedded"] = time.perf_counter() - t0
-    xy = P.projection_for(project, project.pool_ids(), vectors)
+    xy = P.stored_layout(project.records, project.pool_ids(), vectors)
 else:
     xy = stored[1]
 marks["laid_out"] = time.perf_counter() - t0
 import plotly.io as pio
 ids = project.pool_ids()
-fig = F.map_figure(ids, xy, project.pool().texts, **F.map_coloring(project, "stage"))
+fig = F.map_figure(ids, xy, project.pool().texts, **project_data.map_coloring(project, "stage"))
 pio.to_json(fig, validate=False)
 marks["map_built"] = time.perf_counter() - t0
 print(json.dumps(marks))

@@ -25,7 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from allabel_core.project.core import Project, create_sample_project  # noqa: E402
+from allabel_core.project import Project, create_sample_project  # noqa: E402
 
 
 def ms(xs: list[float]) -> str:
@@ -47,16 +47,16 @@ def bench_store(folder: Path, n: int) -> None:
     for sid in ids:
         a, b = first_word(p.sentence(sid))
         t0 = time.perf_counter()
-        p.add_span(sid, a, b, label)
-        p.confirm(sid)
+        p.labels.add_span(sid, a, b, label)
+        p.labels.confirm(sid)
         t1 = time.perf_counter()
-        assert reader.state(sid) == "confirmed" and reader.spans(sid)
+        assert reader.labels.state(sid) == "confirmed" and reader.labels.spans(sid)
         t2 = time.perf_counter()
         action.append(t1 - t0)
         visible.append(t2 - t0)
     for _ in range(min(50, len(ids))):
         t0 = time.perf_counter()
-        p.undo()
+        p.labels.undo()
         undo.append(time.perf_counter() - t0)
     print(f"store ({len(p)} pool sentences, {len(ids)} actions of add_span + confirm):")
     print(f"  action durable on return: {ms(action)}")
@@ -71,7 +71,7 @@ def bench_page(folder: Path, clicks: int) -> None:
     from streamlit.testing.v1 import AppTest
 
     p = create_sample_project(folder)
-    p.enqueue(p.pool_ids()[: clicks + 5])
+    p.selections.enqueue(p.pool_ids()[: clicks + 5])
     at = AppTest.from_file(str(ROOT / "pages" / "2_Label.py"), default_timeout=60)
     at.session_state["project_path"] = str(p.path)
     t0 = time.perf_counter()
@@ -89,7 +89,7 @@ def bench_page(folder: Path, clicks: int) -> None:
         t0 = time.perf_counter()
         at.button(key="label_confirm").click().run()
         confirm_clicks.append(time.perf_counter() - t0)
-        assert p.state(sid) == "confirmed"
+        assert p.labels.state(sid) == "confirmed"
     print(f"page (AppTest, {clicks} sentences): first run {first * 1e3:.0f} ms")
     print(f"  type click (select + add span): {ms(label_clicks)}")
     print(f"  confirm & next click: {ms(confirm_clicks)}")

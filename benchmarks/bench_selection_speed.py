@@ -207,7 +207,7 @@ def bench_knn_stage3() -> None:
     data = Path("/work/shared/datasets/matscholar/train.jsonl")
     try:
         from allabel_core.vectors.embed import Embedder
-        from allabel_core.experiment.curve import make_predictor
+        from allabel_core.predictors.registry import DEFAULT_PREDICTOR, build_predictor
         from allabel_core.formats import read_corpus
     except ImportError as exc:
         print(f"offline kNN predictor not available ({exc})")
@@ -218,7 +218,7 @@ def bench_knn_stage3() -> None:
     pool = read_corpus(data)
     emb = Embedder()
     vecs = emb.encode(pool.texts)
-    pred = make_predictor("knn", emb)
+    pred = build_predictor(DEFAULT_PREDICTOR, emb)
     ctx = SelectionContext([s.with_spans([]) for s in pool], pred, annotate=lambda idx: [pool[i] for i in idx])
     n = int(round(0.05 * len(pool)))
     rng = np.random.default_rng(0)

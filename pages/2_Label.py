@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from allabel_core.dashboard import state as S
+from allabel_core.dashboard import state
 from allabel_core.errors import AllabelError
-from allabel_core.project.predict import predictor_description, suggest_for
+from allabel_core.predictors.registry import describe_predictor
+from allabel_core.project.predict import suggest_for
 from allabel_core.views.markup import chip_html, sentence_html, span_from_tokens, span_html
 
-st.set_page_config(page_title="ALLabel · Label", layout="wide")
-S.init_state()
-project = S.require_project()
+project = state.require_project()
 st.title("Label")
 
 
 def go(sentence_id: str | None) -> None:
     st.session_state["current_id"] = sentence_id
-    project.set_current(sentence_id)
+    project.selections.set_current(sentence_id)
 
 
 def say(kind: str, text: str) -> None:
@@ -46,22 +45,22 @@ def add(sid: str, label: str) -> None:
     span = span_from_tokens(project.sentence(sid), st.session_state.get(key) or [])
     if span is None:
         say("warning", "Select one or more words first, then the type.")
-    elif act(project.add_span, sid, span[0], span[1], label) is not None:
+    elif act(project.labels.add_span, sid, span[0], span[1], label) is not None:
         st.session_state[key] = []
 
 
 def confirm_next(sid: str) -> None:
-    if act(project.confirm, sid) is not None:
-        go(project.next_id(sid))
+    if act(project.labels.confirm, sid) is not None:
+        go(project.selections.next_id(sid))
 
 
 def skip(sid: str) -> None:
-    act(project.skip, sid)
-    go(project.next_id(sid))
+    act(project.labels.skip, sid)
+    go(project.selections.next_id(sid))
 
 
 def undo() -> None:
-    undone = act(project.undo)
+    undone = act(project.labels.undo)
     if undone is None:
         say("warning", "Nothing to undo.")
         return
@@ -71,7 +70,7 @@ def undo() -> None:
 
 
 def apply_identical(text: str, label: str) -> None:
-    n = act(project.apply_to_identical, text, label)
+    n = act(project.labels.apply_to_identical, text, label)
     if n is not None:
         say("success", f"Suggested {label} for {n} more mention(s) of “{text}” in unconfirmed sentences.")
 
@@ -79,15 +78,15 @@ def apply_identical(text: str, label: str) -> None:
 def suggest(sid: str) -> None:
     settings = project.settings
     try:
-        predictor = S.get_predictor(project)
-        pred = suggest_for(project, sid, predictor, S.get_embedder())
+        predictor = state.get_predictor(project)
+        pred = suggest_for(project, sid, predictor, state.get_embedder())
     except AllabelError as exc:
         say("error", str(exc))
         return
     if pred.error:
-        say("error", f"{predictor_description(settings)} failed: {pred.error}")
+        say("error", f"{describe_predictor(settings)} failed: {pred.error}")
     else:
-        say("success", f"{len(pred.spans)} suggestion(s) from {predictor_description(settings)}; "
+        say("success", f"{len(pred.spans)} suggestion(s) from {describe_predictor(settings)}; "
                        f"{len(project.annotated())} confirmed sentence(s) as demonstrations.")
 
 
@@ -100,16 +99,16 @@ def panel() -> None:
     if message:
         getattr(st, message[0])(message[1])
         st.session_state["label_message"] = None
-    sid = st.session_state["current_id"] or project.current() or project.next_id()
+    sid = st.session_state["current_id"] or project.selections.current() or project.selections.next_id()
     if sid is not None and sid not in project.pool_ids():
-        sid = project.next_id()
+        sid = project.selections.next_id()
     st.session_state["current_id"] = sid
     if sid is None:
         st.info("The queue is empty: run the selection stages on the Map page, or queue sentences there.")
         st.button("Undo", key="label_undo", on_click=undo, shortcut="U")
         return
 
-    sentence, state, picked = project.sentence(sid), project.state(sid), project.selection(sid)
+    sentence, state, picked = project.sentence(sid), project.labels.state(sid), project.selections.get(sid)
     why = f"picked by {picked['stage']}" if picked else "not in the queue"
     st.caption(f"Sentence `{sid}` · {why} · {state or 'not confirmed yet'}")
     st.markdown(sentence_html(sentence, project.schema), unsafe_allow_html=True)
@@ -128,11 +127,11 @@ def panel() -> None:
         tag = f"{sid}_{sp.start}_{sp.end}"
         if sp.status == "suggested":
             c[1].button("Accept", key=f"label_accept_{tag}", on_click=act,
-                        args=(project.accept_suggestions, sid, [(sp.start, sp.end)]))
+                        args=(project.labels.accept_suggestions, sid, [(sp.start, sp.end)]))
             c[2].button("Reject", key=f"label_reject_{tag}", on_click=act,
-                        args=(project.reject_suggestion, sid, sp.start, sp.end))
+                        args=(project.labels.reject_suggestion, sid, sp.start, sp.end))
         else:
-            c[1].button("Remove", key=f"label_remove_{tag}", on_click=act, args=(project.remove_span, sid, sp.start, sp.end))
+            c[1].button("Remove", key=f"label_remove_{tag}", on_click=act, args=(project.labels.remove_span, sid, sp.start, sp.end))
         c[3].button("Apply to identical", key=f"label_identical_{tag}", on_click=apply_identical,
                     args=(sp.text, sp.label), width="stretch",
                     help="Suggest this type for every identical mention in sentences not confirmed yet")
@@ -142,11 +141,11 @@ def panel() -> None:
     c[0].button("Confirm & next", key="label_confirm", type="primary", on_click=confirm_next, args=(sid,),
                 shortcut="N", width="stretch")
     c[1].button("Skip", key="label_skip", on_click=skip, args=(sid,), shortcut="S")
-    c[2].button("Previous", key="label_previous", on_click=lambda: go(project.previous_id(sid) or sid), shortcut="P")
+    c[2].button("Previous", key="label_previous", on_click=lambda: go(project.selections.previous_id(sid) or sid), shortcut="P")
     c[3].button("Undo", key="label_undo", on_click=undo, shortcut="U")
     c[4].button("Suggest", key="label_suggest", on_click=suggest, args=(sid,), shortcut="G",
-                help=f"Ask the {predictor_description(project.settings)}, with the confirmed sentences as demonstrations")
-    c[5].button("Accept all", key="label_accept_all", on_click=act, args=(project.accept_suggestions, sid), shortcut="A")
+                help=f"Ask the {describe_predictor(project.settings)}, with the confirmed sentences as demonstrations")
+    c[5].button("Accept all", key="label_accept_all", on_click=act, args=(project.labels.accept_suggestions, sid), shortcut="A")
 
 
 panel()

@@ -4,21 +4,22 @@ you confirm labels."""
 
 import streamlit as st
 
-from allabel_core.dashboard import state as app_state
-from allabel_core.views import figures as F
-from allabel_core.project import tasks as J
-from allabel_core.views import tables as T
+from allabel_core.dashboard import state
+from allabel_core.errors import AllabelError
+from allabel_core.predictors.registry import get_predictor_spec
+from allabel_core.project import tasks
 from allabel_core.scoring import SCORING
-from allabel_core.errors import ConfigError
 from allabel_core.selection import strategy_names
 from allabel_core.selection.budget import parse_budgets
+from allabel_core.views import figures, project_data, tables
 
-st.set_page_config(page_title="ALLabel · Curve", layout="wide")
-app_state.init_state()
-project = app_state.require_project()
-jobs, key = app_state.get_jobs(), str(project.path)
+project = state.require_project()
+jobs, key = state.get_jobs(), str(project.path)
+# Resolved here, in the script thread: a background job gets these values
+# (with the key typed in Settings), never the session.
+embedder, predictor = state.get_embedder(), state.get_predictor(project)
 st.title("F1 against budget")
-st.caption(f"Scores: {SCORING}. Predictor: {app_state.get_predictor(project).name}.")
+st.caption(f"Scores: {SCORING}. Predictor: {predictor.name}.")
 
 gold_ok = project.target() is not None and project.has_gold("target") and project.has_gold("pool")
 if gold_ok:
@@ -34,22 +35,21 @@ if gold_ok:
         elif c[3].button("Run", key="curve_run", type="primary"):
             try:
                 fracs = parse_budgets(budgets)
-            except ConfigError as exc:
+            except AllabelError as exc:
                 st.error(f"Budgets: {exc}")
                 st.stop()
-            jobs.submit(f"curve:{key}", lambda job: J.run_experiment(
-                project, app_state.get_embedder(), app_state.get_predictor(project), strategies=strategies,
+            jobs.submit(f"curve:{key}", lambda job: tasks.run_experiment(
+                project, embedder, predictor, strategies=strategies,
                 budgets=fracs, seeds=int(seeds), job=job))
             st.rerun()
 else:
     st.info("No gold labels for both the pool and a target set: only your own curve is shown.")
 
-confirmed = sum(1 for s in project.states().values() if s == "confirmed")
-live = project.curve_results("live")
+confirmed = sum(1 for s in project.labels.states().values() if s == "confirmed")
+live = project.records.curve_results("live")
 if confirmed and not ("n_labeled" in live and (live["n_labeled"] == confirmed).any()):
-    jobs.submit(f"live:{key}", lambda job: J.keep_live_curve(
-        project, app_state.get_embedder(), app_state.get_predictor(project), job,
-        predict_pool=project.settings["predictor"] == "knn"))
+    jobs.submit(f"live:{key}", lambda job: tasks.keep_live_curve(
+        project, embedder, predictor, job, predict_pool=not get_predictor_spec(project.settings["predictor"]).remote))
 
 
 def running() -> bool:
@@ -70,28 +70,28 @@ def curve() -> None:
             st.progress(s["fraction"], text=f"{label}: {s['message']} — {s['done']}/{s['total']} ({s['seconds']:.0f} s)")
         elif job is not None and job.state == "failed":
             st.error(f"{label} failed: {job.error}")
-    results = project.curve_results("experiment")
+    results = project.records.curve_results("experiment")
     band = st.radio("Spread over seeds", ["minmax", "std"], horizontal=True, key="curve_band",
                     format_func=lambda b: "min–max" if b == "minmax" else "± std")
-    st.plotly_chart(F.curve_figure(results, band=band, live=project.curve_results("live"), pool_size=len(project)),
+    st.plotly_chart(figures.curve_figure(results, band=band, live=project.records.curve_results("live"), pool_size=len(project)),
                     key="curve_chart")
     if len(results):
-        st.dataframe(F.curve_summary(results, band=band), hide_index=True)
+        st.dataframe(figures.curve_summary(results, band=band), hide_index=True)
 
 
 curve()
-scored = T.latest_scores(project)
+scored = project_data.latest_scores(project)
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Per-type F1 of the newest predictions")
     if scored is None:
         st.caption("No predictions scored against gold yet: confirm a few labels.")
     else:
-        st.caption(f"Scored on the {scored[1]}.")
-        st.dataframe(T.per_type_table(scored[0]), hide_index=True)
+        st.caption(f"Scored on the {scored.label}.")
+        st.dataframe(tables.per_type_table(scored.scores), hide_index=True)
 with right:
     st.subheader("LLM usage (ledger)")
-    t = project.ledger_totals()
+    t = project.records.ledger_totals()
     a, b, c = st.columns(3)
     a.metric("Calls", f"{t['calls']:,}", help=f"{t['cached_calls']:,} answered from the cache")
     b.metric("Tokens", f"{t['prompt_tokens'] + t['completion_tokens']:,}",

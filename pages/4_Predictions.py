@@ -3,14 +3,12 @@ asked and answered, what it found, and how that differs from gold."""
 
 import streamlit as st
 
-from allabel_core.dashboard import state as app_state
-from allabel_core.project import tasks as J
-from allabel_core.views import tables as T
+from allabel_core.dashboard import state
+from allabel_core.project import predict
+from allabel_core.views import tables
 from allabel_core.views.markup import sentence_html
 
-st.set_page_config(page_title="ALLabel · Predictions", layout="wide")
-app_state.init_state()
-project = app_state.require_project()
+project = state.require_project()
 st.title("Predictions")
 
 target = project.target()
@@ -22,10 +20,10 @@ if st.session_state.get("inspect_id") in sentences and st.session_state.get("pre
 sid = st.selectbox("Sentence", ids, key="pred_pick", format_func=lambda i: f"{i} — {sentences[i].text[:90]}",
                    on_change=lambda: st.session_state.update(inspect_id=st.session_state["pred_pick"]))
 gold = sentences[sid].spans_with(("gold",)) if (project.has_gold(role)) else None
-pred = project.prediction(sid, role=role)
+pred = project.records.prediction(sid, role=role)
 if st.button("Predict now" if pred is None else "Predict again", key="pred_run"):
     with st.spinner("Predicting…"):
-        pred = J.predict_one(project, sid, app_state.get_predictor(project), app_state.get_embedder(), role=role)
+        pred = predict.predict_one(project, sid, state.get_predictor(project), state.get_embedder(), role=role)
 st.markdown(sentence_html(sentences[sid], project.schema, pred.spans if pred else ()), unsafe_allow_html=True)
 if pred is None:
     st.info("No stored prediction for this sentence yet.")
@@ -42,9 +40,9 @@ if pred.error:
 
 st.subheader("Retrieved demonstrations (prompt order: most similar last)")
 demo_sentences = {s.id: s for s in project.annotated()}
-st.dataframe(T.demonstrations_table(pred, demo_sentences), hide_index=True)
+st.dataframe(tables.demonstrations_table(pred, demo_sentences), hide_index=True)
 st.subheader("Parsed spans against gold")
-st.dataframe(T.span_diff_table(pred.spans, gold), hide_index=True)
+st.dataframe(tables.span_diff_table(pred.spans, gold), hide_index=True)
 
 with st.expander("The rendered prompt", expanded=False):
     if not details.get("messages"):
@@ -56,7 +54,7 @@ with st.expander("The raw answer", expanded=bool(details.get("raw"))):
     st.code(details.get("raw", "(no answer: the offline predictor does not produce text)"), language=None,
             wrap_lines=True)
 st.subheader("Answer problems")
-this, total = details.get("parse", {}), T.parse_counts(project.predictions())
+this, total = details.get("parse", {}), tables.parse_counts(project.records.predictions())
 rows = [("unparseable answers", "unparseable"), ("invented labels", "invented_labels"),
         ("ungrounded spans", "ungrounded"), ("failed requests", "errors")]
 c = st.columns(len(rows))

@@ -10,17 +10,17 @@ import os
 
 import streamlit as st
 
-from allabel_core.dashboard import state as S
+from allabel_core.dashboard import state
 from allabel_core.errors import AllabelError
 from allabel_core.formats import FORMATS
-from allabel_core.project.predict import KNN_NAME, predictor_description
+from allabel_core.predictors.registry import PREDICTORS, describe_predictor
+from allabel_core.project.settings import parse_seed_list
+from allabel_core.selection.stages import STAGE_NAMES
 
 EXPORTS = {"conll": "CoNLL (IOB2)", "jsonl": "JSONL tokens/tags", "doccano": "doccano JSONL",
            "labelstudio": "Label Studio JSON", "spacy": "spaCy-style JSONL"}
 
-st.set_page_config(page_title="ALLabel · Settings", layout="wide")
-S.init_state()
-project = S.require_project()
+project = state.require_project()
 settings = project.settings
 tag = project.path.stem  # a switched project shows its own values
 st.title("Settings")
@@ -35,8 +35,9 @@ def keep_key() -> None:
 
 
 with st.form(key=f"settings_form_{tag}"):
-    predictor = st.radio("Predictor", ["knn", "openai"], index=["knn", "openai"].index(settings["predictor"]),
-                         format_func=lambda p: KNN_NAME if p == "knn" else "LLM at an OpenAI-compatible endpoint",
+    names = list(PREDICTORS)
+    predictor = st.radio("Predictor", names, index=names.index(settings["predictor"]),
+                         format_func=lambda p: PREDICTORS[p].description,
                          key=f"settings_predictor_{tag}", horizontal=True)
     base_url = st.text_input("Base URL", settings["base_url"], key=f"settings_base_url_{tag}",
                              help="Ollama http://localhost:11434/v1 · vLLM / llama.cpp http://localhost:8000/v1")
@@ -46,7 +47,7 @@ with st.form(key=f"settings_form_{tag}"):
                              key=f"settings_budget_{tag}")
     st.markdown("Stage split (diversity : similarity : uncertainty)")
     split = [c.number_input(n, 0.0, 100.0, float(v), key=f"settings_split_{n}_{tag}")
-             for c, n, v in zip(st.columns(3), ("diversity", "similarity", "uncertainty"), settings["split"])]
+             for c, n, v in zip(st.columns(len(STAGE_NAMES)), STAGE_NAMES, settings["split"])]
     seed = st.number_input("Seed", 0, 2**31 - 1, int(settings["seed"]), key=f"settings_seed_{tag}")
     seeds = st.text_input("Seeds for curve experiments (comma-separated)", ", ".join(map(str, settings["seeds"])),
                           key=f"settings_seeds_{tag}")
@@ -55,12 +56,12 @@ if saved:
     try:
         project.set_settings(predictor=predictor, base_url=base_url.strip(), model=model.strip(), k=int(k),
                              budget=int(budget), split=[float(x) for x in split], seed=int(seed),
-                             seeds=[int(s) for s in seeds.replace(",", " ").split()])
-    except ValueError as exc:  # AllabelError's ConfigError is a ValueError too; so is int("x")
-        st.error(str(exc) if isinstance(exc, AllabelError) else f"Seeds must be whole numbers: {exc}")
+                             seeds=parse_seed_list(seeds))
+    except AllabelError as exc:
+        st.error(str(exc))
     else:
         st.success("Saved.")
-in_use.caption(f"Predictor in use: **{predictor_description(project.settings)}**")
+in_use.caption(f"Predictor in use: **{describe_predictor(project.settings)}**")
 
 st.text_input("API key (this session only; never saved)", type="password", key="settings_api_key", on_change=keep_key)
 if st.session_state["api_key"]:

@@ -87,6 +87,7 @@ class FakeChatModel:
         self.default = default
         self.logprobs = logprobs
         self.wants_json = json_mode
+        self.supports: dict = {}
         self.model = name
         self.base_url = "fake://model"
         self.calls: list[dict] = []
@@ -116,6 +117,9 @@ class FakeChatModel:
                 self._turn[query] = i + 1
             return a[min(i, len(a) - 1)]
         return a
+
+    async def aclose(self) -> None:
+        pass
 
     async def acomplete(self, messages, *, ledger=None, **params) -> Completion:
         with self._lock:
@@ -166,6 +170,10 @@ class FakePredictor:
     sentence to predict carries spans (labels must stay hidden)."""
 
     name = "fake predictor"
+    ledger = None
+
+    def identity(self) -> dict:
+        return {"model": self.name, "base_url": ""}
 
     def __init__(self):
         self.calls: list[tuple[list[str], list[str]]] = []
@@ -212,9 +220,13 @@ class Offline:
     the text, so stage 3 has something to rank."""
 
     name = "offline kNN predictor"
+    ledger = None
 
     def __init__(self):
         self.predicted: list[str] = []
+
+    def identity(self) -> dict:
+        return {"model": self.name, "base_url": ""}
 
     def params(self) -> dict:
         return {"predictor": self.name}
@@ -234,8 +246,9 @@ class Offline:
 
 
 class FakeLlm(Offline):
-    """What the project side reads of an LLM predictor: a ``name``, a ``model``
-    with ``identity()``, and a :class:`Ledger` it fills as it answers (one
+    """What the project side reads of an LLM predictor (the
+    :class:`~allabel_core.predictors.base.Predictor` protocol): a ``name``,
+    ``identity()``, and a :class:`Ledger` it fills as it answers (one
     call per sentence, fixed tokens)."""
 
     name = "LLM: fake-llm at localhost"
@@ -244,6 +257,9 @@ class FakeLlm(Offline):
         super().__init__()
         self.model = FakeModel()
         self.ledger = Ledger(Prices(1.0, 2.0))
+
+    def identity(self) -> dict:
+        return self.model.identity()
 
     def answered(self) -> None:
         self.ledger.record_call(latency=0.001, prompt_tokens=PROMPT, completion_tokens=COMPLETION)

@@ -19,6 +19,8 @@ from ..errors import ConfigError
 from ..selection.budget import parse_budgets
 from .select_cmd import err, load_pool
 
+from ..predictors.registry import DEFAULT_PREDICTOR, PREDICTORS
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -32,7 +34,8 @@ def add_parser(subparsers) -> None:
                    help="comma-separated; variants as allabel[split=1:4:0] (default: all six)")
     p.add_argument("--budgets", default="0.01,0.02,0.05,0.1,0.2", help="comma-separated counts or pool fractions")
     p.add_argument("--seeds", default="3", help="a count (3 = seeds 0,1,2) or a comma-separated list")
-    p.add_argument("--predictor", default="knn", help="knn (the offline kNN predictor; default)")
+    p.add_argument("--predictor", default=DEFAULT_PREDICTOR,
+                   help=f"a predictor name (default {DEFAULT_PREDICTOR}, the {PREDICTORS[DEFAULT_PREDICTOR].description})")
     p.add_argument("--cover", choices=("target", "pool"), default="target", help="what the similarity stage covers (default target)")
     p.add_argument("--target-sample", dest="target_sample", type=int,
                    help="score on this many target sentences drawn at random (seed 0), to save time")
@@ -75,7 +78,8 @@ def run(args) -> int:
     import numpy as np
 
     from ..vectors.embed import Embedder
-    from ..experiment.curve import StrategyRun, make_predictor, run_curve
+    from ..experiment.curve import StrategyRun, run_curve
+    from ..predictors.registry import build_predictor
     from ..selection.budget import resolve_budget
     from ..selection.registry import split_strategy_list
 
@@ -106,7 +110,7 @@ def run(args) -> int:
     for spec in strategies:
         StrategyRun.parse(spec)
     embedder = Embedder()
-    predictor = make_predictor(args.predictor, embedder)
+    predictor = build_predictor(args.predictor, embedder)
     err(f"embedding {len(pool)} pool and {len(target)} target sentences (cached after the first run)")
     started = time.perf_counter()
 

@@ -19,6 +19,7 @@ import os
 import sys
 
 from ..errors import ConfigError
+from ..predictors.registry import DEFAULT_PREDICTOR, PREDICTORS, build_predictor, get_predictor_spec, predictor_names
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -30,7 +31,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--labeled", required=True, metavar="FILE", help="annotated sentences: the demonstrations")
     p.add_argument("--data", required=True, metavar="FILE", help="sentences to label")
     p.add_argument("--out", required=True, metavar="FILE", help="where to write the predictions")
-    p.add_argument("--predictor", choices=("knn", "openai"), default="knn", help="offline kNN or an OpenAI-compatible LLM")
+    p.add_argument("--predictor", choices=predictor_names(), default=DEFAULT_PREDICTOR,
+                   help="; ".join(f"{s.name}: {s.description}" for s in PREDICTORS.values()))
     p.add_argument("--format", dest="fmt", metavar="FMT", help="format of --labeled and --data (default: told from the file)")
     p.add_argument("--out-format", metavar="FMT", help="format of --out (default: from its extension, else the data's)")
     p.add_argument("--k", type=int, metavar="N", help="demonstrations per sentence (default: 5 for openai, the kNN default for knn)")
@@ -87,27 +89,21 @@ def _progress(label: str):
 
 def _llm_predictor(args, labeled, embedder):
     from ..predictors.ledger import Prices
-    from ..predictors.llm import LlmPredictor
-    from ..predictors.openai_model import OpenAICompatible
 
     model_name = args.model or os.environ.get("OPENAI_MODEL")
     if not model_name:
-        raise ConfigError("--predictor openai needs --model NAME (or $OPENAI_MODEL)")
+        raise ConfigError(f"--predictor {args.predictor} needs --model NAME (or $OPENAI_MODEL)")
     json_mode = {"auto": "auto", "on": True, "off": False}[args.json_mode]
-    model = OpenAICompatible(
-        args.base_url,
-        model_name,
-        os.environ.get(args.api_key_env) or None,
+    predictor = build_predictor(
+        args.predictor,
+        embedder,
+        base_url=args.base_url,
+        model=model_name,
+        api_key=os.environ.get(args.api_key_env) or None,
         timeout=args.timeout,
         max_retries=args.max_retries,
         json_mode=json_mode,
-    )
-    print(f"checking {model.describe()} ...", file=sys.stderr)
-    model.check(timeout=min(10.0, args.timeout))  # one clear line if it is not there
-    return LlmPredictor(
-        model,
-        _labels(args, labeled),
-        embedder=embedder,
+        labels=_labels(args, labeled),
         k=5 if args.k is None else args.k,
         temperature=args.temperature,
         concurrency=args.concurrency,
@@ -117,6 +113,9 @@ def _llm_predictor(args, labeled, embedder):
         cache=False if args.no_cache else None,
         prices=Prices.parse(args.prices) if args.prices else None,
     )
+    print(f"checking {predictor.model.describe()} ...", file=sys.stderr)
+    predictor.model.check(timeout=min(10.0, args.timeout))  # one clear line if it is not there
+    return predictor
 
 
 def _out_format(out: str, asked: str | None, data_format: str | None) -> str:
@@ -155,18 +154,14 @@ def run(args) -> int:
         print(f"warning: {w}", file=sys.stderr)
     demos_in = [s for s in labeled if s.spans_with(TRUSTED)] or list(labeled)
     embedder = Embedder()
-    if args.predictor == "openai":
+    if get_predictor_spec(args.predictor).remote:
         predictor = _llm_predictor(args, labeled, embedder)
     else:
-        try:
-            from ..predictors.knn import KnnPredictor
-        except ImportError as exc:
-            raise ConfigError(f"the kNN predictor is not available ({exc})") from None
-        predictor = KnnPredictor(embedder) if args.k is None else KnnPredictor(embedder, k=args.k)
+        predictor = build_predictor(args.predictor, embedder, **({} if args.k is None else {"k": args.k}))
     print(f"predictor: {predictor.name}; {len(demos_in)} demonstrations, {len(data)} sentences", file=sys.stderr)
     demos = DemoStore.from_sentences(demos_in, embedder)
 
-    ledger = getattr(predictor, "ledger", None)
+    ledger = predictor.ledger
     if ledger is not None:
         est = predictor.estimate(predictor.render(demos, list(data)))
         line = f"estimate: {est['requests']} requests, ~{est['prompt_tokens']:,} prompt tokens"

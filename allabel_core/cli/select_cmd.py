@@ -27,6 +27,8 @@ from ..errors import ConfigError, DataFormatError
 OUT_FORMATS = (".csv", ".jsonl")
 FIELDS = ["rank", "id", "index", "stage", "score", "nearest_id", "nearest_similarity", "note"]
 
+from ..predictors.registry import DEFAULT_PREDICTOR, PREDICTORS
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -46,7 +48,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--discount", type=float, help="similarity stage: divisor for served targets (default 10)")
     p.add_argument("--shortlist-factor", dest="shortlist_factor", type=float, help="uncertainty stage: predict this many × its quota (default 5)")
     p.add_argument("--selected", help="ids already annotated (one per line, or a previous select output): resume from them")
-    p.add_argument("--predictor", default="knn", help="predictor for the uncertainty stage (default knn, the offline kNN predictor)")
+    p.add_argument("--predictor", default=DEFAULT_PREDICTOR,
+                   help=f"predictor for the uncertainty stage (default {DEFAULT_PREDICTOR}, the {PREDICTORS[DEFAULT_PREDICTOR].description})")
     p.add_argument("--format", help="input format when the extension does not tell (jsonl, conll, doccano, labelstudio, spacy, text)")
     p.add_argument("--out", required=True, help="output file: .csv or .jsonl")
     p.set_defaults(func=run)
@@ -145,7 +148,7 @@ def write_picks(path: str, selection, ids: list[str]) -> None:
             "nearest_similarity": None if p.nearest_similarity is None else round(p.nearest_similarity, 6),
             "note": p.note,
         })
-    from ..experiment.curve import atomic_write_text
+    from ..io.atomic import atomic_write_text
 
     if suffix == ".csv":
         import io
@@ -202,12 +205,12 @@ def run(args) -> int:
     n = None if name == "full" else resolve_budget(args.budget, len(vectors))
     context = None
     if needs:
-        from ..experiment.curve import make_predictor
+        from ..predictors.registry import build_predictor
 
         if not corpus.has_gold() and not any(sp.status == "confirmed" for s in corpus for sp in s.spans):
             err("allabel select: warning: the pool carries no labels, so the uncertainty stage sees selected sentences without entities")
         context = SelectionContext(
-            [s.with_spans([]) for s in corpus], make_predictor(args.predictor, embedder),
+            [s.with_spans([]) for s in corpus], build_predictor(args.predictor, embedder),
             annotate=lambda idx: [corpus[int(i)] for i in idx], embedder=embedder,
         )
     selection = run_strategy(name, vectors, selected, n, rng=np.random.default_rng(args.seed),

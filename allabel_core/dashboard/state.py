@@ -1,6 +1,7 @@
 """The dashboard's one place for session state and cached heavy resources.
 
-Pages import from here; nothing here computes what ``allabel_core`` could.
+The only module of the library that imports Streamlit; nothing else in
+:mod:`allabel_core` imports it. ``app.py`` and the pages import from here; nothing here computes what ``allabel_core`` could.
 Session keys are created in :func:`init_state`; ``st.session_state`` holds
 ids and small values only (the project path, the current sentence id, UI
 choices), never dataframes, indexes or clients.
@@ -17,8 +18,9 @@ import streamlit as st
 from ..vectors.embed import Embedder
 from ..errors import ProjectError
 from ..jobs import Job, JobRegistry
-from ..project.core import Project
-from ..project.predict import predictor_for
+from ..project import Project
+from ..predictors.base import Predictor
+from ..predictors.registry import predictor_from_settings
 from ..vectors.layout import WARM_UP_STEPS, warm_up
 
 DEFAULTS = {
@@ -69,12 +71,17 @@ def use_project(path) -> None:
     st.session_state["current_id"] = None
 
 
+HOME = "pages/0_Home.py"
+
+
 def require_project() -> Project:
-    """The open project; otherwise a pointer to Home, and the page stops."""
+    """The open project; otherwise a pointer to Home, and the page stops.
+    (``app.py`` lists the project pages only while a project is open; this
+    covers a page run on its own and a project file that vanished.)"""
+    init_state()
     project = current_project()
     if project is None:
         st.info("No project is open. Open or create one on the Home page.")
-        st.page_link("app.py", label="Home", icon="🏠")
         st.stop()
     return project
 
@@ -98,10 +105,13 @@ def umap_warm_up() -> Job:
     return Job(work, name="umap-warm-up").start()
 
 
-def get_predictor(project: Project):
-    """The predictor the project's settings name (the session's typed key,
-    if any, for an LLM). Cheap to build: caches live in the library."""
-    return predictor_for(project.settings, get_embedder(), project.schema, api_key=st.session_state.get("api_key"))
+def get_predictor(project: Project) -> Predictor:
+    """The predictor the project's settings name, with the session's typed
+    key, if any, for an LLM. Call it in the script thread and hand the
+    result to a background job: a worker thread has no session to read the
+    key from. Cheap to build: caches live in the library."""
+    return predictor_from_settings(project.settings, get_embedder(), project.schema,
+                                   api_key=st.session_state.get("api_key"))
 
 
 def watch_job(key: str, label: str) -> bool:

@@ -19,17 +19,9 @@ rewritten atomically after every point, so a dashboard can poll it.
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
-import json
-import os
-import platform
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +29,10 @@ import pandas as pd
 
 from ..data.corpus import Corpus
 from ..errors import ConfigError
+from ..jobs import StepProgress
 from ..predictors.base import DemoStore
-from ..scoring import SCORING, evaluate
+from ..scoring import evaluate
+from .manifest import ResultsFile, build_manifest
 from ..selection.budget import resolve_budget
 from ..selection.context import SelectionContext
 from ..selection.registry import get_strategy, parse_strategy, run_strategy
@@ -50,37 +44,6 @@ COLUMNS = [
     "strategy", "budget", "n_selected", "seed", "precision", "recall", "f1", "support",
     "select_seconds", "select_predictor_seconds", "predict_seconds", "deterministic", "stages",
 ]
-PACKAGES = ("allabel", "numpy", "faiss-cpu", "pandas", "seqeval", "torch", "sentence-transformers", "scikit-learn")
-
-Progress = Callable[[int, int, str], None]
-"""``progress(done, total, what)``: points finished, points planned, what runs now."""
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str | None]:
-    out = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def make_predictor(name: str, embedder, **params):
-    """A predictor by CLI name: ``"knn"`` (the offline kNN predictor)."""
-    if name == "knn":
-        from ..predictors.knn import KnnPredictor
-
-        return KnnPredictor(embedder, **params)
-    raise ConfigError(f"unknown predictor {name!r} for curves; choose knn")
 
 
 @dataclass(frozen=True)
@@ -105,76 +68,6 @@ class StrategyRun:
     @property
     def deterministic(self) -> bool:
         return not get_strategy(self.name).uses_rng(self.params)
-
-
-def build_manifest(pool: Corpus, target: Corpus, runs: Sequence[StrategyRun], budgets, seeds, *, embedder, predictor, cover: str, extra: dict | None = None) -> dict:
-    def data(c: Corpus) -> dict:
-        info = {"path": c.source, "sentences": len(c), "format": c.format}
-        if c.source and Path(c.source).is_file():
-            info["sha256"] = sha256_file(c.source)
-        return info
-
-    return {
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "data": {"pool": data(pool), "target": data(target)},
-        "embedder": {"name": getattr(embedder, "name", type(embedder).__name__), "dim": getattr(embedder, "dim", None)},
-        "predictor": {"name": getattr(predictor, "name", type(predictor).__name__), "params": predictor.params()},
-        "strategies": {r.label: {"strategy": r.name, "params": r.params, "deterministic": r.deterministic} for r in runs},
-        "budgets": list(budgets),
-        "seeds": list(seeds),
-        "cover": cover,
-        "labels_hidden": "strategies see no gold; the uncertainty stage sees gold of selected sentences only",
-        "seed_policy": "strategies that cannot depend on the seed run once per budget (deterministic=True); full once at budget 1.0",
-        "scoring": SCORING,
-        "packages": package_versions(),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        **(extra or {}),
-    }
-
-
-class ResultsFile:
-    """Keeps ``{"manifest": ..., "results": [...]}`` at ``path``, rewritten
-    atomically (temporary file + rename) after every row. Use as ``on_result``."""
-
-    def __init__(self, path: str | Path, manifest: dict | None = None):
-        self.path = Path(path)
-        self.manifest = manifest or {}
-        self.rows: list[dict] = []
-
-    def __call__(self, row: dict) -> None:
-        self.rows.append(row)
-        self.write()
-
-    def write(self) -> None:
-        payload = {"manifest": self.manifest, "results": self.rows}
-        atomic_write_text(self.path, json.dumps(payload, indent=1, default=_json_default))
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` so readers see the old file or the new one, never half:
-    a temporary file in the same folder, then a rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _json_default(x):
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating,)):
-        return float(x)
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
 
 
 @dataclass
@@ -225,7 +118,7 @@ def run_curve(
     seeds: int | Sequence[int] = DEFAULT_SEEDS,
     *,
     embedder,
-    progress: Progress | None = None,
+    progress: StepProgress | None = None,
     on_result: Callable[[dict], None] | None = None,
     pool_vectors: np.ndarray | None = None,
     target_vectors: np.ndarray | None = None,
@@ -251,7 +144,7 @@ def run_curve(
     after every point (:class:`ResultsFile`). Returns a :class:`CurveResult`.
     """
     if predictor is None:
-        raise ConfigError("run_curve needs a predictor to label the target (e.g. make_predictor('knn', embedder))")
+        raise ConfigError("run_curve needs a predictor to label the target (e.g. allabel_core.predictors.registry.build_predictor(name, embedder))")
     if cover not in ("target", "pool"):
         raise ConfigError(f"cover must be 'target' or 'pool', got {cover!r}")
     seeds = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]

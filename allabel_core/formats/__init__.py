@@ -41,7 +41,8 @@ from ..data.corpus import Corpus
 from ..errors import ConfigError, DataFormatError
 from ..data.sentence import STATUSES, TRUSTED, Sentence
 from . import conll, doccano, jsonl, labelstudio, spacy_spans, text
-from ._io import Source, atomic_write, check_nonempty, decode, first_record
+from ..io.atomic import atomic_write_bytes
+from ._io import Source, check_nonempty, decode, first_record
 
 __all__ = [
     "FORMATS",
@@ -196,5 +197,5 @@ def write_corpus(
         else:
             raise ConfigError(f"a {Path(path).suffix} file can hold {', '.join(found)}; pass fmt= to choose")
     content, warnings = dumps_corpus(sentences, fmt, statuses=statuses)
-    atomic_write(path, content.encode("utf-8"))
+    atomic_write_bytes(path, content.encode("utf-8"))
     return warnings

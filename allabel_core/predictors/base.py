@@ -8,7 +8,7 @@ sentences (the selected set ``S``) as demonstrations. Only ``gold`` and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -17,8 +17,8 @@ import numpy as np
 from ..errors import DimensionError
 from ..vectors.index import build_index
 from ..data.sentence import TRUSTED, Sentence, Span
-
-Progress = Callable[[int, int], None]
+from ..jobs import Progress
+from .ledger import Ledger
 
 
 @dataclass(frozen=True)
@@ -109,11 +109,18 @@ class Predictor(Protocol):
 
     ``name`` is what the UI and CLI show (e.g. "offline kNN predictor",
     never "LLM" for the offline one); ``params()`` goes into run manifests.
+    Predictors are built by name from :mod:`.registry`.
     """
 
     name: str
+    ledger: Ledger | None
+    """What its calls cost (an LLM's :class:`~.ledger.Ledger`); None for a predictor that makes no requests."""
 
     def params(self) -> dict: ...
+
+    def identity(self) -> dict:
+        """``{"model", "base_url"}``: what the project's ledger records it as."""
+        ...
 
     def predict(
         self,

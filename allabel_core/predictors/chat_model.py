@@ -15,6 +15,7 @@ import concurrent.futures
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from ..errors import ConfigError, PredictorError
 from .ledger import Ledger
@@ -78,6 +79,27 @@ class Completion:
         )
 
 
+@runtime_checkable
+class ChatModel(Protocol):
+    """What :class:`~allabel_core.predictors.llm.LlmPredictor` asks of a model.
+
+    ``supports``: feature -> accepted (True / False / None for not known yet),
+    e.g. ``{"logprobs": False}``; ``wants_json``: whether to ask for JSON
+    answers; ``aclose()`` releases connections after a batch.
+    """
+
+    supports: dict
+    wants_json: bool
+
+    def describe(self) -> str: ...
+
+    def identity(self) -> dict: ...
+
+    async def acomplete(self, messages, *, ledger: Ledger | None = None, **params) -> Completion: ...
+
+    async def aclose(self) -> None: ...
+
+
 class CallableModel:
     """Adapts a plain callable ``fn(list_of_message_lists) -> list[str]``
     (a fake with recorded answers, say) to the model interface."""
@@ -86,12 +108,17 @@ class CallableModel:
         self.fn = fn
         self.model = name or getattr(fn, "name", None) or getattr(fn, "__qualname__", type(fn).__name__)
         self.base_url = "local:callable"
+        self.supports: dict = {}
+        self.wants_json = False
 
     def describe(self) -> str:
         return f"{self.model} (in-process)"
 
     def identity(self) -> dict:
         return {"base_url": self.base_url, "model": self.model}
+
+    async def aclose(self) -> None:
+        pass  # nothing held open
 
     async def acomplete(self, messages, *, ledger: Ledger | None = None, **_params) -> Completion:
         t0 = time.perf_counter()
@@ -103,13 +130,13 @@ class CallableModel:
 
 
 def as_chat_model(model):
-    """``model`` if it has ``acomplete``; a plain callable wrapped in
+    """``model`` if it is a :class:`ChatModel`; a plain callable wrapped in
     :class:`CallableModel`."""
-    if hasattr(model, "acomplete"):
+    if isinstance(model, ChatModel):
         return model
     if callable(model):
         return CallableModel(model)
-    raise ConfigError(f"{model!r} is not a chat model (needs acomplete() or to be callable)")
+    raise ConfigError(f"{model!r} is not a chat model (see ChatModel) nor a callable")
 
 
 def run_sync(coro_factory: Callable):

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..errors import ConfigError
+
 from ..data.sentence import parse_tag
 
 SCHEMES = {"BIO": "BI", "BIOES": "BIES"}
@@ -28,7 +30,7 @@ class TagSpace:
 
     def __init__(self, labels: Sequence[str], scheme: str = "BIOES"):
         if scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
+            raise ConfigError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
         self.scheme = scheme
         self.prefixes = SCHEMES[scheme]
         self.labels = sorted(set(labels))

@@ -48,8 +48,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ..errors import ConfigError
+
 from ..data.sentence import Sentence, tags_to_spans
-from .base import DemoStore, Prediction, Progress
+from ..jobs import Progress
+from .base import DemoStore, Prediction
+from .registry import KNN
 from .decode import SCHEMES, TagSpace
 from .gazetteer import Gazetteer, word_spans
 
@@ -152,6 +156,10 @@ class KnnPredictor:
     """
 
     name = "offline kNN predictor"
+    ledger = None  # no requests, nothing to count
+
+    def identity(self) -> dict:
+        return {"model": self.name, "base_url": ""}
 
     def __init__(
         self,
@@ -174,18 +182,18 @@ class KnnPredictor:
         threads: int = 2,
     ):
         if k < 1 or neighbours < 1:
-            raise ValueError(f"k and neighbours must be at least 1, got k={k}, neighbours={neighbours}")
+            raise ConfigError(f"k and neighbours must be at least 1, got k={k}, neighbours={neighbours}")
         if temperature <= 0 or o_weight <= 0:
-            raise ValueError(f"temperature and o_weight must be positive, got {temperature}, {o_weight}")
+            raise ConfigError(f"temperature and o_weight must be positive, got {temperature}, {o_weight}")
         if min(shape_weight, context, transitions, gazetteer_weight) < 0:
-            raise ValueError("shape_weight, context, transitions and gazetteer_weight must not be negative")
+            raise ConfigError("shape_weight, context, transitions and gazetteer_weight must not be negative")
         for value, allowed, what in (
             (scheme, tuple(SCHEMES), "scheme"),
             (gazetteer, GAZETTEER_SCOPES, "gazetteer"),
             (uncertainty, AGGREGATES, "uncertainty"),
         ):
             if value not in allowed:
-                raise ValueError(f"{what} must be one of {', '.join(allowed)}, got {value!r}")
+                raise ConfigError(f"{what} must be one of {', '.join(allowed)}, got {value!r}")
         self.embedder = embedder
         self.word_layers = word_layers
         self.word_embedder = _with_word_layers(embedder, word_layers)
@@ -208,7 +216,7 @@ class KnnPredictor:
 
     def params(self) -> dict:
         return {
-            "predictor": "knn",
+            "predictor": KNN,
             "embedder": getattr(self.embedder, "name", type(self.embedder).__name__),
             "word_layers": getattr(self.word_embedder, "word_layers", None),
             "k": self.k,
@@ -390,7 +398,7 @@ def _with_word_layers(embedder, layers: int | None):
     """The embedder, or a shallow copy of it (same model, same cache) whose
     word vectors average ``layers`` last layers."""
     if layers is not None and layers < 1:
-        raise ValueError(f"word_layers must be at least 1, got {layers}")
+        raise ConfigError(f"word_layers must be at least 1, got {layers}")
     if layers is None or getattr(embedder, "word_layers", layers) == layers:
         return embedder
     words = copy.copy(embedder)

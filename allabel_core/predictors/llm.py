@@ -29,7 +29,8 @@ from ..errors import ConfigError
 from .ledger import Ledger, Prices, estimate_tokens
 from .cache import LlmCache, cache_key
 from ..data.sentence import Sentence
-from .base import DemoStore, Prediction, Progress
+from ..jobs import Progress
+from .base import DemoStore, Prediction
 # The model side lives in .chat_model and .openai_model; its public names
 # are re-exported here so that imports from this module keep working.
 from .chat_model import CallableModel, Completion, LlmRequestError, as_chat_model, run_sync  # noqa: F401
@@ -166,6 +167,9 @@ class LlmPredictor:
     def labels(self) -> list[str]:
         return [t.name for t in self.types]
 
+    def identity(self) -> dict:
+        return self.model.identity()
+
     def params(self) -> dict:
         ident = self.model.identity()
         return {
@@ -174,7 +178,7 @@ class LlmPredictor:
             "model": ident["model"],
             "prompt_version": self.prompt_version,
             "labels": {t.name: t.definition for t in self.types},
-            "embedder": getattr(self.embedder, "name", None),
+            "embedder": None if self.embedder is None else self.embedder.name,
             "k": self.k,
             "temperature": self.temperature,
             "concurrency": self.concurrency,
@@ -188,7 +192,7 @@ class LlmPredictor:
         }
 
     def _json_mode(self) -> bool:
-        return bool(getattr(self.model, "wants_json", False))
+        return bool(self.model.wants_json)
 
     def _wants_logprobs(self) -> bool:
         return self.uncertainty in ("auto", "perplexity")
@@ -252,7 +256,7 @@ class LlmPredictor:
         answers = [estimate_tokens(m["content"]) for p in plans for m in p.messages if m["role"] == "assistant"]
         per_answer = int(np.mean(answers)) + 1 if answers else 32
         requests = len(todo)
-        supports = getattr(self.model, "supports", {})
+        supports = self.model.supports
         if self.uncertainty == "disagreement" or (self.uncertainty == "auto" and supports.get("logprobs") is False):
             requests += self.n_samples * len(todo)
             prompt *= 1 + self.n_samples
@@ -303,9 +307,7 @@ class LlmPredictor:
         try:
             out = await asyncio.gather(*(one(p) for p in plans))
         finally:
-            closer = getattr(self.model, "aclose", None)
-            if closer:
-                await closer()
+            await self.model.aclose()
         self.last_run = {"sentences": n, "seconds": round(time.perf_counter() - t0, 3), **{k: stats[k] for k in sorted(stats)}}
         return list(out)
 

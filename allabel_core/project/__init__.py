@@ -1,18 +1,12 @@
-"""A labeling project: one SQLite file, its parts, and the workflows over it."""
+"""A labeling project: one SQLite file, the parts that read and write it
+(:mod:`.labels`, :mod:`.selections`, :mod:`.records`), and the workflows
+over it as plain functions (:mod:`.tasks`, :mod:`.predict`, :mod:`.scoring`)."""
 
-from .core import (  # noqa: F401
-    MAX_UPLOAD_BYTES,
-    EntityType,
-    Project,
-    ProjectInfo,
-    Schema,
-    SpanError,
-    Undone,
-    create_project,
-    create_project_from_bytes,
-    create_sample_project,
-    from_utf16,
-    list_projects,
-    load_schema,
-    utf16_offset,
-)
+from .core import Project
+from .files import MAX_UPLOAD_BYTES, ProjectInfo, create_project, create_project_from_bytes, create_sample_project, list_projects
+from .labels import SpanError, Undone
+
+__all__ = [
+    "MAX_UPLOAD_BYTES", "Project", "ProjectInfo", "SpanError", "Undone", "create_project",
+    "create_project_from_bytes", "create_sample_project", "list_projects",
+]

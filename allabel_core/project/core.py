@@ -5,80 +5,63 @@ from the person's labels, the schema, the settings (never an API key), the
 selections with stage and reason, the person's spans (``suggested`` /
 ``confirmed``) with a history for undo, per-sentence state (``confirmed`` /
 ``skipped``), the current position in the queue, predictions with what was
-retrieved, the LLM ledger, curve results and the cached map projection.
+retrieved, the LLM ledger, curve results and the cached map layout.
 
 Every method that changes something commits before it returns, so killing
 the process loses nothing and reopening resumes where the person left off.
 One connection per thread; safe to share one :class:`Project` between the
 threads of a Streamlit server.
 
-API at a glance::
+:class:`Project` owns the :class:`~.db.Database` and builds three parts,
+each given exactly what it uses::
 
     p = Project.create(path, pool, target=None, schema=None, name=None)  # atomic
-    p = Project.open(path);  create_sample_project();  list_projects()
-    p.pool() / p.sentence(id)    # person's spans (confirmed + suggested), never gold
-    p.gold() / p.target()        # gold layer (pool) / target set with gold, or None
-    p.annotated()                # confirmed sentences, confirmed spans: the retrieval corpus
-    p.schema; p.settings; p.set_settings(k=5, budget=40)
-    p.record_selection(picks, stage); p.enqueue(ids); p.selections(); p.selection(id)
-    p.queue(); p.clear_selections(stage)                                  (project_queue)
-    p.current(); p.set_current(id); p.next_id(after); p.previous_id(before); p.progress()
-    p.export(fmt) -> (bytes, warnings);  create_project_from_bytes(name, data, filename)
-    p.add_span / remove_span / set_label / suggest / accept_suggestions /
-      reject_suggestion / confirm / skip / apply_to_identical / undo /
-      spans(id) / state(id) / states() / history()                         (project_labels)
-    p.save_predictions / predictions / prediction / log_ledger / ledger /
-      save_curve / curve_results / last_f1 / save_projection / projection (project_records)
+    p = Project.open(path)        # create_project / create_sample_project / list_projects: .files
+    p.pool() / p.sentence(id)     # person's spans (confirmed + suggested), never gold
+    p.gold() / p.target()         # gold layer (pool) / target set with gold, or None
+    p.annotated()                 # confirmed sentences, confirmed spans: the retrieval corpus
+    p.schema; p.settings; p.set_settings(k=5, budget=40); p.progress(); p.export(fmt)
+    p.labels      # add_span / remove_span / set_label / suggest / accept_suggestions /
+                  # reject_suggestion / confirm / skip / apply_to_identical / undo /
+                  # spans(id) / state(id) / states() / history()            (.labels)
+    p.selections  # record / enqueue / clear / table / get / queue / current /
+                  # set_current / next_id / previous_id                     (.selections)
+    p.records     # save_predictions / predictions / prediction / log_ledger / ledger /
+                  # ledger_totals / save_curve / curve_results / last_f1 /
+                  # save_projection / projection                             (.records)
 
-Predictor from settings and one-sentence suggestions: :mod:`.project_predict`;
-the escaped sentence view for the UI: :mod:`.project_view`.
-Offsets are code points; :func:`utf16_offset` / :func:`from_utf16` convert for browsers.
+Workflows over a project are plain functions beside it: :mod:`.tasks`
+(stages, live curve, experiment, map) and :mod:`.predict` (one sentence).
+Offsets are code points; :func:`~allabel_core.data.schema.utf16_offset` /
+:func:`~allabel_core.data.schema.from_utf16` convert for browsers.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
-import threading
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..data.corpus import Corpus
+from ..data.schema import EntityType, Schema
+from ..data.sentence import Sentence
 from ..errors import ConfigError, EmptyPoolError, ProjectError
-from ..paths import projects_dir as default_projects_dir
-from ..paths import sample_data_dir
 from .db import FORMAT_VERSION, SUFFIX, Database, dumps
 from .db import build as _build
-from .labels import LabelingMixin, SpanError, Undone
-from .selections import QueueMixin
-from .records import RecordsMixin
-from ..data.schema import EntityType, Schema, from_utf16, load_schema, utf16_offset
-from .settings import DEFAULT_SETTINGS, check_setting, known_secrets
-from ..data.sentence import Sentence, Span
+from .labels import Labels
+from .records import Records
+from .selections import Selections
+from .sentences import SentenceStore
+from .settings import DEFAULT_SETTINGS, Secrets, check_setting
 
-__all__ = [
-    "EntityType", "Project", "ProjectInfo", "Schema", "SpanError", "Undone", "create_project",
-    "create_project_from_bytes", "create_sample_project", "from_utf16", "list_projects", "load_schema", "utf16_offset",
-]
+__all__ = ["Project"]
 
 
-@dataclass(frozen=True)
-class ProjectInfo:
-    """A project file as :func:`list_projects` sees it (``error`` if unreadable)."""
 
-    path: Path
-    name: str
-    modified: float
-    pool_size: int = 0
-    confirmed: int = 0
-    error: str | None = None
-
-
-class Project(LabelingMixin, QueueMixin, RecordsMixin):
+class Project:
     """An open project. Build with :meth:`create` or :meth:`open`."""
 
     def __init__(self, path: Path, _token: object = None):
@@ -86,15 +69,17 @@ class Project(LabelingMixin, QueueMixin, RecordsMixin):
             raise ProjectError("use Project.open(path) or Project.create(...)")
         self.path = Path(path)
         self._db = Database(self.path)
-        self._lock = threading.Lock()
-        self._secrets: set[str] = set()
-        self._texts: dict[str, str] | None = None
-        self._base: dict[str, Sentence] = {}
+        self._secrets = Secrets()
+        self._sentences = SentenceStore(self._db, self.path)
         meta = dict(self._db.conn().execute("SELECT key, value FROM meta"))
         self.name: str = json.loads(meta["name"])
         self.schema = Schema(tuple(
             EntityType(n, d, c) for n, d, c in self._db.conn().execute("SELECT name, description, color FROM labels ORDER BY pos")
         ))
+        self.labels = Labels(self._db, self._sentences, self.schema)
+        self.selections = Selections(self._db, self._sentences, lambda: self.settings.get("stage_order"),
+                                     self.labels.states, self._secrets)
+        self.records = Records(self._db, self._secrets)
 
     # -- lifecycle -----------------------------------------------------------
     @classmethod
@@ -169,83 +154,39 @@ class Project(LabelingMixin, QueueMixin, RecordsMixin):
     def register_secret(self, value: str) -> None:
         """Remember (in memory only) a key typed for this session, so any text
         stored later is scrubbed of it."""
-        if value:
-            self._secrets.add(str(value))
-
-    def _secret_values(self) -> list[str]:
-        return known_secrets(self._secrets)
+        self._secrets.register(value)
 
     # -- sentences -----------------------------------------------------------
-    def _pool_texts(self) -> dict[str, str]:
-        if self._texts is None:
-            rows = self._db.conn().execute("SELECT id, text FROM sentences WHERE role = 'pool' ORDER BY pos")
-            self._texts = dict(rows.fetchall())  # sentences never change after creation
-        return self._texts
-
-    def _pool_text(self, sentence_id: str) -> str:
-        try:
-            return self._pool_texts()[sentence_id]
-        except KeyError:
-            raise ProjectError(f"no pool sentence with id {sentence_id!r}") from None
-
     def pool_ids(self) -> list[str]:
         """Pool sentence ids in file order (index i is pool position i)."""
-        return list(self._pool_texts())
+        return self._sentences.ids()
 
     def __len__(self) -> int:
-        return len(self._pool_texts())
-
-    def _bare(self, sentence_id: str) -> Sentence:
-        s = self._base.get(sentence_id)
-        if s is None:
-            s = Sentence.from_text(sentence_id, self._pool_text(sentence_id))
-            with self._lock:
-                self._base[sentence_id] = s
-        return s
-
-    def _corpus(self, role: str, layer: str, statuses: tuple[str, ...], only: set[str] | None = None) -> Corpus:
-        conn = self._db.conn()
-        table = "gold_spans" if layer == "gold" else "spans"
-        cond = "role = ?" if layer == "gold" else "1 = 1"
-        args = [role] if layer == "gold" else []
-        spans: dict[str, list[Span]] = {}
-        status_sql = "'gold'" if layer == "gold" else "status"
-        for sid, a, b, label, text, status in conn.execute(
-            f"SELECT sentence_id, start, end, label, text, {status_sql} FROM {table} WHERE {cond}", args
-        ):
-            if status in statuses:
-                spans.setdefault(sid, []).append(Span(a, b, label, text, status))
-        out = []
-        for sid, text in conn.execute("SELECT id, text FROM sentences WHERE role = ? ORDER BY pos", (role,)):
-            if only is not None and sid not in only:
-                continue
-            base = self._bare(sid) if role == "pool" else Sentence.from_text(sid, text)
-            out.append(base.with_spans(spans[sid]) if sid in spans else base)
-        return Corpus(out, source=str(self.path), format="allabel")
+        return len(self._sentences.texts())
 
     def pool(self) -> Corpus:
         """Pool sentences with the person's spans (confirmed and suggested), never gold."""
-        return self._corpus("pool", "person", ("confirmed", "suggested"))
+        return self._sentences.corpus("pool", "person", ("confirmed", "suggested"))
 
     def sentence(self, sentence_id: str) -> Sentence:
         """One pool sentence with the person's spans."""
-        return self._bare(sentence_id).with_spans(self.spans(sentence_id))
+        return self._sentences.bare(sentence_id).with_spans(self.labels.spans(sentence_id))
 
     def gold(self) -> Corpus:
         """Pool sentences with their gold spans (empty spans when the file had none)."""
-        return self._corpus("pool", "gold", ("gold",))
+        return self._sentences.corpus("pool", "gold", ("gold",))
 
     def target(self) -> Corpus | None:
         """The target set with gold spans, or None if the project has none
         (then the pool itself is the target)."""
-        if not self._db.conn().execute("SELECT 1 FROM sentences WHERE role = 'target' LIMIT 1").fetchone():
+        if not self._sentences.has_role("target"):
             return None
-        return self._corpus("target", "gold", ("gold",))
+        return self._sentences.corpus("target", "gold", ("gold",))
 
     def annotated(self) -> Corpus:
         """Confirmed sentences with their confirmed spans only: the retrieval corpus."""
-        done = {sid for sid, st in self.states().items() if st == "confirmed"}
-        return self._corpus("pool", "person", ("confirmed",), only=done)
+        done = {sid for sid, st in self.labels.states().items() if st == "confirmed"}
+        return self._sentences.corpus("pool", "person", ("confirmed",), only=done)
 
     def export(self, fmt: str) -> tuple[bytes, list[str]]:
         """The confirmed labels (:meth:`annotated`) as a file in ``fmt`` (a
@@ -257,7 +198,8 @@ class Project(LabelingMixin, QueueMixin, RecordsMixin):
         return text.encode("utf-8"), warnings
 
     def has_gold(self, role: str = "pool") -> bool:
-        return bool(self._db.conn().execute("SELECT 1 FROM gold_spans WHERE role = ? LIMIT 1", (role,)).fetchone())
+        """Whether the file gave gold spans for ``role`` (``"pool"`` / ``"target"``)."""
+        return self._sentences.has_gold(role)
 
     # -- settings ------------------------------------------------------------
     @property
@@ -270,7 +212,7 @@ class Project(LabelingMixin, QueueMixin, RecordsMixin):
         """Save settings (all or none). Refuses API keys: ``ConfigError``."""
         values = dict(values or {}, **kw)
         for key, value in values.items():
-            check_setting(key, value, self._secret_values())
+            check_setting(key, value, self._secrets.values())
         with self._db.tx() as conn:
             conn.executemany("INSERT OR REPLACE INTO settings VALUES (?, ?)", [(k, dumps(v)) for k, v in values.items()])
 
@@ -289,7 +231,7 @@ class Project(LabelingMixin, QueueMixin, RecordsMixin):
             "selected": one("SELECT COUNT(*) FROM selections"),
             "confirmed": one("SELECT COUNT(*) FROM sentence_state WHERE state = 'confirmed'"),
             "skipped": one("SELECT COUNT(*) FROM sentence_state WHERE state = 'skipped'"),
-            "pending": len(self.queue()),
+            "pending": len(self.selections.queue()),
             "confirmed_spans": one("SELECT COUNT(*) FROM spans s JOIN sentence_state st ON st.sentence_id = s.sentence_id"
                                    " WHERE s.status = 'confirmed' AND st.state = 'confirmed'"),
             "suggested_sentences": one("SELECT COUNT(DISTINCT sentence_id) FROM spans WHERE status = 'suggested'"),
@@ -297,88 +239,3 @@ class Project(LabelingMixin, QueueMixin, RecordsMixin):
 
 
 _OPEN = object()
-
-
-def _slug(name: str) -> str:
-    slug = re.sub(r"[^\w\-]+", "-", name.strip(), flags=re.ASCII).strip("-").lower()
-    return slug[:60] or "project"
-
-
-def create_project(
-    name: str, pool: Corpus, target: Corpus | None = None, schema=None, *,
-    projects_dir: str | Path | None = None, settings: Mapping | None = None,
-) -> Project:
-    """Create ``<projects_dir>/<slug of name>.allabel`` (``-2``, ``-3``… if taken)."""
-    folder = Path(projects_dir) if projects_dir else default_projects_dir()
-    base = _slug(name)
-    for n in range(1, 10_000):
-        path = folder / f"{base}{'' if n == 1 else f'-{n}'}{SUFFIX}"
-        if not path.exists():
-            return Project.create(path, pool, target, schema, name=name, settings=settings)
-    raise ProjectError(f"too many projects named {name!r} in {folder}")
-
-
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-
-
-def create_project_from_bytes(
-    name: str, data: bytes, filename: str, *, fmt: str | None = None,
-    target: tuple[bytes, str] | None = None, projects_dir: str | Path | None = None,
-    max_bytes: int = MAX_UPLOAD_BYTES,
-) -> Project:
-    """Create a project from uploaded file content (any format the data
-    layer reads; ``target``: an optional ``(data, filename)`` test set).
-    Every file is read and checked first, so a bad one (its error names the
-    file and line) or one over ``max_bytes`` creates nothing."""
-    from ..errors import DataFormatError
-    from ..formats import read_corpus_bytes
-
-    for blob, fname in [(data, filename)] + ([target] if target else []):
-        if len(blob) > max_bytes:
-            raise DataFormatError(f"the file is {len(blob) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB",
-                                  path=fname)
-    pool = read_corpus_bytes(data, filename, fmt)
-    test = read_corpus_bytes(target[0], target[1], fmt) if target else None
-    return create_project(name or Path(filename).stem, pool, test, projects_dir=projects_dir)
-
-
-SAMPLE_FILE = "sample" + SUFFIX
-
-
-def create_sample_project(projects_dir: str | Path | None = None) -> Project:
-    """The sample corpus (``sample_data/pool.jsonl``, ``test.jsonl``,
-    ``schema.json``; without it, the labels found) as a project, in one call. If the sample project already
-    exists in the folder it is opened instead, with its labels."""
-    from ..formats import read_corpus
-
-    folder = Path(projects_dir) if projects_dir else default_projects_dir()
-    path = folder / SAMPLE_FILE
-    if path.exists():
-        return Project.open(path)
-    data = sample_data_dir()
-    target, schema = data / "test.jsonl", data / "schema.json"
-    return Project.create(
-        path, read_corpus(data / "pool.jsonl"), read_corpus(target) if target.exists() else None,
-        load_schema(schema) if schema.exists() else None, name="Sample corpus (materials science)",
-    )
-
-
-def list_projects(projects_dir: str | Path | None = None) -> list[ProjectInfo]:
-    """Project files in the folder, most recently changed first."""
-    folder = Path(projects_dir) if projects_dir else default_projects_dir()
-    out = []
-    for path in folder.glob(f"*{SUFFIX}"):
-        wal = Path(f"{path}-wal")
-        modified = max(path.stat().st_mtime, wal.stat().st_mtime if wal.exists() else 0)
-        try:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-            try:
-                name = json.loads(conn.execute("SELECT value FROM meta WHERE key = 'name'").fetchone()[0])
-                pool = conn.execute("SELECT COUNT(*) FROM sentences WHERE role = 'pool'").fetchone()[0]
-                done = conn.execute("SELECT COUNT(*) FROM sentence_state WHERE state = 'confirmed'").fetchone()[0]
-            finally:
-                conn.close()
-            out.append(ProjectInfo(path, name, modified, pool, done))
-        except (sqlite3.DatabaseError, TypeError, ValueError) as exc:
-            out.append(ProjectInfo(path, path.stem, modified, error=f"cannot read: {exc}"))
-    return sorted(out, key=lambda p: -p.modified)

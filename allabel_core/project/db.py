@@ -132,6 +132,17 @@ class Database:
             self._local.holder = holder
         return holder.conn
 
+    @staticmethod
+    def next_counter(conn: sqlite3.Connection, name: str) -> int:
+        """Take the next value of the counter ``name`` kept in ``meta``
+        (``next_span_id``, ``next_prediction_run``, ``next_selection_run``),
+        inside the caller's write transaction. Values are never reused, so
+        history rows can name them and undo can restore them."""
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (name,)).fetchone()
+        value = int(row[0]) if row else 1
+        conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, str(value + 1)))
+        return value
+
     def open_connections(self) -> int:
         """How many threads hold a connection now (for tests and diagnostics)."""
         return len(self._holders)

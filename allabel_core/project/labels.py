@@ -2,7 +2,7 @@
 
 Every action runs in one transaction that applies its changes and appends
 one row to ``history`` holding the primitive changes (span inserted, deleted
-or updated; sentence state changed). :meth:`LabelingMixin.undo` replays the
+or updated; sentence state changed). :meth:`Labels.undo` replays the
 inverse of the newest not-yet-undone row, so repeated undo walks back one
 action at a time, whatever kind each was.
 
@@ -16,7 +16,7 @@ Rules (where the method is silent, these are our choices):
 * Confirming a sentence makes its confirmed spans the whole answer: any
   suggestion still pending on it is rejected in the same action. A sentence
   confirmed with no spans is annotated (it says "no entities here").
-* :meth:`LabelingMixin.apply_to_identical` adds *suggested* spans to
+* :meth:`Labels.apply_to_identical` adds *suggested* spans to
   unconfirmed pool sentences only; confirmed sentences are never changed
   behind the person's back, and no existing span is overwritten.
 """
@@ -41,7 +41,7 @@ class SpanError(ProjectError, ValueError):
 
 @dataclass(frozen=True)
 class Undone:
-    """What :meth:`LabelingMixin.undo` reverted: the action's name, its
+    """What :meth:`Labels.undo` reverted: the action's name, its
     sentence (None for actions over many) and its summary."""
 
     action: str
@@ -57,8 +57,19 @@ def _overlaps(a: dict, start: int, end: int) -> bool:
     return a["start"] < end and start < a["end"]
 
 
-class LabelingMixin:
-    """Mixed into :class:`allabel_core.project.core.Project`."""
+class Labels:
+    """The person's layer of a project (``project.labels``): spans,
+    confirm / skip, and the undo history.
+
+    ``db``: the project's :class:`~.db.Database`; ``sentences``: its
+    :class:`~.sentences.SentenceStore` (texts by id); ``schema``: the
+    labels a span may carry.
+    """
+
+    def __init__(self, db, sentences, schema):
+        self._db = db
+        self._sentences = sentences
+        self._schema = schema
 
     # -- reading the person's layer ----------------------------------------
     def _span_rows(self, conn, sentence_id: str) -> list[dict]:
@@ -123,13 +134,10 @@ class LabelingMixin:
                 (action, sentence_id, json.dumps(ops, ensure_ascii=False), json.dumps(summary, ensure_ascii=False), time.time()),
             )
 
-    @staticmethod
-    def _new_row(conn, sentence_id: str, start: int, end: int, label: str, text: str, status: str) -> dict:
+    def _new_row(self, conn, sentence_id: str, start: int, end: int, label: str, text: str, status: str) -> dict:
         # Ids come from a counter in meta, never reused, so the history row knows them
         # and an undone deletion can put a span back under its own id. We hold the write lock.
-        row = conn.execute("SELECT value FROM meta WHERE key = 'next_span_id'").fetchone()
-        new_id = int(row[0]) if row else 1
-        conn.execute("INSERT OR REPLACE INTO meta VALUES ('next_span_id', ?)", (str(new_id + 1),))
+        new_id = self._db.next_counter(conn, "next_span_id")
         return dict(id=new_id, sentence_id=sentence_id, start=start, end=end, label=label, text=text,
                     status=status, created_at=time.time())
 
@@ -138,8 +146,8 @@ class LabelingMixin:
             raise SpanError(f"span offsets must be whole numbers, got {start!r}, {end!r}")
         if not 0 <= start < end <= len(text):
             raise SpanError(f"span [{start}, {end}) lies outside the sentence (length {len(text)})")
-        if label not in self.schema:
-            raise SpanError(f"label {label!r} is not in the schema ({', '.join(self.schema.names)})")
+        if label not in self._schema:
+            raise SpanError(f"label {label!r} is not in the schema ({', '.join(self._schema.names)})")
         piece = text[start:end]
         if expected is not None and expected != piece:
             raise SpanError(f"span [{start}, {end}) is {piece!r} in the sentence, not {expected!r}")
@@ -154,7 +162,7 @@ class LabelingMixin:
         spans it overlaps are replaced; an overlapping confirmed span raises
         :class:`SpanError`. Adding a span that already exists is a no-op.
         """
-        sent_text = self._pool_text(sentence_id)
+        sent_text = self._sentences.text(sentence_id)
         self._check(sent_text, start, end, label, text)
         with self._db.tx() as conn:
             rows = self._span_rows(conn, sentence_id)
@@ -188,8 +196,8 @@ class LabelingMixin:
 
     def set_label(self, sentence_id: str, start: int, end: int, label: str) -> Span:
         """Change a span's type; the span becomes confirmed (the person chose it)."""
-        if label not in self.schema:
-            raise SpanError(f"label {label!r} is not in the schema ({', '.join(self.schema.names)})")
+        if label not in self._schema:
+            raise SpanError(f"label {label!r} is not in the schema ({', '.join(self._schema.names)})")
         with self._db.tx() as conn:
             row = self._find(conn, sentence_id, start, end)
             after = dict(row, label=label, status="confirmed")
@@ -219,7 +227,7 @@ class LabelingMixin:
         predictor). Spans with labels outside the schema, whitespace edges, or
         overlapping a confirmed span or an earlier-kept suggestion (longest
         first) are left out. Returns the suggestions stored."""
-        text = self._pool_text(sentence_id)
+        text = self._sentences.text(sentence_id)
         cands = [(s.start, s.end, s.label) if isinstance(s, Span) else tuple(s[:3]) for s in spans]
         with self._db.tx() as conn:
             rows = self._span_rows(conn, sentence_id)
@@ -242,7 +250,7 @@ class LabelingMixin:
     def confirm(self, sentence_id: str) -> int:
         """Mark the sentence annotated (even with no spans); pending
         suggestions on it are rejected. Returns its number of confirmed spans."""
-        self._pool_text(sentence_id)
+        self._sentences.text(sentence_id)
         with self._db.tx() as conn:
             rows = self._span_rows(conn, sentence_id)
             before = self._state_in(conn, sentence_id)
@@ -256,7 +264,7 @@ class LabelingMixin:
     def skip(self, sentence_id: str) -> bool:
         """Put the sentence aside (it goes to the end of the queue). A
         confirmed sentence stays confirmed; returns whether anything changed."""
-        self._pool_text(sentence_id)
+        self._sentences.text(sentence_id)
         with self._db.tx() as conn:
             before = self._state_in(conn, sentence_id)
             if before is not None:
@@ -275,8 +283,8 @@ class LabelingMixin:
         the number of suggestions added (undone together)."""
         if not text or text != text.strip():
             raise SpanError(f"cannot apply to {text!r}: empty or with whitespace at its edges")
-        if label not in self.schema:
-            raise SpanError(f"label {label!r} is not in the schema ({', '.join(self.schema.names)})")
+        if label not in self._schema:
+            raise SpanError(f"label {label!r} is not in the schema ({', '.join(self._schema.names)})")
         left = r"(?<!\w)" if re.match(r"\w", text[0]) else ""
         right = r"(?!\w)" if re.match(r"\w", text[-1]) else ""
         pattern = re.compile(left + re.escape(text) + right)

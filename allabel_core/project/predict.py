@@ -1,56 +1,21 @@
-"""The predictor a project's settings name, predicting with it while keeping
-the project's records (stored predictions, the LLM ledger), and suggesting
-spans for one sentence with the project's annotated sentences as
-demonstrations."""
+"""Predicting with a project's records kept (stored predictions, the LLM
+ledger), and suggesting spans for one sentence with the project's annotated
+sentences as demonstrations. The predictor itself is built from the
+settings by :func:`allabel_core.predictors.registry.predictor_from_settings`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
-from ..predictors.base import DemoStore, Prediction, Progress
-from .records import public_url
-
-KNN_NAME = "offline kNN predictor"
-
-
-def predictor_description(settings: Mapping) -> str:
-    """What the UI shows as "predictor in use", without building it."""
-    if settings.get("predictor") == "openai":
-        return f"LLM {settings.get('model') or '(no model set)'} at {public_url(settings.get('base_url') or '')}"
-    return KNN_NAME
-
-
-def predictor_for(settings: Mapping, embedder, schema, *, api_key: str | None = None):
-    """Build the predictor the settings name.
-
-    ``"knn"``: :class:`~allabel_core.predictors.knn.KnnPredictor` with its
-    tuned defaults (its own ``k`` is the number of demonstrations it votes
-    over; the ``k`` setting is the LLM's prompt size). ``"openai"``:
-    :class:`~allabel_core.predictors.llm.LlmPredictor` over
-    :class:`~allabel_core.predictors.llm.OpenAICompatible` at the configured
-    ``base_url`` and ``model``, with ``k`` demonstrations and ``seed``; the
-    key is ``api_key`` (typed for the session) or ``$OPENAI_API_KEY``.
-    ``schema``: a :class:`~allabel_core.data.schema.Schema` (definitions go
-    into the prompt).
-    """
-    if settings.get("predictor") == "openai":
-        from ..predictors.llm import LlmPredictor
-        from ..predictors.openai_model import OpenAICompatible
-
-        model = OpenAICompatible(settings.get("base_url"), settings.get("model"), api_key or None)
-        labels = {t.name: t.description for t in schema.types}
-        return LlmPredictor(model, labels, embedder=embedder, k=int(settings.get("k", 5)),
-                            seed=int(settings.get("seed", 0)))
-    from ..predictors.knn import KnnPredictor
-
-    return KnnPredictor(embedder)
+from ..jobs import Progress
+from ..predictors.base import DemoStore, Prediction, Predictor
 
 
 @contextmanager
-def llm_usage_logged(project, predictor, *, purpose: str, details: Mapping | None = None) -> Iterator[None]:
+def llm_usage_logged(project, predictor: Predictor, *, purpose: str, details: Mapping | None = None) -> Iterator[None]:
     """Log what ``predictor``'s ledger counts during the block as one row of
-    the project's ledger (:meth:`~allabel_core.project.core.Project.log_ledger`):
+    the project's ledger (:meth:`~allabel_core.project.records.Records.log_ledger`):
     calls, tokens, cost, whether the cache answered. Logged even when the
     block raises (a cancelled job has still spent its calls). A predictor
     without a ``ledger`` (the offline kNN) logs nothing.
@@ -58,7 +23,7 @@ def llm_usage_logged(project, predictor, *, purpose: str, details: Mapping | Non
     For work that calls the predictor somewhere inside (the uncertainty
     stage); :func:`predict_and_record` wraps one ``predict`` call.
     """
-    ledger = getattr(predictor, "ledger", None)
+    ledger = predictor.ledger
     if ledger is None:
         yield
         return
@@ -68,9 +33,8 @@ def llm_usage_logged(project, predictor, *, purpose: str, details: Mapping | Non
     finally:
         after = ledger.summary()
         cost = None if after["cost_usd"] is None else after["cost_usd"] - (before["cost_usd"] or 0.0)
-        model = getattr(predictor, "model", None)
-        ident = model.identity() if hasattr(model, "identity") else {}
-        project.log_ledger(
+        ident = predictor.identity()
+        project.records.log_ledger(
             model=ident.get("model", predictor.name), base_url=ident.get("base_url", ""),
             calls=after["calls"] - before["calls"], cached=after["cache_hits"] > before["cache_hits"],
             prompt_tokens=after["prompt_tokens"] - before["prompt_tokens"],
@@ -88,7 +52,7 @@ def predict_and_record(
     its calls logged in the project's ledger (:func:`llm_usage_logged`)."""
     with llm_usage_logged(project, predictor, purpose=purpose, details=details):
         preds = predictor.predict(demos, sentences, progress=progress)
-    project.save_predictions(preds, predictor.name, role=role)
+    project.records.save_predictions(preds, predictor.name, role=role)
     return preds
 
 
@@ -115,5 +79,5 @@ def suggest_for(project, sentence_id: str, predictor, embedder) -> Prediction:
     pred = predict_one(project, sentence_id, predictor, embedder, purpose="suggest",
                        details={"sentence_id": sentence_id})
     if not pred.error:
-        project.suggest(sentence_id, pred.spans)
+        project.labels.suggest(sentence_id, pred.spans)
     return pred

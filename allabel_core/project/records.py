@@ -7,26 +7,18 @@ import json
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
 from ..errors import DimensionError, ProjectError
 from ..predictors.base import Prediction
+from ..predictors.registry import public_url
 from .db import dumps
 from .settings import scrub
 from ..data.sentence import Span
 
 CURVE_COLUMNS = ("strategy", "budget", "seed", "f1", "precision", "recall")
 
-
-def public_url(url: str) -> str:
-    """``url`` without user, password, query or fragment (where keys hide)."""
-    parts = urlsplit(str(url))
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _num(value):
@@ -39,14 +31,17 @@ def _num(value):
     return value if math.isfinite(value) else None
 
 
-class RecordsMixin:
-    """Mixed into :class:`allabel_core.project.core.Project`."""
+class Records:
+    """What a project keeps besides labels (``project.records``):
+    predictions, the LLM ledger, curve points, the map layout.
 
-    def _next(self, conn, counter: str) -> int:
-        row = conn.execute("SELECT value FROM meta WHERE key = ?", (counter,)).fetchone()
-        value = int(row[0]) if row else 1
-        conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (counter, str(value + 1)))
-        return value
+    ``db``: the project's :class:`~.db.Database`; ``secrets``: what stored
+    text is scrubbed of (:class:`~.settings.Secrets`).
+    """
+
+    def __init__(self, db, secrets):
+        self._db = db
+        self._secrets = secrets
 
     # -- predictions ---------------------------------------------------------
     def save_predictions(self, predictions: Iterable[Prediction], predictor_name: str, *, role: str = "pool") -> int:
@@ -54,10 +49,10 @@ class RecordsMixin:
         with their retrieved demonstrations and details; returns the run number.
         The spans are records only; to show them as suggestions on a pool
         sentence call :meth:`~allabel_core.project.labels.LabelingMixin.suggest`."""
-        secrets = self._secret_values()
+        secrets = self._secrets.values()
         now = time.time()
         with self._db.tx() as conn:
-            run = self._next(conn, "next_prediction_run")
+            run = self._db.next_counter(conn, "next_prediction_run")
             conn.executemany(
                 "INSERT INTO predictions (run, role, sentence_id, predictor, spans, uncertainty, uncertainty_kind,"
                 " demonstrations, similarities, error, details, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -131,7 +126,7 @@ class RecordsMixin:
     ) -> None:
         """Record LLM usage (tokens, calls, cost; ``cached`` for answers from
         the cache). The URL is stored without credentials or query."""
-        secrets = self._secret_values()
+        secrets = self._secrets.values()
         with self._db.tx() as conn:
             conn.execute(
                 "INSERT INTO ledger (created_at, model, base_url, purpose, calls, prompt_tokens, completion_tokens,"
@@ -166,7 +161,7 @@ class RecordsMixin:
         under ``run``; ``replace`` drops that run's earlier points. Returns
         the number stored."""
         records = rows.to_dict("records") if hasattr(rows, "to_dict") else [dict(r) for r in rows]
-        secrets = self._secret_values()
+        secrets = self._secrets.values()
         now = time.time()
         with self._db.tx() as conn:
             if replace:
@@ -220,7 +215,7 @@ class RecordsMixin:
             conn.executemany("INSERT INTO projection VALUES (?, ?, ?, ?)",
                              [(i, sid, float(x), float(y)) for i, (sid, (x, y)) in enumerate(zip(ids, xy))])
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('projection_params', ?)",
-                         (dumps(scrub(dict(params), self._secret_values())),))
+                         (dumps(scrub(dict(params), self._secrets.values())),))
 
     def projection(self) -> tuple[list[str], np.ndarray, dict] | None:
         """``(ids, xy (n, 2) float32, params)`` as saved, or None."""

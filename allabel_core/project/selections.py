@@ -11,15 +11,30 @@ from collections.abc import Iterable, Mapping
 
 from ..errors import ConfigError, ProjectError
 from .db import dumps
-from .settings import STAGES, scrub, stage_name
+from ..selection.stages import MANUAL, STAGE_NAMES, stage_name
+from .settings import scrub
 
 
-class QueueMixin:
-    """Mixed into :class:`allabel_core.project.core.Project`."""
+class Selections:
+    """Which sentences were picked, by which stage and why, and the labeling
+    queue built from them (``project.selections``).
 
-    # -- selections and the queue ------------------------------------------
+    ``db``: the project's :class:`~.db.Database`; ``sentences``: its
+    :class:`~.sentences.SentenceStore`; ``stage_order()``: the project's
+    ``stage_order`` setting now; ``states()``: sentence id -> confirmed /
+    skipped (:meth:`~.labels.Labels.states`); ``secrets``: what stored
+    reasons are scrubbed of (:class:`~.settings.Secrets`).
+    """
+
+    def __init__(self, db, sentences, stage_order, states, secrets):
+        self._db = db
+        self._sentences = sentences
+        self._stage_order = stage_order
+        self._states = states
+        self._secrets = secrets
+
     def _pick(self, pick, stage: str | None) -> tuple[str, str, float | None, dict]:
-        ids = self.pool_ids()
+        ids = self._sentences.ids()
         if isinstance(pick, Mapping):
             get = pick.get
         elif isinstance(pick, (str, int)) or hasattr(pick, "__index__"):
@@ -33,7 +48,7 @@ class QueueMixin:
             if index is None or not 0 <= int(index) < len(ids):
                 raise ProjectError(f"selection {pick!r} names no pool sentence (index out of range or missing)")
             sid = ids[int(index)]
-        if str(sid) not in self._pool_texts():
+        if str(sid) not in self._sentences.texts():
             raise ProjectError(f"selection names no pool sentence: {sid!r}")
         stg = get("stage", None) or stage
         if not stg:
@@ -41,16 +56,16 @@ class QueueMixin:
         score = get("score", None)
         return str(sid), stage_name(stg), None if score is None else float(score), dict(get("reason", None) or {})
 
-    def record_selection(self, picks: Iterable, stage: str | None = None) -> int:
+    def record(self, picks: Iterable, stage: str | None = None) -> int:
         """Record picks: pool indices, ids, or mappings/objects with ``id`` or
         ``index``, ``score``, ``reason`` (dict) and optionally ``stage``.
         A sentence is selected once; picks already selected are ignored.
         Returns how many were new."""
         rows = [self._pick(p, stage) for p in picks]
-        secrets = self._secret_values()
+        secrets = self._secrets.values()
         now = time.time()
         with self._db.tx() as conn:
-            run = self._next(conn, "next_selection_run")
+            run = self._db.next_counter(conn, "next_selection_run")
             before = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO selections (sentence_id, stage, score, reason, run, created_at) VALUES (?,?,?,?,?,?)",
@@ -58,33 +73,33 @@ class QueueMixin:
             )
             return conn.total_changes - before
 
-    def enqueue(self, ids: Iterable, stage: str = "manual") -> int:
+    def enqueue(self, ids: Iterable, stage: str = MANUAL) -> int:
         """Queue sentences by hand (e.g. from a lasso on the map)."""
-        return self.record_selection(ids, stage)
+        return self.record(ids, stage)
 
-    def clear_selections(self, stage: str | None = None) -> int:
+    def clear(self, stage: str | None = None) -> int:
         """Forget selections (of one stage, or all); labels are kept."""
         with self._db.tx() as conn:
             if stage is None:
                 return conn.execute("DELETE FROM selections").rowcount
             return conn.execute("DELETE FROM selections WHERE stage = ?", (stage_name(stage),)).rowcount
 
-    def selections(self):
+    def table(self):
         """A DataFrame, one row per selected sentence in selection order:
         sentence_id, index (pool position), stage, score, reason (dict), run,
         created_at, state (confirmed / skipped / None), text."""
         import pandas as pd
 
-        index = {sid: i for i, sid in enumerate(self.pool_ids())}
+        index = {sid: i for i, sid in enumerate(self._sentences.ids())}
         df = pd.read_sql_query(
             "SELECT s.sentence_id, s.stage, s.score, s.reason, s.run, s.created_at, st.state FROM selections s"
             " LEFT JOIN sentence_state st ON st.sentence_id = s.sentence_id ORDER BY s.seq", self._db.conn())
         df.insert(1, "index", df["sentence_id"].map(index).astype("int64"))
         df["reason"] = df["reason"].map(json.loads)
-        df["text"] = df["sentence_id"].map(self._pool_texts())
+        df["text"] = df["sentence_id"].map(self._sentences.texts())
         return df
 
-    def selection(self, sentence_id: str) -> dict | None:
+    def get(self, sentence_id: str) -> dict | None:
         """How one sentence was selected: ``{stage, score, reason, run}``, or None."""
         row = self._db.conn().execute(
             "SELECT stage, score, reason, run FROM selections WHERE sentence_id = ?", (sentence_id,)).fetchone()
@@ -95,13 +110,13 @@ class QueueMixin:
         D→S→U by default, then other stages, then manual), each stage in
         the order picked. Without ``include_done``, confirmed sentences are
         left out and skipped ones move to the end."""
-        order = list(self.settings.get("stage_order") or STAGES)
+        order = list(self._stage_order() or STAGE_NAMES)
         rows = self._db.conn().execute(
             "SELECT s.sentence_id, s.stage, st.state FROM selections s"
             " LEFT JOIN sentence_state st ON st.sentence_id = s.sentence_id ORDER BY s.seq").fetchall()
 
         def rank(stage: str) -> float:
-            return order.index(stage) if stage in order else (len(order) + 1 if stage == "manual" else len(order))
+            return order.index(stage) if stage in order else (len(order) + 1 if stage == MANUAL else len(order))
 
         rows.sort(key=lambda r: rank(r[1]))  # stable: selection order within a stage
         if include_done:
@@ -115,7 +130,7 @@ class QueueMixin:
 
     def set_current(self, sentence_id: str | None) -> None:
         if sentence_id is not None:
-            self._pool_text(sentence_id)
+            self._sentences.text(sentence_id)
         with self._db.tx() as conn:
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('current_id', ?)", (dumps(sentence_id),))
 
@@ -124,7 +139,7 @@ class QueueMixin:
         skipped) one after ``after`` in queue order, wrapping around; then
         skipped ones; None when nothing is left."""
         full, pending = self.queue(include_done=True), self.queue()
-        states = self.states()
+        states = self._states()
         pos = full.index(after) if after in full else -1
         rotated = full[pos + 1:] + full[: pos + 1]
         fresh = [s for s in rotated if s in pending and s not in states and s != after]

@@ -15,19 +15,17 @@ import re
 from collections.abc import Iterable, Mapping
 
 from ..errors import ConfigError
-
-STAGES = ("diversity", "similarity", "uncertainty")
-STAGE_ALIASES = {"d": "diversity", "s": "similarity", "u": "uncertainty", "m": "manual"}
-PREDICTORS = ("knn", "openai")
+from ..predictors.registry import DEFAULT_PREDICTOR, PREDICTORS
+from ..selection.stages import STAGE_NAMES
 
 DEFAULT_SETTINGS: dict = {
-    "predictor": "knn",  # "knn" (offline kNN predictor) or "openai" (OpenAI-compatible endpoint)
+    "predictor": DEFAULT_PREDICTOR,  # a name in allabel_core.predictors.registry
     "base_url": "http://localhost:11434/v1",
     "model": "",
     "k": 5,  # demonstrations retrieved per sentence
     "budget": 20,  # replaced at creation by 10 % of the pool
     "split": [1, 3, 1],  # diversity : similarity : uncertainty
-    "stage_order": list(STAGES),
+    "stage_order": list(STAGE_NAMES),
     "seed": 0,
     "seeds": [0, 1, 2],
 }
@@ -42,6 +40,21 @@ def known_secrets(extra: Iterable[str] = ()) -> list[str]:
     """API keys in the environment plus ``extra`` (at least 8 characters)."""
     values = [os.environ.get(name, "") for name in ENV_SECRETS] + list(extra)
     return [v for v in values if v and len(v) >= 8]
+
+
+class Secrets:
+    """Keys typed for this session (held in memory only), plus those in the
+    environment: what stored free text is scrubbed of."""
+
+    def __init__(self) -> None:
+        self._typed: set[str] = set()
+
+    def register(self, value: str) -> None:
+        if value:
+            self._typed.add(str(value))
+
+    def values(self) -> list[str]:
+        return known_secrets(self._typed)
 
 
 def scrub(obj, secrets: Iterable[str] = ()):
@@ -83,11 +96,16 @@ def check_setting(key: str, value, secrets: Iterable[str] = ()) -> None:
         or sum(value) <= 0
     ):
         raise ConfigError(f"split must be three non-negative weights (diversity, similarity, uncertainty), got {value!r}")
-    if key == "stage_order" and sorted(value or []) != sorted(STAGES):
-        raise ConfigError(f"stage_order must order {', '.join(STAGES)}, got {value!r}")
+    if key == "stage_order" and sorted(value or []) != sorted(STAGE_NAMES):
+        raise ConfigError(f"stage_order must order {', '.join(STAGE_NAMES)}, got {value!r}")
 
 
-def stage_name(stage: str) -> str:
-    """``"D"``/``"diversity"`` → ``"diversity"``; ``"manual"`` and others kept."""
-    s = str(stage).strip().lower()
-    return STAGE_ALIASES.get(s, s)
+def parse_seed_list(text: str) -> list[int]:
+    """``"0, 1, 2"`` (commas or spaces) -> ``[0, 1, 2]``; ``ConfigError`` otherwise."""
+    try:
+        seeds = [int(s) for s in str(text).replace(",", " ").split()]
+    except ValueError:
+        raise ConfigError(f"seeds must be whole numbers separated by commas, got {text!r}") from None
+    if not seeds:
+        raise ConfigError("give at least one seed")
+    return seeds

@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..jobs import Job
 from .predict import llm_usage_logged, predict_and_record, predict_one  # noqa: F401 (re-exported)
 
-STAGE_LETTERS = {"diversity": "D", "similarity": "S", "uncertainty": "U"}
+from ..selection.stages import STAGES, get_stage
 
 
 def pool_vectors(project, embedder, progress=None):
@@ -36,9 +36,9 @@ def stage_quotas(project) -> dict[str, int]:
     from ..selection import split_budget
 
     s = project.settings
-    order = "".join(STAGE_LETTERS[x] for x in s["stage_order"])
+    order = "".join(get_stage(x).letter for x in s["stage_order"])
     quotas = split_budget(int(s["budget"]), ":".join(str(w) for w in s["split"]), order)
-    return {name: quotas[letter] for name, letter in STAGE_LETTERS.items()}
+    return {stage.name: quotas[stage.letter] for stage in STAGES}
 
 
 def _why(pick, ids) -> dict:
@@ -70,7 +70,7 @@ def run_stages(project, embedder, predictor, stages, *, progress=None) -> list[d
     """
     import numpy as np
 
-    from ..selection import Pick, SelectionContext, select_coreset, select_similarity, select_uncertainty
+    from ..selection import Pick, SelectionContext, run_stage
 
     ids = project.pool_ids()
     row = {sid: i for i, sid in enumerate(ids)}
@@ -80,21 +80,19 @@ def run_stages(project, embedder, predictor, stages, *, progress=None) -> list[d
     rng = np.random.default_rng(int(settings.get("seed", 0)))
     quotas = stage_quotas(project)
     order = [s for s in settings["stage_order"] if s in stages]
-    done_per_stage = project.selections()["stage"].value_counts().to_dict()
+    done_per_stage = project.selections.table()["stage"].value_counts().to_dict()
     new: list[dict] = []
     for step, stage in enumerate(order):
         if progress:
             progress(step, len(order), f"stage {stage}")
-        confirmed = {sid for sid, st in project.states().items() if st == "confirmed"}
-        chosen = list(project.selections()["sentence_id"]) + sorted(confirmed)
+        confirmed = {sid for sid, st in project.labels.states().items() if st == "confirmed"}
+        chosen = list(project.selections.table()["sentence_id"]) + sorted(confirmed)
         selected = list(dict.fromkeys(row[s] for s in chosen if s in row))
         q = min(max(0, quotas[stage] - int(done_per_stage.get(stage, 0))), len(ids) - len(selected))
         if q == 0:
             continue
-        if stage == "diversity":
-            picks = list(select_coreset(pool, selected, q, rng=rng))
-        elif stage == "similarity":
-            picks = list(select_similarity(pool, selected, q, rng=rng, target_vectors=target))
+        if stage != "uncertainty":
+            picks = list(run_stage(stage, pool, selected, q, rng=rng, target_vectors=target))
         else:
             keep = [i for i in range(len(ids)) if i not in set(selected) or ids[i] in confirmed]
             at = {orig: j for j, orig in enumerate(keep)}
@@ -105,8 +103,8 @@ def run_stages(project, embedder, predictor, stages, *, progress=None) -> list[d
                 annotated={at[row[sid]]: s for sid, s in annotated.items()}, embedder=embedder,
             )
             with llm_usage_logged(project, predictor, purpose="uncertainty stage", details={"quota": q}):
-                sub = select_uncertainty(pool[keep], sub_sel, min(q, len(keep) - len(sub_sel)), rng=rng,
-                                         context=ctx, target_vectors=target)
+                sub = run_stage(stage, pool[keep], sub_sel, min(q, len(keep) - len(sub_sel)), rng=rng,
+                                context=ctx, target_vectors=target)
             left_out = len(selected) - len(sub_sel)
             picks = [
                 Pick(keep[p.index], p.stage, p.score, None, None,
@@ -114,7 +112,7 @@ def run_stages(project, embedder, predictor, stages, *, progress=None) -> list[d
                 for p in sub
             ]
         records = [{"id": ids[p.index], "stage": stage, "score": p.score, "reason": _why(p, ids)} for p in picks]
-        project.record_selection(records)
+        project.selections.record(records)
         new += [{"sentence_id": r["id"], **{k: r[k] for k in ("stage", "score", "reason")}} for r in records]
     if progress:
         progress(len(order), len(order), "done")
@@ -129,21 +127,22 @@ def refresh_predictions(project, embedder, predictor, *, predict_pool: bool = Tr
     ``predict_pool``, the pool (for the map's uncertainty and error
     colourings; cheap for the offline predictor, not for an LLM, whose
     calls go into the project's ledger, one row per set predicted). Scores
-    against gold where gold exists: the target's, else the pool's gold on
-    the sentences not confirmed. Returns the curve point stored
+    against gold by the one rule of :mod:`.scoring` (the target's gold, else
+    the pool's on the sentences not confirmed). Returns the curve point stored
     (``n_labeled, f1, precision, recall, scored_on``), or None with no
     confirmed sentence yet.
     """
     from ..predictors.base import DemoStore
-    from ..scoring import evaluate
-    from ..data.sentence import spans_to_tags
+    from .scoring import gold_to_score_against, score_against_gold
 
     annotated = list(project.annotated())
     if not annotated:
         return None
     demos = DemoStore.from_sentences(annotated, embedder)
     target = project.target()
-    pool = [s.with_spans([]) for s in project.pool()] if predict_pool or target is None else []
+    gold = gold_to_score_against(project)
+    on_pool = predict_pool or target is None or (gold is not None and gold.role == "pool")
+    pool = [s.with_spans([]) for s in project.pool()] if on_pool else []
     total = len(pool) + (len(target) if target is not None else 0)
     done = 0
 
@@ -159,23 +158,15 @@ def refresh_predictions(project, embedder, predictor, *, predict_pool: bool = Tr
     point = {"strategy": "you", "n_labeled": len(annotated), "budget": len(annotated) / len(project),
              "predictor": predictor.name}
     pool_preds = predict(pool, "pool") if pool else []
-    if target is not None:
-        preds = predict([s.with_spans([]) for s in target], "target")
-        gold = list(target)
-        point["scored_on"] = "target"
-    else:
-        confirmed = {s.id for s in annotated}
-        gold_by_id = {s.id: s for s in project.gold()} if project.has_gold() else {}
-        pairs = [(gold_by_id[p.sentence_id], p) for p in pool_preds
-                 if p.sentence_id in gold_by_id and p.sentence_id not in confirmed]
-        gold, preds = [g for g, _ in pairs], [p for _, p in pairs]
-        point["scored_on"] = "pool (not confirmed)"
-    if gold:
-        by_id = {p.sentence_id: p for p in preds}
-        pred_tags = [spans_to_tags(g.tokens, by_id[g.id].spans if g.id in by_id else ())[0] for g in gold]
-        scores = evaluate([g.tags() for g in gold], pred_tags)
-        point.update(f1=scores.f1, precision=scores.precision, recall=scores.recall, support=scores.support)
-    project.save_curve([point], run="live")
+    target_preds = predict([s.with_spans([]) for s in target], "target") if target is not None else []
+    preds = target_preds if gold is not None and gold.role == "target" else pool_preds
+    if gold is not None:
+        point["scored_on"] = gold.label
+        scored = score_against_gold(project, {p.sentence_id: p.spans for p in preds if not p.error})
+        if scored is not None:
+            s = scored.scores
+            point.update(f1=s.f1, precision=s.precision, recall=s.recall, support=s.support, scored_sentences=scored.n)
+    project.records.save_curve([point], run="live")
     return point
 
 
@@ -185,8 +176,8 @@ def keep_live_curve(project, embedder, predictor, job: Job | None = None, *, pre
     round). Returns the number of rounds run."""
     rounds = 0
     while not (job and job.cancelled):
-        n = sum(1 for st in project.states().values() if st == "confirmed")
-        live = project.curve_results("live")
+        n = sum(1 for st in project.labels.states().values() if st == "confirmed")
+        live = project.records.curve_results("live")
         if n == 0 or ("n_labeled" in live and (live["n_labeled"] == n).any()):
             break
         refresh_predictions(project, embedder, predictor, predict_pool=predict_pool,
@@ -196,17 +187,17 @@ def keep_live_curve(project, embedder, predictor, job: Job | None = None, *, pre
 
 
 def compute_map(project, embedder, *, warm: Job | None = None, job: Job | None = None):
-    """The project's 2-D map (see :func:`allabel_core.vectors.layout.projection_for`):
+    """The project's 2-D map (see :func:`allabel_core.vectors.layout.stored_layout`):
     embeds the pool, waits for a running UMAP ``warm`` up job, lays it out
     once and stores it in the project. Returns ``(len(project), 2)`` float32."""
-    from ..vectors.layout import PROJECT_STEPS, projection_for
+    from ..vectors.layout import PROJECT_STEPS, stored_layout
 
     say = job.progress if job else (lambda *a: None)
     vectors = pool_vectors(project, embedder, progress=lambda d, t: say(d, t, "embedding the pool"))
     while warm is not None and not warm.wait(0.5):  # show the warm-up's own steps meanwhile
         w = warm.status()
         say(w["done"], w["total"], f"UMAP warm-up, once per server: {w['message'] or 'starting'}")
-    return projection_for(project, project.pool_ids(), vectors,
+    return stored_layout(project.records, project.pool_ids(), vectors,
                           progress=lambda d, t: say(d, t, PROJECT_STEPS[min(d, len(PROJECT_STEPS) - 1)]))
 
 
@@ -216,7 +207,7 @@ def demonstrations_for(project, embedder, sentence_id: str, k: int = 5) -> tuple
     sentences (itself excluded). Returns ``(ids, similarities)``."""
     from ..predictors.base import DemoStore
 
-    pred = project.prediction(sentence_id)
+    pred = project.records.prediction(sentence_id)
     if pred is not None and pred.demonstrations:
         pairs = sorted(zip(pred.demonstrations, pred.similarities), key=lambda p: -p[1])
         return [p[0] for p in pairs], [float(p[1]) for p in pairs]
@@ -240,7 +231,7 @@ def run_experiment(project, embedder, predictor, *, strategies, budgets, seeds, 
     target = project.target()
     if target is None or not project.has_gold("target") or not project.has_gold("pool"):
         raise ConfigError("the experiment needs gold labels on the pool and a target set with gold labels")
-    project.save_curve([], run="experiment", replace=True)
+    project.records.save_curve([], run="experiment", replace=True)
 
     def progress(done, total, what):
         if job:
@@ -248,7 +239,7 @@ def run_experiment(project, embedder, predictor, *, strategies, budgets, seeds, 
             job.progress(done, total, what)
 
     def on_result(row):
-        project.save_curve([row], run="experiment")
+        project.records.save_curve([row], run="experiment")
         if job:
             job.add_result(row)
 

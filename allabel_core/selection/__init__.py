@@ -13,7 +13,7 @@ Each returns a :class:`Selection`: pool indices in pick order with a
 :class:`Pick` (stage, score, reason) for each.
 """
 
-from .allabel import select_allabel
+from .allabel import run_stage, select_allabel
 from .baselines import select_full, select_random
 from .budget import parse_order, parse_split, resolve_budget, split_budget
 from .context import SelectionContext
@@ -21,10 +21,18 @@ from .coreset import greedy_kcenter, mean_similarity, select_coreset
 from .picks import Pick, Selection
 from .registry import STRATEGIES, get_strategy, parse_strategy, run_strategy, split_strategy_list, strategy_names
 from .similarity import Coverage, coverage_lists, coverage_scores, select_similarity
+from .stages import MANUAL, STAGE_NAMES, STAGES, Stage, get_stage, stage_name
 from .uncertainty import select_uncertainty
 
 __all__ = [
+    "MANUAL",
+    "STAGES",
+    "STAGE_NAMES",
     "STRATEGIES",
+    "Stage",
+    "get_stage",
+    "run_stage",
+    "stage_name",
     "Coverage",
     "Pick",
     "Selection",

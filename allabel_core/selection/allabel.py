@@ -11,12 +11,55 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ConfigError
 from .budget import DEFAULT_ORDER, check_pool, parse_order, parse_split, split_budget
 from .context import SelectionContext
 from .coreset import select_coreset
 from .picks import Selection
 from .similarity import coverage_lists, select_similarity
+from .stages import get_stage
 from .uncertainty import require_context, select_uncertainty
+
+
+# What each stage takes of the ALLabel parameters (each function has its own defaults).
+STAGE_PARAMS = {
+    "diversity": ("seed", "candidates"),
+    "similarity": ("k_cov", "discount", "index", "lists"),
+    "uncertainty": ("shortlist_factor", "shortlist_by", "k_cov", "discount", "index", "lists"),
+}
+
+
+def run_stage(
+    stage: str,
+    pool_vectors: np.ndarray,
+    selected,
+    n: int,
+    *,
+    rng: np.random.Generator,
+    target_vectors: np.ndarray | None = None,
+    context: SelectionContext | None = None,
+    **params,
+) -> Selection:
+    """Run one ALLabel stage (a name or letter from
+    :data:`~.stages.STAGES`) for ``n`` picks: the one dispatcher used by
+    :func:`select_allabel` and by a live project
+    (:func:`allabel_core.project.tasks.run_stages`). ``params`` are those of
+    :func:`select_allabel`; each stage gets the ones it takes
+    (:data:`STAGE_PARAMS`: ``seed``, ``candidates`` for diversity; ``k_cov``,
+    ``discount``, ``index`` for similarity and the uncertainty shortlist;
+    ``shortlist_factor``, ``shortlist_by`` and ``context`` for uncertainty;
+    ``lists``: coverage lists shared between stages)."""
+    name = get_stage(stage).name
+    known = {k for ks in STAGE_PARAMS.values() for k in ks}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ConfigError(f"no stage takes {', '.join(unknown)} (options: {', '.join(sorted(known))})")
+    kw = {k: params[k] for k in STAGE_PARAMS[name] if k in params}
+    if name == "diversity":
+        return select_coreset(pool_vectors, selected, n, rng=rng, **kw)
+    if name == "similarity":
+        return select_similarity(pool_vectors, selected, n, rng=rng, target_vectors=target_vectors, **kw)
+    return select_uncertainty(pool_vectors, selected, n, rng=rng, context=context, target_vectors=target_vectors, **kw)
 
 
 def select_allabel(
@@ -77,18 +120,11 @@ def select_allabel(
         q = quotas[stage]
         if not q:
             continue
-        if stage == "D":
-            part = select_coreset(pool, current, q, rng=rng, seed=seed, candidates=candidates)
-        elif stage == "S":
-            part = select_similarity(
-                pool, current, q, rng=rng, target_vectors=target, k_cov=k_cov, discount=discount, index=index, lists=lists
-            )
-        else:
-            part = select_uncertainty(
-                pool, current, q, rng=rng, context=context, target_vectors=target,
-                shortlist_factor=shortlist_factor, shortlist_by=shortlist_by,
-                k_cov=k_cov, discount=discount, index=index, lists=lists,
-            )
+        part = run_stage(
+            stage, pool, current, q, rng=rng, target_vectors=target, context=context, seed=seed,
+            candidates=candidates, k_cov=k_cov, discount=discount, shortlist_factor=shortlist_factor,
+            shortlist_by=shortlist_by, index=index, lists=lists,
+        )
         out = Selection(out.picks + part.picks, params)
         current.extend(p.index for p in part.picks)
     return out

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import BudgetError, ConfigError, DimensionError, EmptyPoolError
+from .stages import STAGE_LETTERS
 
-STAGES = {"D": "diversity", "S": "similarity", "U": "uncertainty"}
 DEFAULT_SPLIT = (1.0, 3.0, 1.0)
-DEFAULT_ORDER = "DSU"
+DEFAULT_ORDER = STAGE_LETTERS
 
 
 def resolve_budget(budget: int | float | str, n_pool: int) -> int:
@@ -111,7 +111,7 @@ def parse_split(split: str | Sequence[float]) -> tuple[float, float, float]:
 def parse_order(order: str) -> str:
     """``"DSU"`` (default), ``"SDU"``, ``"DS"``…: each of D, S, U at most once."""
     text = str(order).strip().upper()
-    if not text or any(ch not in STAGES for ch in text) or len(set(text)) != len(text):
+    if not text or any(ch not in STAGE_LETTERS for ch in text) or len(set(text)) != len(text):
         raise ConfigError(f"stage order {order!r} must use each of D (diversity), S (similarity), U (uncertainty) at most once, e.g. DSU")
     return text
 
@@ -123,14 +123,14 @@ def split_budget(n: int, split: str | Sequence[float] = DEFAULT_SPLIT, order: st
     ``order`` get nothing (their weight is dropped and the rest renormalised).
     Remainder ties go to the stage that runs first.
     """
-    weights = dict(zip("DSU", parse_split(split)))
+    weights = dict(zip(STAGE_LETTERS, parse_split(split)))
     order = parse_order(order)
     active = [s for s in order if weights[s] > 0]
     if not active:
         raise ConfigError(f"split {split!r} gives no weight to any stage in order {order!r}")
     total = sum(weights[s] for s in active)
     exact = {s: n * weights[s] / total for s in active}
-    quotas = {s: int(math.floor(exact[s])) if s in exact else 0 for s in "DSU"}
+    quotas = {s: int(math.floor(exact[s])) if s in exact else 0 for s in STAGE_LETTERS}
     left = n - sum(quotas.values())
     for s in sorted(active, key=lambda s: (-(exact[s] - math.floor(exact[s])), order.index(s)))[:left]:
         quotas[s] += 1

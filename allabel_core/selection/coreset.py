@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ConfigError
+
 from .budget import check_pool
 from .picks import Pick, Selection
 
@@ -64,7 +66,7 @@ def choose_seed(pool: np.ndarray, rule: str, rng: np.random.Generator, allowed: 
     ``allowed``: optional ``(N,)`` bool mask of eligible rows.
     """
     if rule not in SEEDS:
-        raise ValueError(f"unknown seed rule {rule!r}; choose one of {', '.join(SEEDS)}")
+        raise ConfigError(f"unknown seed rule {rule!r}; choose one of {', '.join(SEEDS)}")
     eligible = np.flatnonzero(allowed) if allowed is not None else np.arange(len(pool))
     if rule == "random":
         return int(eligible[rng.integers(len(eligible))]), float("nan")
@@ -118,7 +120,7 @@ def greedy_kcenter(
     N = len(pool)
     initial = np.asarray(initial, dtype=np.int64)
     if len(initial) == 0:
-        raise ValueError("greedy_kcenter needs at least one selected row to start from; choose a seed first")
+        raise ConfigError("greedy_kcenter needs at least one selected row to start from; choose a seed first")
     maxsim = np.full(N, -np.inf, dtype=np.float32)
     nearest = np.full(N, -1, dtype=np.int64)
     maxsim[initial] = np.inf
@@ -127,7 +129,7 @@ def greedy_kcenter(
     _apply(pool, initial, maxsim, nearest, block)
     n_avail = int(np.count_nonzero(maxsim < np.inf))
     if n > n_avail:
-        raise ValueError(f"only {n_avail} rows can still be picked, {n} asked")
+        raise ConfigError(f"only {n_avail} rows can still be picked, {n} asked")
 
     out = np.empty(n, dtype=np.int64)
     out_score = np.empty(n, dtype=np.float32)
@@ -202,7 +204,7 @@ def select_coreset(
     pool. Returns a :class:`Selection` of ``n`` picks.
     """
     if candidates not in CANDIDATES:
-        raise ValueError(f"unknown candidates rule {candidates!r}; choose one of {', '.join(CANDIDATES)}")
+        raise ConfigError(f"unknown candidates rule {candidates!r}; choose one of {', '.join(CANDIDATES)}")
     pool, sel, _ = check_pool(pool_vectors, selected, n, target_vectors)
     params = {"seed": seed, "candidates": candidates}
     if candidates == "inliers":

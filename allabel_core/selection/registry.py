@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import ConfigError
 from .allabel import select_allabel
 from .baselines import select_full, select_random
-from .budget import parse_split
+from .budget import DEFAULT_ORDER, parse_split
 from .context import SelectionContext
 from .coreset import select_coreset
 from .picks import Selection
@@ -67,12 +67,12 @@ def _defaults(func: Callable) -> dict:
 
 
 def _allabel_needs_context(p: dict) -> bool:
-    return parse_split(p.get("split", "1:3:1"))[2] > 0 and "U" in str(p.get("order", "DSU")).upper()
+    return parse_split(p.get("split", "1:3:1"))[2] > 0 and "U" in str(p.get("order", DEFAULT_ORDER)).upper()
 
 
 def _allabel_uses_rng(p: dict) -> bool:
     d, s, u = parse_split(p.get("split", "1:3:1"))
-    order = str(p.get("order", "DSU")).upper()
+    order = str(p.get("order", DEFAULT_ORDER)).upper()
     return (s > 0 and "S" in order) or (u > 0 and "U" in order) or p.get("seed") == "random"
 
 

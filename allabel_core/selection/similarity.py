@@ -19,6 +19,8 @@ import math
 
 import numpy as np
 
+from ..errors import ConfigError
+
 from ..vectors.index import build_index
 from .budget import check_pool
 from .picks import Pick, Selection
@@ -46,7 +48,7 @@ def coverage_lists(
     when the pool is smaller than ``k``.
     """
     if k < 1:
-        raise ValueError(f"k_cov must be at least 1, got {k}")
+        raise ConfigError(f"k_cov must be at least 1, got {k}")
     self_target = target is None
     queries = pool if self_target else target
     want = min(k + (1 if self_target else 0), len(pool))
@@ -55,7 +57,7 @@ def coverage_lists(
     elif index == "ivf":
         ids = _ivf_search(pool, queries, want, rng or np.random.default_rng(0), nprobe)
     else:
-        raise ValueError(f"unknown index {index!r}; choose one of {', '.join(INDEXES)}")
+        raise ConfigError(f"unknown index {index!r}; choose one of {', '.join(INDEXES)}")
     if self_target:
         own = np.arange(len(pool))[:, None]
         keep = ids != own
@@ -95,7 +97,7 @@ class Coverage:
 
     def __init__(self, lists: np.ndarray, n_pool: int, discount: float = 10.0, *, self_target: bool = False):
         if not discount >= 1:
-            raise ValueError(f"discount must be at least 1, got {discount}")
+            raise ConfigError(f"discount must be at least 1, got {discount}")
         self.lists = np.asarray(lists, dtype=np.int64)
         self.k = self.lists.shape[1]
         self.discount = float(discount)

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from ..errors import PredictorError
+from ..errors import ConfigError, PredictorError
 from ..predictors.base import DemoStore
 from .budget import check_pool
 from .context import SelectionContext
@@ -28,7 +28,7 @@ SHORTLISTS = ("coverage", "random", "all")
 
 
 def require_context(context: SelectionContext | None, n_pool: int, who: str) -> SelectionContext:
-    if context is None or getattr(context, "predictor", None) is None:
+    if context is None or context.predictor is None:
         raise PredictorError(
             f"{who} needs a predictor and the pool sentences (uncertainty stage); "
             "give a corpus rather than bare vectors, or drop the stage (e.g. split 1:4:0)"
@@ -67,7 +67,7 @@ def select_uncertainty(
     """
     pool, sel, target = check_pool(pool_vectors, selected, n, target_vectors)
     if shortlist_by not in SHORTLISTS:
-        raise ValueError(f"unknown shortlist_by {shortlist_by!r}; choose one of {', '.join(SHORTLISTS)}")
+        raise ConfigError(f"unknown shortlist_by {shortlist_by!r}; choose one of {', '.join(SHORTLISTS)}")
     ctx = require_context(context, len(pool), "the uncertainty strategy")
     params = {"shortlist_factor": float(shortlist_factor), "shortlist_by": shortlist_by}
     if shortlist_by == "coverage":

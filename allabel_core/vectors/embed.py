@@ -19,15 +19,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..io.sqlite import ThreadLocalConnection
+from ..jobs import Progress
 from ..paths import cache_dir
 
-Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` while long work runs."""
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"

@@ -9,7 +9,7 @@ Approximation and Projection").
 Layouts are cached on disk under ``<cache_dir>/projections/``, keyed by a hash
 of the vectors and every parameter, so a corpus is laid out once whichever
 face (notebook, CLI, dashboard) asked first. The project store keeps its own
-copy with the parameters (see :func:`projection_for`).
+copy with the parameters (see :func:`stored_layout`).
 
 numba compiles UMAP's layout code on first use in a process (tens of
 seconds); :func:`warm_up` pays that once on tiny data so the first real map
@@ -19,9 +19,10 @@ does not.
 from __future__ import annotations
 
 import hashlib
+import io
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,9 +30,10 @@ import numpy as np
 
 from ..errors import DimensionError
 from .index import build_index
+from ..io.atomic import atomic_write_bytes
+from ..jobs import Progress
 from ..paths import cache_dir
 
-Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)``; step names are in ``*_STEPS``."""
 
 PROJECT_STEPS = ("finding neighbours (faiss)", "laying out (UMAP)", "done")
@@ -133,7 +135,7 @@ def _key(vectors: np.ndarray, params: ProjectionParams) -> str:
     return h.hexdigest()
 
 
-def project(
+def layout_2d(
     vectors: np.ndarray,
     params: ProjectionParams | None = None,
     *,
@@ -175,10 +177,9 @@ def project(
                 pass  # a torn or foreign file: recompute and overwrite it
     xy = _umap(vectors, params, progress)
     if path is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{time.monotonic_ns()}.tmp.npy")
-        np.save(tmp, xy, allow_pickle=False)
-        tmp.replace(path)  # atomic: a concurrent reader never sees half a file
+        buf = io.BytesIO()
+        np.save(buf, xy, allow_pickle=False)
+        atomic_write_bytes(path, buf.getvalue())  # a concurrent reader never sees half a file
     return xy
 
 
@@ -207,7 +208,7 @@ def warm_up(progress: Progress | None = None) -> float:
     return time.perf_counter() - t0
 
 
-def projection_for(
+def stored_layout(
     store,
     ids: Sequence[str],
     vectors: np.ndarray,
@@ -230,6 +231,6 @@ def projection_for(
         s_ids, s_xy, s_params = stored
         if list(s_ids) == ids and dict(s_params or {}) == params.as_dict():
             return np.asarray(s_xy, dtype=np.float32)
-    xy = project(vectors, params, progress=progress)
+    xy = layout_2d(vectors, params, progress=progress)
     store.save_projection(ids, xy, params.as_dict())
     return xy

@@ -15,29 +15,29 @@ from __future__ import annotations
 
 import functools
 import html
-import importlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+
+from ..errors import ConfigError, DimensionError
 import pandas as pd
 import plotly.graph_objects as go
 
 from ..scoring import SCORING
+from ..selection.stages import MANUAL, MANUAL_COLOR, STAGE_NAMES, STAGES
 from ..data.sentence import Span
 
 # Plotly's own threshold: SVG slows to a crawl above about a thousand points.
 WEBGL_ABOVE = 1000
 
 NOT_SELECTED = "not selected"
-STAGE_ORDER = ("diversity", "similarity", "uncertainty", "manual", NOT_SELECTED)
+STAGE_ORDER = (*STAGE_NAMES, MANUAL, NOT_SELECTED)
 STATUS_ORDER = ("confirmed", "suggested", "queued", "skipped", "not labeled")
 ERROR_ORDER = ("correct", "missed", "spurious", "missed and spurious", "no prediction", "no gold")
 COLORS = {
-    "diversity": "#1f77b4",
-    "similarity": "#2ca02c",
-    "uncertainty": "#d62728",
-    "manual": "#8c564b",
+    **{s.name: s.color for s in STAGES},
+    MANUAL: MANUAL_COLOR,
     "confirmed": "#2ca02c",
     "suggested": "#ff7f0e",
     "queued": "#1f77b4",
@@ -126,32 +126,6 @@ def error_groups(
 COLOR_MODES = ("stage", "label status", "predicted uncertainty", "errors against gold")
 
 
-def map_coloring(project, mode: str) -> dict:
-    """What :func:`map_figure` needs to colour a project's pool by ``mode``
-    (one of :data:`COLOR_MODES`): ``{"groups": [...]}`` or ``{"values": [...]}``,
-    plus ``color_by``. Reads the project's selections, label states,
-    suggestions, and newest stored pool predictions."""
-    ids = project.pool_ids()
-    if mode == "stage":
-        sel = project.selections()
-        return {"groups": stage_groups(ids, dict(zip(sel["sentence_id"], sel["stage"]))), "color_by": "stage"}
-    if mode == "label status":
-        status = {sid: "queued" for sid in project.queue()}
-        status.update({s.id: "suggested" for s in project.pool() if any(sp.status == "suggested" for sp in s.spans)})
-        status.update(project.states())
-        return {"groups": status_groups(ids, status), "color_by": "label status"}
-    preds = project.predictions(role="pool").sort_values("run").drop_duplicates("sentence_id", keep="last")
-    if mode == "predicted uncertainty":
-        unc = dict(zip(preds["sentence_id"], preds["uncertainty"]))
-        kinds = sorted({k for k in preds["uncertainty_kind"] if k})
-        return {"values": [float(unc[i]) if unc.get(i) is not None else np.nan for i in ids],
-                "color_by": f"uncertainty ({', '.join(kinds) or 'no predictions yet'})"}
-    if mode == "errors against gold":
-        gold = {s.id: s.spans for s in project.gold()} if project.has_gold() else {}
-        predicted = {sid: [Span(a, b, lab, t, "suggested") for a, b, lab, t in spans]
-                     for sid, spans, err in zip(preds["sentence_id"], preds["spans"], preds["error"]) if not err}
-        return {"groups": error_groups(ids, predicted, gold), "color_by": "errors against gold"}
-    raise ValueError(f"unknown colour mode {mode!r}; choose one of {', '.join(COLOR_MODES)}")
 
 
 def _ordered(groups: Sequence[str], order: Sequence[str]) -> list[str]:
@@ -204,7 +178,7 @@ def map_figure(
     ids = [str(i) for i in ids]
     xy = np.asarray(xy, dtype=np.float32).reshape(len(ids), 2)
     if len(texts) != len(ids):
-        raise ValueError(f"{len(ids)} ids but {len(texts)} texts")
+        raise DimensionError(f"{len(ids)} ids but {len(texts)} texts")
     webgl = len(ids) > WEBGL_ABOVE if webgl is None else webgl
     scatter = go.Scattergl if webgl else go.Scatter
     # Object arrays: Plotly validates lists element by element, arrays at once.
@@ -247,7 +221,7 @@ def map_figure(
     else:
         groups = list(groups) if groups is not None else [NOT_SELECTED] * len(ids)
         if len(groups) != len(ids):
-            raise ValueError(f"{len(ids)} ids but {len(groups)} groups")
+            raise DimensionError(f"{len(ids)} ids but {len(groups)} groups")
         arr = np.asarray(groups, dtype=object)
         for g in _ordered(groups, order):
             quiet = g in QUIET
@@ -332,7 +306,7 @@ def curve_summary(results: pd.DataFrame, *, band: str = "minmax") -> pd.DataFram
     mean, low, high, seeds``; ``band`` is ``"minmax"`` or ``"std"`` (mean ± std).
     """
     if band not in ("minmax", "std"):
-        raise ValueError(f"band must be 'minmax' or 'std', not {band!r}")
+        raise ConfigError(f"band must be 'minmax' or 'std', not {band!r}")
     cols = ["strategy", "budget_pct", "mean", "low", "high", "seeds"]
     if results is None or len(results) == 0:
         return pd.DataFrame(columns=cols)
@@ -424,17 +398,3 @@ def curve_figure(
         fig.add_annotation(text="no results yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     return fig
 
-
-# The tables lived here once; old imports (``figures.per_type_table``) still
-# work. Resolved on first use, since :mod:`.tables` imports this module.
-_MOVED = {name: "tables" for name in (
-    "per_type_table", "why_picked_table", "span_diff_table", "selected_table",
-    "latest_scores", "parse_counts", "demonstrations_table",
-)}
-
-
-def __getattr__(name: str):
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __package__), name)

@@ -10,13 +10,12 @@ here imports Streamlit.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from .figures import NOT_SELECTED
 from ..scoring import Scores, evaluate
-from ..data.sentence import Span, spans_to_tags
+from ..data.sentence import Span
 
 
 def per_type_table(scores: Scores) -> pd.DataFrame:
@@ -98,40 +97,8 @@ def span_diff_table(predicted: Iterable[Span], gold: Iterable[Span] | None) -> p
     return pd.DataFrame(rows, columns=cols)
 
 
-def selected_table(project, ids: Sequence[str], texts: Mapping[str, str]) -> pd.DataFrame:
-    """The sentences picked on the map: ``id, stage, status, sentence``."""
-    sel = project.selections()
-    stage = dict(zip(sel["sentence_id"], sel["stage"]))
-    states = project.states()
-    queued = set(project.queue())
-    return pd.DataFrame(
-        [{"id": i, "stage": stage.get(i, NOT_SELECTED),
-          "status": states.get(i) or ("queued" if i in queued else "not labeled"), "sentence": texts.get(i, "")}
-         for i in ids],
-        columns=["id", "stage", "status", "sentence"],
-    )
 
 
-def latest_scores(project) -> tuple[Scores, str] | None:
-    """Strict scores of the newest stored predictions against gold: on the
-    target set if it has gold, else on the pool sentences not confirmed.
-    Returns ``(scores, what was scored)`` or None (no gold or no predictions)."""
-    target = project.target()
-    if target is not None and project.has_gold("target"):
-        gold, role, what = list(target), "target", "target set"
-    elif project.has_gold("pool"):
-        done = {sid for sid, st in project.states().items() if st == "confirmed"}
-        gold, role, what = [s for s in project.gold() if s.id not in done], "pool", "pool (not confirmed)"
-    else:
-        return None
-    preds = project.predictions(role=role).sort_values("run").drop_duplicates("sentence_id", keep="last")
-    spans = {sid: sp for sid, sp, err in zip(preds["sentence_id"], preds["spans"], preds["error"]) if not err}
-    gold = [g for g in gold if g.id in spans]
-    if not gold:
-        return None
-    pred_tags = [spans_to_tags(g.tokens, [Span(a, b, lab, t, "suggested") for a, b, lab, t in spans[g.id]])[0]
-                 for g in gold]
-    return evaluate([g.tags() for g in gold], pred_tags), f"{what}, {len(gold)} sentences"
 
 
 def parse_counts(predictions: pd.DataFrame) -> dict[str, int]:

@@ -16,7 +16,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from allabel_core.data.corpus import Corpus
 from allabel_core.formats import read_corpus_bytes
-from allabel_core.project.core import Project, create_project
+from allabel_core.project import Project, create_project
 from allabel_core.data.sentence import Sentence, Span
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ def dirs(tmp_path, monkeypatch):
 def small(dirs) -> Path:
     pool = Corpus([Sentence.from_text(i, t) for i, t in TEXTS.items()])
     p = create_project("Small", pool, schema=SCHEMA, projects_dir=dirs / "projects")
-    p.enqueue(["s1", "s2", "s3", "s4"])
+    p.selections.enqueue(["s1", "s2", "s3", "s4"])
     p.close()
     return p.path
 
@@ -118,27 +118,27 @@ def test_labeling_through_widgets_is_saved_at_once(small):
     assert shortcuts == {"confirm": "n", "skip": "s", "previous": "p", "undo": "u"}  # stored lower-case
     words(at, [0])  # "LiFePO4"
     at.button(key="label_type_MAT").click().run()
-    assert stored(small).spans("s1") == [Span(0, 7, "MAT", "LiFePO4", "confirmed")]
+    assert stored(small).labels.spans("s1") == [Span(0, 7, "MAT", "LiFePO4", "confirmed")]
     words(at, [3, 4])  # "high capacity"
     at.button(key="label_type_PRO").click().run()
-    assert [s.text for s in stored(small).spans("s1")] == ["LiFePO4", "high capacity"]
+    assert [s.text for s in stored(small).labels.spans("s1")] == ["LiFePO4", "high capacity"]
     assert "allabel-confirmed" in sentence_markup(at)
 
     at.button(key="label_confirm").click().run()
     p = stored(small)
-    assert p.state("s1") == "confirmed" and p.current() == "s2"
+    assert p.labels.state("s1") == "confirmed" and p.selections.current() == "s2"
     assert at.session_state["current_id"] == "s2"
 
     at.button(key="label_previous").click().run()
     assert at.session_state["current_id"] == "s1"
 
     at.button(key="label_undo").click().run()  # undoes the confirm
-    assert stored(small).state("s1") is None and at.session_state["current_id"] == "s1"
+    assert stored(small).labels.state("s1") is None and at.session_state["current_id"] == "s1"
     at.button(key="label_undo").click().run()  # then the PRO span
-    assert [s.text for s in stored(small).spans("s1")] == ["LiFePO4"]
+    assert [s.text for s in stored(small).labels.spans("s1")] == ["LiFePO4"]
 
     at.button(key="label_skip").click().run()
-    assert stored(small).state("s1") == "skipped" and at.session_state["current_id"] == "s2"
+    assert stored(small).labels.state("s1") == "skipped" and at.session_state["current_id"] == "s2"
 
 
 def test_type_without_words_and_overlap_show_messages(small):
@@ -160,37 +160,37 @@ def test_apply_to_identical_and_accept(small):
     at.button(key="label_identical_s1_0_7").click().run()
     assert any("2 more mention(s)" in s.value for s in at.success)  # s2 and x1
     p = stored(small)
-    assert p.spans("s2") == [Span(10, 17, "MAT", "LiFePO4", "suggested")]
-    assert p.spans("x1")[0].status == "suggested"
+    assert p.labels.spans("s2") == [Span(10, 17, "MAT", "LiFePO4", "suggested")]
+    assert p.labels.spans("x1")[0].status == "suggested"
     at.button(key="label_confirm").click().run()
     assert at.session_state["current_id"] == "s2"
     markup = sentence_markup(at)
     assert "allabel-suggested" in markup and "dashed" in markup
     at.button(key="label_accept_s2_10_17").click().run()
-    assert stored(small).spans("s2") == [Span(10, 17, "MAT", "LiFePO4", "confirmed")]
+    assert stored(small).labels.spans("s2") == [Span(10, 17, "MAT", "LiFePO4", "confirmed")]
 
 
 def test_suggest_uses_the_offline_predictor(small):
     p = stored(small)
-    p.add_span("s1", 0, 7, "MAT")
-    p.confirm("s1")
-    p.set_current("s2")
+    p.labels.add_span("s1", 0, 7, "MAT")
+    p.labels.confirm("s1")
+    p.selections.set_current("s2")
     at = page(small)
     assert at.session_state["current_id"] == "s2"
     at.button(key="label_suggest").click().run(timeout=120)
     assert not at.exception and not at.error
     assert any("offline kNN predictor" in s.value for s in at.success)
     q = stored(small)
-    assert all(s.status == "suggested" for s in q.spans("s2"))
-    assert q.prediction("s2") is not None and q.prediction("s2").demonstrations == ("s1",)
+    assert all(s.status == "suggested" for s in q.labels.spans("s2"))
+    assert q.records.prediction("s2") is not None and q.records.prediction("s2").demonstrations == ("s1",)
     assert q.annotated().ids == ["s1"]  # a suggestion is not an annotation
 
 
 def test_xss_probe_renders_as_text(small):
     p = stored(small)
-    p.enqueue(["x1"])
-    p.add_span("x1", 0, 28, "MAT")  # "<img src=x onerror=alert(1)>"
-    p.set_current("x1")
+    p.selections.enqueue(["x1"])
+    p.labels.add_span("x1", 0, 28, "MAT")  # "<img src=x onerror=alert(1)>"
+    p.selections.set_current("x1")
     at = page(small)
     markup = sentence_markup(at)
     assert "&lt;img src=x onerror=alert(1)&gt;" in markup
@@ -225,11 +225,11 @@ def media(monkeypatch):
 
 def test_settings_save_key_and_export(small, media):
     p = stored(small)
-    p.add_span("s1", 0, 7, "MAT")
-    p.add_span("s1", 25, 38, "PRO")
-    p.confirm("s1")
-    p.confirm("s4")
-    p.suggest("s2", [(10, 17, "MAT")])  # never exported
+    p.labels.add_span("s1", 0, 7, "MAT")
+    p.labels.add_span("s1", 25, 38, "PRO")
+    p.labels.confirm("s1")
+    p.labels.confirm("s4")
+    p.labels.suggest("s2", [(10, 17, "MAT")])  # never exported
     at = page(small, "pages/5_Settings.py")
     assert not at.exception
     tag = small.stem

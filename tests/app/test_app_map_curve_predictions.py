@@ -40,7 +40,8 @@ def caches(tmp_path_factory):
 def project(caches, request):
     from allabel_core.data.corpus import Corpus
     from allabel_core.formats import read_corpus
-    from allabel_core.project.core import create_project, load_schema
+    from allabel_core.data.schema import load_schema
+    from allabel_core.project import create_project
     from allabel_core.data.sentence import Sentence
 
     data = ROOT / "sample_data"
@@ -80,8 +81,8 @@ def confirm_gold(project, ids):
     gold = {s.id: s for s in project.gold()}
     for sid in ids:
         for sp in gold[sid].spans:
-            project.add_span(sid, sp.start, sp.end, sp.label)
-        project.confirm(sid)
+            project.labels.add_span(sid, sp.start, sp.end, sp.label)
+        project.labels.confirm(sid)
 
 
 def decode(array):
@@ -126,7 +127,7 @@ def test_map_page_renders_the_projection_with_ids(project):
     spec = chart_spec(at)
     ids = [i for t in spec["data"] for i in t.get("customdata", [])]
     assert sorted(ids) == sorted(project.pool_ids())
-    assert project.projection() is not None  # laid out once, kept in the project
+    assert project.records.projection() is not None  # laid out once, kept in the project
     hover = next(h for t in spec["data"] for i, h in zip(t["customdata"], t["hovertext"]) if i == "xss")
     assert "<img" not in hover and "&lt;img src=x onerror=alert(1)&gt;" in hover
     assert [b.key for b in at.button] == ["map_run_diversity", "map_run_similarity", "map_run_uncertainty", "map_run_all"]
@@ -147,8 +148,8 @@ def test_lasso_selection_queues_the_right_ids(project):
     assert sorted(table["id"]) == sorted(want)
     at.button(key="map_enqueue").click().run()
     assert not at.exception
-    assert sorted(project.queue()) == sorted(want)
-    sel = project.selections()
+    assert sorted(project.selections.queue()) == sorted(want)
+    sel = project.selections.table()
     assert set(sel["stage"]) == {"manual"} and sorted(sel["sentence_id"]) == sorted(want)
     assert any("Queued" in t.value for t in at.toast)
     spec = chart_spec(at)  # the map drawn in the same run shows them as picked by hand
@@ -178,7 +179,7 @@ def test_stage_buttons_record_picks_with_reasons(project):
     wait_job("stages", project)
     at.run()
     assert not at.exception
-    sel = project.selections()
+    sel = project.selections.table()
     assert sel["stage"].value_counts().to_dict() == {"similarity": 6, "diversity": 2, "uncertainty": 2}
     assert all(r.get("why") for r in sel["reason"])
     why = next(d.value for d in at.dataframe if "reason" in d.value.columns)
@@ -188,7 +189,7 @@ def test_stage_buttons_record_picks_with_reasons(project):
     assert {"diversity", "similarity", "uncertainty", "not selected", "just added"} <= set(names)
     at.button(key="map_run_diversity").click().run()  # the quota is spent: nothing more is added
     wait_job("stages", project)
-    assert len(project.selections()) == 10
+    assert len(project.selections.table()) == 10
 
 
 def test_curve_page_runs_the_experiment_and_shows_results(project):
@@ -210,7 +211,7 @@ def test_curve_page_runs_the_experiment_and_shows_results(project):
     assert "strict IOB2 (seqeval)" in spec["layout"]["yaxis"]["title"]["text"]
     summary = at.dataframe[0].value
     assert set(summary["strategy"]) == {"random", "allabel", "full"}
-    assert len(project.curve_results("experiment")) == 9
+    assert len(project.records.curve_results("experiment")) == 9
 
 
 def test_curve_page_extends_the_live_curve_as_labels_are_confirmed(project):
@@ -223,7 +224,7 @@ def test_curve_page_extends_the_live_curve_as_labels_are_confirmed(project):
     wait_job("live", project)
     at.run()
     assert not at.exception
-    live = project.curve_results("live")
+    live = project.records.curve_results("live")
     assert list(live["n_labeled"]) == [3, 6] and live["f1"].notna().all()
     spec = chart_spec(at, "curve_chart")
     (you,) = [t for t in spec["data"] if t.get("name", "").startswith("you")]
@@ -253,3 +254,40 @@ def test_predictions_page_shows_demonstrations_and_escapes_text(project):
     assert set(diff["verdict"]) <= {"correct", "wrong type", "wrong boundary", "spurious", "missed"}
     assert [m.label for m in at.metric][-4:] == ["unparseable answers", "invented labels", "ungrounded spans",
                                                  "failed requests"]
+
+
+def test_a_key_typed_in_settings_reaches_the_curve_jobs_requests(project, fault_server, monkeypatch):
+    """Background jobs get the predictor resolved in the script thread: the
+    key typed in Settings is on every request the live-curve and experiment
+    workers send (a worker thread has no session to read it from)."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ALLABEL_API_KEY", raising=False)
+    typed = "sk-typed-in-settings-0123456789abcdef"
+    project.set_settings(predictor="openai", base_url=fault_server.url, model=fault_server.model, k=2)
+    confirm_gold(project, project.pool_ids()[:3])
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["project_path"] = str(project.path)
+    at.run()
+    assert not at.exception
+    at.switch_page("pages/5_Settings.py").run()
+    assert not at.exception
+    at.text_input(key="settings_api_key").input(typed).run()
+    assert at.session_state["api_key"] == typed
+    at.switch_page("pages/3_Curve.py").run()
+    assert not at.exception
+    wait_job("live", project)
+    live_requests = fault_server.chat_requests()
+    assert live_requests, "the live curve sent no request to the endpoint"
+    assert {r["headers"].get("authorization") for r in live_requests} == {f"Bearer {typed}"}
+    at.multiselect(key="curve_strategies").set_value(["random"])
+    at.text_input(key="curve_budgets").set_value("0.05")
+    at.number_input(key="curve_seeds").set_value(1)
+    at.button(key="curve_run").click().run()
+    wait_job("curve", project)
+    experiment_requests = fault_server.chat_requests()[len(live_requests):]
+    assert experiment_requests, "the experiment sent no request to the endpoint"
+    assert {r["headers"].get("authorization") for r in experiment_requests} == {f"Bearer {typed}"}
+    # the key is used, never stored
+    assert typed not in Path(project.path).read_bytes().decode("utf-8", "replace")

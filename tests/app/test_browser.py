@@ -44,7 +44,7 @@ def browser():
 
 
 def open_project(root: Path):
-    from allabel_core.project.core import Project, list_projects
+    from allabel_core.project import Project, list_projects
 
     (info,) = [i for i in list_projects(root / "projects") if i.name.startswith("Sample")]
     return Project.open(info.path)
@@ -75,7 +75,7 @@ def test_dashboard_end_to_end(browser, tmp_path):
         page.get_by_text("What the last run added, and why").wait_for(timeout=B.SLOW_MS)
         B.wait_for_map(page)
         project = open_project(tmp_path)
-        picked = project.selections()
+        picked = project.selections.table()
         assert picked["stage"].value_counts().to_dict() == stage_counts(project)
         B.screenshot(page, ARTIFACTS / "2_map_stages.png")
         map_png = ARTIFACTS / "map_chart.png"
@@ -87,7 +87,7 @@ def test_dashboard_end_to_end(browser, tmp_path):
         page.get_by_text(f"{len(ids)} selected").wait_for()
         B.click_key(page, "map_enqueue")
         page.get_by_text(re.compile(r"^Queued \d+ new sentences")).first.wait_for()
-        sel = project.selections()
+        sel = project.selections.table()
         manual = set(sel.loc[sel["stage"] == "manual", "sentence_id"])
         assert manual == set(ids) - set(picked["sentence_id"])
         B.screenshot(page, ARTIFACTS / "3_map_lasso.png")
@@ -106,14 +106,14 @@ def test_dashboard_end_to_end(browser, tmp_path):
             timeout=B.SLOW_MS)
         B.wait_idle(page)
         assert not page.get_by_text("Experiment failed").count()
-        assert len(project.curve_results("experiment")) == 3 * (2 * 4 + 1) + 1
+        assert len(project.records.curve_results("experiment")) == 3 * (2 * 4 + 1) + 1
         B.screenshot(page, ARTIFACTS / "4_curve.png")
         curve_png = ARTIFACTS / "curve_chart.png"
         page.locator(".st-key-curve_chart").screenshot(path=str(curve_png))
 
         # Label: select a word with the mouse, then type 1 (the first entity type) and N (confirm & next).
         B.goto_page(page, "Label")
-        first_id = project.queue()[0]
+        first_id = project.selections.queue()[0]
         word = page.locator("[class*='st-key-label_words_'] button").first
         word_text = word.inner_text().strip()
         word.click()
@@ -125,15 +125,15 @@ def test_dashboard_end_to_end(browser, tmp_path):
         page.keyboard.press("n")
         B.wait_idle(page)
         label = project.schema.names[0]
-        assert project.state(first_id) == "confirmed"
-        spans = project.spans(first_id, ("confirmed",))
+        assert project.labels.state(first_id) == "confirmed"
+        spans = project.labels.spans(first_id, ("confirmed",))
         assert [(s.text, s.label) for s in spans] == [(word_text, label)]
 
         # Back on the curve, the person's own curve has its first point (1 confirmed sentence).
         B.goto_page(page, "Curve")
         page.get_by_text("you (confirmed labels)").first.wait_for(timeout=B.SLOW_MS)
         page.wait_for_function("() => !document.querySelector('[data-testid=\"stProgress\"]')", timeout=B.SLOW_MS)
-        live = project.curve_results("live")
+        live = project.records.curve_results("live")
         assert list(live["n_labeled"]) == [1]
         B.screenshot(page, ARTIFACTS / "5_curve_live.png")
 
@@ -186,6 +186,6 @@ def test_dashboard_end_to_end(browser, tmp_path):
 
 
 def stage_counts(project) -> dict:
-    from allabel_core.jobs import stage_quotas
+    from allabel_core.project.tasks import stage_quotas
 
     return {k: v for k, v in stage_quotas(project).items() if v}

@@ -7,7 +7,8 @@ import pytest
 
 from allabel_core.data.corpus import Corpus
 from allabel_core.errors import BudgetError, ConfigError
-from allabel_core.experiment.curve import COLUMNS, ResultsFile, run_curve, summarise
+from allabel_core.experiment.curve import COLUMNS, run_curve, summarise
+from allabel_core.experiment.manifest import ResultsFile
 from allabel_core.scoring import SCORING
 from allabel_core.data.sentence import Sentence
 from fakes import FakeEmbedder, FakePredictor

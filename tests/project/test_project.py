@@ -16,14 +16,13 @@ from allabel_core.project import core as project_mod
 from allabel_core.data.corpus import Corpus
 from allabel_core.errors import ConfigError, EmptyPoolError, ProjectError
 from allabel_core.predictors.base import Prediction
-from allabel_core.project.core import (
+from allabel_core.data.schema import from_utf16, utf16_offset
+from allabel_core.project import (
     Project,
     SpanError,
     create_project,
     create_sample_project,
-    from_utf16,
     list_projects,
-    utf16_offset,
 )
 from allabel_core.data.sentence import Sentence, Span
 
@@ -65,14 +64,14 @@ def test_create_open_resume(tmp_path):
     assert p.schema.color("PRO") == "#56B4E9"
     assert len(p) == 5 and p.pool_ids() == list(TEXTS)
     assert p.settings["budget"] == 1  # 10 % of 5, at least 1
-    p.record_selection([0, 1], "diversity")
-    p.add_span("s1", 0, 7, "MAT")
-    p.set_current("s2")
+    p.selections.record([0, 1], "diversity")
+    p.labels.add_span("s1", 0, 7, "MAT")
+    p.selections.set_current("s2")
     p.close()
     q = Project.open(tmp_path / "a.allabel")
-    assert q.current() == "s2"
-    assert q.spans("s1") == [Span(0, 7, "MAT", "LiFePO4", "confirmed")]
-    assert q.queue() == ["s1", "s2"]
+    assert q.selections.current() == "s2"
+    assert q.labels.spans("s1") == [Span(0, 7, "MAT", "LiFePO4", "confirmed")]
+    assert q.selections.queue() == ["s1", "s2"]
     assert [s.id for s in q.target()] == ["t1"] and q.target()[0].spans[0].status == "gold"
     q.close()
 
@@ -88,25 +87,25 @@ def test_gold_kept_apart_from_the_persons_layer(proj):
     "add", "remove", "set_label", "suggest", "accept", "reject", "confirm", "skip", "apply", "undo", "current",
 ])
 def test_every_action_is_durable_at_once(proj, action):
-    proj.add_span("s1", 0, 7, "MAT")
-    proj.suggest("s2", [(10, 17, "MAT"), (44, 56, "PRO")])
+    proj.labels.add_span("s1", 0, 7, "MAT")
+    proj.labels.suggest("s2", [(10, 17, "MAT"), (44, 56, "PRO")])
     do = {
-        "add": lambda: proj.add_span("s1", 24, 32, "PRO"),
-        "remove": lambda: proj.remove_span("s1", 0, 7),
-        "set_label": lambda: proj.set_label("s1", 0, 7, "PRO"),
-        "suggest": lambda: proj.suggest("s5", [(16, 23, "MAT")]),
-        "accept": lambda: proj.accept_suggestions("s2"),
-        "reject": lambda: proj.reject_suggestion("s2", 10, 17),
-        "confirm": lambda: proj.confirm("s1"),
-        "skip": lambda: proj.skip("s4"),
-        "apply": lambda: proj.apply_to_identical("LiFePO4", "MAT"),
-        "undo": lambda: proj.undo(),
-        "current": lambda: proj.set_current("s3"),
+        "add": lambda: proj.labels.add_span("s1", 24, 32, "PRO"),
+        "remove": lambda: proj.labels.remove_span("s1", 0, 7),
+        "set_label": lambda: proj.labels.set_label("s1", 0, 7, "PRO"),
+        "suggest": lambda: proj.labels.suggest("s5", [(16, 23, "MAT")]),
+        "accept": lambda: proj.labels.accept_suggestions("s2"),
+        "reject": lambda: proj.labels.reject_suggestion("s2", 10, 17),
+        "confirm": lambda: proj.labels.confirm("s1"),
+        "skip": lambda: proj.labels.skip("s4"),
+        "apply": lambda: proj.labels.apply_to_identical("LiFePO4", "MAT"),
+        "undo": lambda: proj.labels.undo(),
+        "current": lambda: proj.selections.set_current("s3"),
     }
     do[action]()
-    expected = ([s.to_dict() for s in proj.pool()], proj.states(), proj.current())
+    expected = ([s.to_dict() for s in proj.pool()], proj.labels.states(), proj.selections.current())
     other = reopened(proj)  # the first connection is still open and was never closed
-    got = ([s.to_dict() for s in other.pool()], other.states(), other.current())
+    got = ([s.to_dict() for s in other.pool()], other.labels.states(), other.selections.current())
     other.close()
     assert got == expected
     # and a plain SQLite reader sees the same rows
@@ -121,172 +120,172 @@ def test_killed_process_loses_nothing(tmp_path):
     Project.create(path, make_pool(), schema=SCHEMA).close()
     script = textwrap.dedent(f"""
         import os, signal
-        from allabel_core.project.core import Project
+        from allabel_core.project import Project
         p = Project.open({str(path)!r})
-        p.add_span("s2", 10, 17, "MAT")
-        p.confirm("s2")
-        p.set_current("s3")
+        p.labels.add_span("s2", 10, 17, "MAT")
+        p.labels.confirm("s2")
+        p.selections.set_current("s3")
         os.kill(os.getpid(), signal.SIGKILL)
     """)
     proc = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2])
     assert proc.returncode == -9
     p = Project.open(path)
-    assert p.spans("s2") == [Span(10, 17, "MAT", "LiFePO4", "confirmed")]
-    assert p.state("s2") == "confirmed" and p.current() == "s3"
+    assert p.labels.spans("s2") == [Span(10, 17, "MAT", "LiFePO4", "confirmed")]
+    assert p.labels.state("s2") == "confirmed" and p.selections.current() == "s3"
     p.close()
 
 
 def test_span_validation(proj):
     with pytest.raises(SpanError, match="outside"):
-        proj.add_span("s1", 0, 999, "MAT")
+        proj.labels.add_span("s1", 0, 999, "MAT")
     with pytest.raises(SpanError, match="not in the schema"):
-        proj.add_span("s1", 0, 7, "ORG")
+        proj.labels.add_span("s1", 0, 7, "ORG")
     with pytest.raises(SpanError, match="not 'LiCoO2'"):
-        proj.add_span("s1", 0, 7, "MAT", text="LiCoO2")
+        proj.labels.add_span("s1", 0, 7, "MAT", text="LiCoO2")
     with pytest.raises(SpanError, match="whitespace"):
-        proj.add_span("s1", 0, 8, "MAT")
+        proj.labels.add_span("s1", 0, 8, "MAT")
     with pytest.raises(ProjectError, match="no pool sentence"):
-        proj.add_span("nope", 0, 1, "MAT")
-    proj.add_span("s1", 0, 7, "MAT")
-    assert proj.add_span("s1", 0, 7, "MAT").status == "confirmed"  # same span again: no-op
+        proj.labels.add_span("nope", 0, 1, "MAT")
+    proj.labels.add_span("s1", 0, 7, "MAT")
+    assert proj.labels.add_span("s1", 0, 7, "MAT").status == "confirmed"  # same span again: no-op
     with pytest.raises(SpanError, match="overlaps 'LiFePO4'"):
-        proj.add_span("s1", 0, 16, "MAT")
-    assert len(proj.history()) == 1
+        proj.labels.add_span("s1", 0, 16, "MAT")
+    assert len(proj.labels.history()) == 1
 
 
 def test_confirmed_span_replaces_overlapping_suggestions(proj):
-    proj.suggest("s2", [(10, 17, "PRO"), (23, 29, "MAT")])
-    proj.add_span("s2", 10, 29, "MAT")
-    assert proj.spans("s2") == [Span(10, 29, "MAT", "LiFePO4 with carbon", "confirmed")]
-    proj.undo()
-    assert [s.status for s in proj.spans("s2")] == ["suggested", "suggested"]
+    proj.labels.suggest("s2", [(10, 17, "PRO"), (23, 29, "MAT")])
+    proj.labels.add_span("s2", 10, 29, "MAT")
+    assert proj.labels.spans("s2") == [Span(10, 29, "MAT", "LiFePO4 with carbon", "confirmed")]
+    proj.labels.undo()
+    assert [s.status for s in proj.labels.spans("s2")] == ["suggested", "suggested"]
 
 
 def test_suggestions_never_count_until_accepted(proj):
-    proj.suggest("s2", [(10, 17, "MAT"), (10, 22, "MAT"), (0, 2, "ORG")])  # overlap and unknown label dropped
-    assert proj.spans("s2") == [Span(10, 22, "MAT", "LiFePO4 with", "suggested")]
+    proj.labels.suggest("s2", [(10, 17, "MAT"), (10, 22, "MAT"), (0, 2, "ORG")])  # overlap and unknown label dropped
+    assert proj.labels.spans("s2") == [Span(10, 22, "MAT", "LiFePO4 with", "suggested")]
     assert proj.progress()["confirmed_spans"] == 0 and len(proj.annotated()) == 0
-    proj.accept_suggestions("s2")
-    proj.confirm("s2")
+    proj.labels.accept_suggestions("s2")
+    proj.labels.confirm("s2")
     ann = proj.annotated()
     assert [s.id for s in ann] == ["s2"] and ann[0].spans[0].status == "confirmed"
 
 
 def test_confirm_rejects_pending_suggestions_and_zero_entity_sentence_counts(proj):
-    proj.suggest("s2", [(10, 17, "MAT")])
-    assert proj.confirm("s2") == 0
-    assert proj.spans("s2") == [] and proj.state("s2") == "confirmed"
-    proj.confirm("s4")
+    proj.labels.suggest("s2", [(10, 17, "MAT")])
+    assert proj.labels.confirm("s2") == 0
+    assert proj.labels.spans("s2") == [] and proj.labels.state("s2") == "confirmed"
+    proj.labels.confirm("s4")
     assert [s.id for s in proj.annotated()] == ["s2", "s4"]
     assert proj.progress()["confirmed"] == 2
-    proj.undo()
-    proj.undo()
-    assert proj.spans("s2") == [Span(10, 17, "MAT", "LiFePO4", "suggested")] and proj.states() == {}
+    proj.labels.undo()
+    proj.labels.undo()
+    assert proj.labels.spans("s2") == [Span(10, 17, "MAT", "LiFePO4", "suggested")] and proj.labels.states() == {}
 
 
 def test_undo_walks_back_every_kind_of_action(proj):
     snapshots = []
 
     def snap():
-        snapshots.append(([s.to_dict() for s in proj.pool()], proj.states()))
+        snapshots.append(([s.to_dict() for s in proj.pool()], proj.labels.states()))
 
     snap()
     steps = [
-        lambda: proj.add_span("s1", 0, 7, "MAT"),
-        lambda: proj.set_label("s1", 0, 7, "PRO"),
-        lambda: proj.suggest("s2", [(10, 17, "MAT")]),
-        lambda: proj.reject_suggestion("s2", 10, 17),
-        lambda: proj.apply_to_identical("LiFePO4", "MAT"),
-        lambda: proj.accept_suggestions("s5"),
-        lambda: proj.remove_span("s1", 0, 7),
-        lambda: proj.confirm("s1"),
-        lambda: proj.skip("s4"),
+        lambda: proj.labels.add_span("s1", 0, 7, "MAT"),
+        lambda: proj.labels.set_label("s1", 0, 7, "PRO"),
+        lambda: proj.labels.suggest("s2", [(10, 17, "MAT")]),
+        lambda: proj.labels.reject_suggestion("s2", 10, 17),
+        lambda: proj.labels.apply_to_identical("LiFePO4", "MAT"),
+        lambda: proj.labels.accept_suggestions("s5"),
+        lambda: proj.labels.remove_span("s1", 0, 7),
+        lambda: proj.labels.confirm("s1"),
+        lambda: proj.labels.skip("s4"),
     ]
     for step in steps:
         step()
         snap()
     undone = []
     for expected in reversed(snapshots[:-1]):
-        undone.append(proj.undo().action)
-        assert ([s.to_dict() for s in proj.pool()], proj.states()) == expected
+        undone.append(proj.labels.undo().action)
+        assert ([s.to_dict() for s in proj.pool()], proj.labels.states()) == expected
     assert undone == ["skip", "confirm", "remove_span", "accept_suggestions", "apply_to_identical",
                       "reject_suggestion", "suggest", "set_label", "add_span"]
-    assert proj.undo() is None
+    assert proj.labels.undo() is None
     # undo is stored too: a reopened project does not undo twice
-    assert reopened(proj).undo() is None
+    assert reopened(proj).labels.undo() is None
 
 
 def test_undo_restores_span_under_its_own_id_after_new_spans(proj):
-    proj.add_span("s1", 0, 7, "MAT")
-    proj.remove_span("s1", 0, 7)
-    proj.add_span("s2", 10, 17, "MAT")
-    proj.undo()
-    proj.undo()
-    assert proj.spans("s1") == [Span(0, 7, "MAT", "LiFePO4", "confirmed")] and proj.spans("s2") == []
+    proj.labels.add_span("s1", 0, 7, "MAT")
+    proj.labels.remove_span("s1", 0, 7)
+    proj.labels.add_span("s2", 10, 17, "MAT")
+    proj.labels.undo()
+    proj.labels.undo()
+    assert proj.labels.spans("s1") == [Span(0, 7, "MAT", "LiFePO4", "confirmed")] and proj.labels.spans("s2") == []
 
 
 def test_apply_to_identical(proj):
-    proj.add_span("s1", 0, 7, "MAT")
-    proj.confirm("s1")
-    proj.add_span("s5", 16, 23, "PRO")  # an existing span is never overwritten
-    n = proj.apply_to_identical("LiFePO4", "MAT")
+    proj.labels.add_span("s1", 0, 7, "MAT")
+    proj.labels.confirm("s1")
+    proj.labels.add_span("s5", 16, 23, "PRO")  # an existing span is never overwritten
+    n = proj.labels.apply_to_identical("LiFePO4", "MAT")
     # s2 once; s3 once (not inside "LiFePO4x"); s1 is confirmed: untouched; s5 already has a span there
     assert n == 2
-    assert proj.spans("s2") == [Span(10, 17, "MAT", "LiFePO4", "suggested")]
-    assert [(s.start, s.text) for s in proj.spans("s3")] == [(37, "LiFePO4")]
-    assert proj.spans("s1") == [Span(0, 7, "MAT", "LiFePO4", "confirmed")]
-    assert proj.spans("s5") == [Span(16, 23, "PRO", "LiFePO4", "confirmed")]
-    assert proj.apply_to_identical("LiFePO4", "MAT") == 0  # idempotent
-    assert proj.undo().summary["added"] == 2  # an empty apply is no undo step: the first one is undone
-    assert proj.spans("s2") == []
+    assert proj.labels.spans("s2") == [Span(10, 17, "MAT", "LiFePO4", "suggested")]
+    assert [(s.start, s.text) for s in proj.labels.spans("s3")] == [(37, "LiFePO4")]
+    assert proj.labels.spans("s1") == [Span(0, 7, "MAT", "LiFePO4", "confirmed")]
+    assert proj.labels.spans("s5") == [Span(16, 23, "PRO", "LiFePO4", "confirmed")]
+    assert proj.labels.apply_to_identical("LiFePO4", "MAT") == 0  # idempotent
+    assert proj.labels.undo().summary["added"] == 2  # an empty apply is no undo step: the first one is undone
+    assert proj.labels.spans("s2") == []
     with pytest.raises(SpanError):
-        proj.apply_to_identical(" LiFePO4", "MAT")
+        proj.labels.apply_to_identical(" LiFePO4", "MAT")
 
 
 def test_apply_to_identical_with_like_wildcards_and_astral(proj):
-    assert proj.apply_to_identical("𝛼", "PRO") == 1
-    assert proj.spans("s3") == [Span(4, 5, "PRO", "𝛼", "suggested")]
-    assert proj.apply_to_identical("g−1", "PRO") == 1
-    assert proj.apply_to_identical("%", "PRO") == 0
+    assert proj.labels.apply_to_identical("𝛼", "PRO") == 1
+    assert proj.labels.spans("s3") == [Span(4, 5, "PRO", "𝛼", "suggested")]
+    assert proj.labels.apply_to_identical("g−1", "PRO") == 1
+    assert proj.labels.apply_to_identical("%", "PRO") == 0
 
 
 def test_queue_order_skip_and_navigation(proj):
-    proj.enqueue(["s5"])
-    proj.record_selection([{"id": "s4", "score": 0.9, "reason": {"why": "uncertain"}}], "uncertainty")
-    proj.record_selection([{"index": 1, "score": 3.0, "reason": {"covers": 4}}], "S")
-    proj.record_selection([2, 0], "D")
-    assert proj.record_selection([2], "similarity") == 0  # selected once
-    assert proj.queue() == ["s3", "s1", "s2", "s4", "s5"]
-    df = proj.selections()
+    proj.selections.enqueue(["s5"])
+    proj.selections.record([{"id": "s4", "score": 0.9, "reason": {"why": "uncertain"}}], "uncertainty")
+    proj.selections.record([{"index": 1, "score": 3.0, "reason": {"covers": 4}}], "S")
+    proj.selections.record([2, 0], "D")
+    assert proj.selections.record([2], "similarity") == 0  # selected once
+    assert proj.selections.queue() == ["s3", "s1", "s2", "s4", "s5"]
+    df = proj.selections.table()
     assert list(df["sentence_id"]) == ["s5", "s4", "s2", "s3", "s1"]
     assert df.loc[df.sentence_id == "s2", "reason"].item() == {"covers": 4}
     assert df.loc[df.sentence_id == "s2", "index"].item() == 1
-    proj.confirm("s3")
-    proj.skip("s1")
-    assert proj.queue() == ["s2", "s4", "s5", "s1"]
-    assert proj.queue(include_done=True) == ["s3", "s1", "s2", "s4", "s5"]
-    assert proj.next_id("s3") == "s2"
-    assert proj.next_id("s5") == "s2"  # wraps
-    assert proj.previous_id("s2") == "s1" and proj.previous_id("s3") is None
+    proj.labels.confirm("s3")
+    proj.labels.skip("s1")
+    assert proj.selections.queue() == ["s2", "s4", "s5", "s1"]
+    assert proj.selections.queue(include_done=True) == ["s3", "s1", "s2", "s4", "s5"]
+    assert proj.selections.next_id("s3") == "s2"
+    assert proj.selections.next_id("s5") == "s2"  # wraps
+    assert proj.selections.previous_id("s2") == "s1" and proj.selections.previous_id("s3") is None
     proj.set_settings(stage_order=["similarity", "diversity", "uncertainty"])
-    assert proj.queue(include_done=True) == ["s2", "s3", "s1", "s4", "s5"]
+    assert proj.selections.queue(include_done=True) == ["s2", "s3", "s1", "s4", "s5"]
     for sid in ("s2", "s4", "s5"):
-        proj.confirm(sid)
-    assert proj.next_id("s5") == "s1"  # only the skipped one is left
-    proj.confirm("s1")
-    assert proj.next_id("s1") is None
+        proj.labels.confirm(sid)
+    assert proj.selections.next_id("s5") == "s1"  # only the skipped one is left
+    proj.labels.confirm("s1")
+    assert proj.selections.next_id("s1") is None
     p = proj.progress()
     assert (p["selected"], p["confirmed"], p["pending"], p["skipped"]) == (5, 5, 0, 0)
-    assert proj.clear_selections("manual") == 1 and proj.queue(include_done=True)[-1] == "s4"
+    assert proj.selections.clear("manual") == 1 and proj.selections.queue(include_done=True)[-1] == "s4"
 
 
 def test_bad_selection_names_the_problem(proj):
     with pytest.raises(ProjectError, match="no pool sentence"):
-        proj.record_selection(["nope"], "diversity")
+        proj.selections.record(["nope"], "diversity")
     with pytest.raises(ProjectError, match="index"):
-        proj.record_selection([99], "diversity")
+        proj.selections.record([99], "diversity")
     with pytest.raises(ConfigError, match="stage"):
-        proj.record_selection([0])
+        proj.selections.record([0])
 
 
 def test_creation_is_atomic(tmp_path, monkeypatch):
@@ -351,15 +350,15 @@ def test_api_key_never_reaches_the_file(tmp_path, monkeypatch):
     with pytest.raises(ConfigError):
         Project.create(tmp_path / "t.allabel", make_pool(), schema=SCHEMA, settings={"api_key": typed_key})
     leak = f"401 Unauthorized: key {typed_key} / {env_key} / sk-abcdefghijklmnopqrstuv"
-    p.save_predictions([Prediction("s1", (), 0.5, "perplexity", error=leak,
+    p.records.save_predictions([Prediction("s1", (), 0.5, "perplexity", error=leak,
                                    details={"raw": leak, "headers": {"Authorization": f"Bearer {typed_key}"}})], "llm")
-    p.log_ledger(model="m", base_url=f"https://user:{typed_key}@host:8000/v1?api_key={env_key}",
+    p.records.log_ledger(model="m", base_url=f"https://user:{typed_key}@host:8000/v1?api_key={env_key}",
                  details={"api_key": typed_key, "note": leak})
-    p.record_selection([{"index": 0, "score": 1.0, "reason": {"msg": leak}}], "uncertainty")
-    p.save_curve([{"strategy": "live", "budget": 1, "f1": 0.5, "note": leak}])
-    p.save_projection(["s1"], [[0.0, 1.0]], {"client": {"api_key": typed_key}})
-    assert p.ledger()["base_url"].item() == "https://host:8000/v1"
-    assert "[redacted]" in p.prediction("s1").error
+    p.selections.record([{"index": 0, "score": 1.0, "reason": {"msg": leak}}], "uncertainty")
+    p.records.save_curve([{"strategy": "live", "budget": 1, "f1": 0.5, "note": leak}])
+    p.records.save_projection(["s1"], [[0.0, 1.0]], {"client": {"api_key": typed_key}})
+    assert p.records.ledger()["base_url"].item() == "https://host:8000/v1"
+    assert "[redacted]" in p.records.prediction("s1").error
     p.close()
     blob = b"".join(f.read_bytes() for f in tmp_path.iterdir())
     for key in (typed_key, env_key, "sk-abcdefghijklmnopqrstuv"):
@@ -385,9 +384,9 @@ def test_astral_span_round_trip(tmp_path):
     p = Project.create(tmp_path / "a.allabel", Corpus([Sentence.from_text("x", text)]), schema=SCHEMA)
     # a browser selection of "Fe2O3" is UTF-16 [3, 8)
     s, e = from_utf16(text, 3), from_utf16(text, 8)
-    span = p.add_span("x", s, e, "MAT")
+    span = p.labels.add_span("x", s, e, "MAT")
     assert span.text == "Fe2O3" and (span.start, span.end) == (2, 7)
-    p.add_span("x", 12, 14, "PRO")
+    p.labels.add_span("x", 12, 14, "PRO")
     p.close()
     q = Project.open(tmp_path / "a.allabel")
     assert [sp.text for sp in q.pool()[0].spans] == ["Fe2O3", "𝜇m"]
@@ -402,10 +401,10 @@ def test_two_threads_labeling(proj):
     def worker(sid: str, label: str):
         try:
             for _ in range(25):
-                proj.add_span(sid, 0, ends[sid], label)
-                proj.remove_span(sid, 0, ends[sid])
-            proj.add_span(sid, 0, ends[sid], label)
-            proj.confirm(sid)
+                proj.labels.add_span(sid, 0, ends[sid], label)
+                proj.labels.remove_span(sid, 0, ends[sid])
+            proj.labels.add_span(sid, 0, ends[sid], label)
+            proj.labels.confirm(sid)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -417,8 +416,8 @@ def test_two_threads_labeling(proj):
         t.join()
     assert errors == []
     other = reopened(proj)
-    assert other.states() == {"s1": "confirmed", "s2": "confirmed"}
-    assert len(other.history(1000)) == 2 * 52
+    assert other.labels.states() == {"s1": "confirmed", "s2": "confirmed"}
+    assert len(other.labels.history(1000)) == 2 * 52
     other.close()
 
 
@@ -435,43 +434,43 @@ def test_predictions_ledger_curve_projection(proj):
     preds = [Prediction("s1", (Span(0, 7, "MAT", "LiFePO4", "suggested"),), 0.25, "knn-margin",
                         ("s2", "s5"), (0.5, 0.9), details={"prompt": "p"}),
              Prediction("s2", (), 0.75, "knn-margin", error="timeout")]
-    run1 = proj.save_predictions(preds, "offline kNN predictor")
-    run2 = proj.save_predictions(preds[:1], "offline kNN predictor")
+    run1 = proj.records.save_predictions(preds, "offline kNN predictor")
+    run2 = proj.records.save_predictions(preds[:1], "offline kNN predictor")
     assert run2 == run1 + 1
-    df = proj.predictions()
+    df = proj.records.predictions()
     assert len(df) == 2 and df.loc[df.sentence_id == "s1", "run"].item() == run2
-    assert len(proj.predictions(latest=False)) == 3
-    got = proj.prediction("s1")
+    assert len(proj.records.predictions(latest=False)) == 3
+    got = proj.records.prediction("s1")
     assert got.spans == preds[0].spans and got.demonstrations == ("s2", "s5") and got.details == {"prompt": "p"}
-    assert proj.prediction("s4") is None
-    proj.log_ledger(model="qwen", base_url="http://localhost:8000/v1", prompt_tokens=100, completion_tokens=20, cost=0.01)
-    proj.log_ledger(model="qwen", base_url="http://localhost:8000/v1", calls=3, cached=True)
-    assert proj.ledger_totals() == {"calls": 4, "cached_calls": 3, "prompt_tokens": 100, "completion_tokens": 20,
+    assert proj.records.prediction("s4") is None
+    proj.records.log_ledger(model="qwen", base_url="http://localhost:8000/v1", prompt_tokens=100, completion_tokens=20, cost=0.01)
+    proj.records.log_ledger(model="qwen", base_url="http://localhost:8000/v1", calls=3, cached=True)
+    assert proj.records.ledger_totals() == {"calls": 4, "cached_calls": 3, "prompt_tokens": 100, "completion_tokens": 20,
                                     "cost": 0.01}
-    proj.save_curve([{"strategy": "allabel", "budget": 5, "seed": 0, "f1": 0.5, "per_type": {"MAT": 0.6}}], run="exp")
-    proj.save_curve([{"strategy": "live", "budget": 1, "f1": float("nan")}, {"strategy": "live", "budget": 2, "f1": 0.4}])
-    curve = proj.curve_results()
+    proj.records.save_curve([{"strategy": "allabel", "budget": 5, "seed": 0, "f1": 0.5, "per_type": {"MAT": 0.6}}], run="exp")
+    proj.records.save_curve([{"strategy": "live", "budget": 1, "f1": float("nan")}, {"strategy": "live", "budget": 2, "f1": 0.4}])
+    curve = proj.records.curve_results()
     assert list(curve["strategy"]) == ["allabel", "live", "live"] and curve["per_type"][0] == {"MAT": 0.6}
-    assert proj.last_f1() == {"run": "live", "strategy": "live", "budget": 2, "f1": 0.4}
-    proj.save_curve([{"strategy": "allabel", "budget": 0.05, "seed": 1, "f1": 0.55}], run="frac")
-    assert proj.last_f1()["budget"] == 0.05  # a fraction of the pool stays a fraction
-    proj.save_curve([{"strategy": "allabel", "budget": 5, "f1": 0.7}], run="exp", replace=True)
-    assert len(proj.curve_results("exp")) == 1
-    assert proj.projection() is None
+    assert proj.records.last_f1() == {"run": "live", "strategy": "live", "budget": 2, "f1": 0.4}
+    proj.records.save_curve([{"strategy": "allabel", "budget": 0.05, "seed": 1, "f1": 0.55}], run="frac")
+    assert proj.records.last_f1()["budget"] == 0.05  # a fraction of the pool stays a fraction
+    proj.records.save_curve([{"strategy": "allabel", "budget": 5, "f1": 0.7}], run="exp", replace=True)
+    assert len(proj.records.curve_results("exp")) == 1
+    assert proj.records.projection() is None
     xy = np.arange(10, dtype=np.float32).reshape(5, 2)
-    proj.save_projection(proj.pool_ids(), xy, {"method": "umap", "seed": 0})
-    ids, got_xy, params = reopened(proj).projection()
+    proj.records.save_projection(proj.pool_ids(), xy, {"method": "umap", "seed": 0})
+    ids, got_xy, params = reopened(proj).records.projection()
     assert ids == proj.pool_ids() and np.allclose(got_xy, xy) and params["method"] == "umap"
     with pytest.raises(Exception):
-        proj.save_projection(["s1"], xy, {})
+        proj.records.save_projection(["s1"], xy, {})
 
 
 def test_list_and_create_in_folder(tmp_path):
     a = create_project("My run", make_pool(), schema=SCHEMA, projects_dir=tmp_path)
     b = create_project("My run", make_pool(), schema=SCHEMA, projects_dir=tmp_path)
     assert a.path.name == "my-run.allabel" and b.path.name == "my-run-2.allabel"
-    a.add_span("s1", 0, 7, "MAT")
-    a.confirm("s1")
+    a.labels.add_span("s1", 0, 7, "MAT")
+    a.labels.confirm("s1")
     infos = list_projects(tmp_path)
     assert [i.path.name for i in infos][0] == "my-run.allabel" and infos[0].confirmed == 1
     assert infos[0].pool_size == 5 and infos[0].name == "My run"
@@ -489,7 +488,7 @@ def test_sample_project(tmp_path):
 
 def test_create_from_bytes_checks_everything_first(tmp_path):
     from allabel_core.errors import DataFormatError
-    from allabel_core.project.core import create_project_from_bytes
+    from allabel_core.project import create_project_from_bytes
 
     good = b'{"text": "LiCoO2 is layered.", "spans": [{"start": 0, "end": 6, "label": "MAT"}]}\n'
     bad_target = b'{"text": "x", "spans": [{"start": 0, "end": 9, "label": "MAT"}]}\n'

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fakes import COMPLETION, DEMOS, LABELS, PROMPT, QUERIES, FakeLlm, HashEmbedder, Offline, make_sentence
+from fakes import COMPLETION, DEMOS, LABELS, PROMPT, QUERIES, FakeLlm, Offline, make_sentence
 
 from allabel_core.project import tasks as PT
 from allabel_core.data.corpus import Corpus
-from allabel_core.predictors.ledger import Ledger, Prices
-from allabel_core.predictors.base import Prediction
-from allabel_core.project.core import Project
+from allabel_core.predictors.ledger import Prices
+from allabel_core.project import Project
 from allabel_core.project.predict import llm_usage_logged, predict_and_record, suggest_for
 
 EXTRA = [
@@ -33,8 +32,8 @@ def project(tmp_path):
 def confirm(project, ids) -> None:
     for sid in ids:
         for sp in project.sentence(sid).spans:  # gold becomes the person's label
-            project.add_span(sid, sp.start, sp.end, sp.label)
-        project.confirm(sid)
+            project.labels.add_span(sid, sp.start, sp.end, sp.label)
+        project.labels.confirm(sid)
 
 
 def expect_row(row, calls: int) -> None:
@@ -47,16 +46,16 @@ def expect_row(row, calls: int) -> None:
 def test_live_curve_logs_the_llm_calls_in_the_project_ledger(project, embedder):
     confirm(project, ["d1", "d2"])
     llm = FakeLlm()
-    assert len(project.ledger()) == 0
+    assert len(project.records.ledger()) == 0
     assert PT.keep_live_curve(project, embedder, llm) == 1
-    rows = project.ledger()
+    rows = project.records.ledger()
     assert list(rows["purpose"]) == ["live curve"]
     expect_row(rows.iloc[0], calls=len(project))  # the whole pool predicted, no target set
     assert rows.iloc[0]["details"] == {"role": "pool", "sentences": len(project), "n_labeled": 2}
-    assert project.ledger_totals()["calls"] == llm.ledger.calls == len(llm.predicted)
+    assert project.records.ledger_totals()["calls"] == llm.ledger.calls == len(llm.predicted)
     # Predictions are stored as before, and the curve got its point.
-    assert len(project.predictions(role="pool")) == len(project)
-    assert list(project.curve_results("live")["n_labeled"]) == [2]
+    assert len(project.records.predictions(role="pool")) == len(project)
+    assert list(project.records.curve_results("live")["n_labeled"]) == [2]
 
 
 def test_live_curve_with_a_target_logs_the_target_predictions(tmp_path, embedder):
@@ -66,7 +65,7 @@ def test_live_curve_with_a_target_logs_the_target_predictions(tmp_path, embedder
     try:
         confirm(p, ["d1"])
         PT.keep_live_curve(p, embedder, FakeLlm(), predict_pool=False)
-        rows = p.ledger()
+        rows = p.records.ledger()
         assert list(rows["purpose"]) == ["live curve"] and rows.iloc[0]["details"]["role"] == "target"
         expect_row(rows.iloc[0], calls=len(QUERIES))
     finally:
@@ -78,17 +77,17 @@ def test_uncertainty_stage_logs_the_llm_calls_in_the_project_ledger(project, emb
     llm = FakeLlm()
     picks = PT.run_stages(project, embedder, llm, ["uncertainty"])
     assert [p["stage"] for p in picks] == ["uncertainty"] * PT.stage_quotas(project)["uncertainty"]
-    rows = project.ledger()
+    rows = project.records.ledger()
     assert list(rows["purpose"]) == ["uncertainty stage"]
     assert llm.ledger.calls > 0
     expect_row(rows.iloc[0], calls=llm.ledger.calls)
     # Stage 3 still stores no predictions of its own.
-    assert len(project.predictions()) == 0
+    assert len(project.records.predictions()) == 0
 
 
 def test_stages_without_the_predictor_log_nothing(project, embedder):
     PT.run_stages(project, embedder, FakeLlm(), ["diversity", "similarity"])
-    assert len(project.selections()) > 0 and len(project.ledger()) == 0
+    assert len(project.selections.table()) > 0 and len(project.records.ledger()) == 0
 
 
 def test_an_offline_predictor_logs_nothing(project, embedder):
@@ -97,7 +96,7 @@ def test_an_offline_predictor_logs_nothing(project, embedder):
     PT.keep_live_curve(project, embedder, offline)
     PT.run_stages(project, embedder, offline, ["uncertainty"])
     suggest_for(project, "q1", offline, embedder)
-    assert offline.predicted and len(project.ledger()) == 0
+    assert offline.predicted and len(project.records.ledger()) == 0
 
 
 def test_predict_one_and_suggest_log_one_row_each(project, embedder):
@@ -105,7 +104,7 @@ def test_predict_one_and_suggest_log_one_row_each(project, embedder):
     llm = FakeLlm()
     PT.predict_one(project, "q1", llm, embedder)
     suggest_for(project, "q2", llm, embedder)
-    rows = project.ledger()
+    rows = project.records.ledger()
     assert list(rows["purpose"]) == ["predict", "suggest"]
     assert rows.iloc[0]["details"] == {"sentence_id": "q1", "role": "pool"}
     assert rows.iloc[1]["details"] == {"sentence_id": "q2"}
@@ -120,7 +119,7 @@ def test_experiment_logs_the_llm_calls_in_the_project_ledger(tmp_path, embedder)
     try:
         llm = FakeLlm()
         PT.run_experiment(p, embedder, llm, strategies=["random"], budgets=[0.5], seeds=[0])
-        rows = p.ledger()
+        rows = p.records.ledger()
         assert list(rows["purpose"]) == ["experiment"]
         assert llm.ledger.calls > 0
         expect_row(rows.iloc[0], calls=llm.ledger.calls)
@@ -142,8 +141,8 @@ def test_calls_are_logged_when_the_work_fails(project, embedder):
     sentences = [project.sentence(i) for i in ("q1", "q2", "q3")]
     with pytest.raises(Boom):
         predict_and_record(project, llm, None, sentences, purpose="live curve")
-    expect_row(project.ledger().iloc[0], calls=2)
-    assert len(project.predictions()) == 0  # nothing came back to store
+    expect_row(project.records.ledger().iloc[0], calls=2)
+    assert len(project.records.predictions()) == 0  # nothing came back to store
 
 
 def test_llm_usage_logged_reports_the_cache_and_only_the_delta(project):
@@ -151,6 +150,6 @@ def test_llm_usage_logged_reports_the_cache_and_only_the_delta(project):
     llm.ledger.record_call(latency=0.0, prompt_tokens=5, completion_tokens=5)  # spent before: not this row
     with llm_usage_logged(project, llm, purpose="suggest", details={"sentence_id": "q1"}):
         llm.ledger.record_cache_hit()
-    row = project.ledger().iloc[0]
+    row = project.records.ledger().iloc[0]
     assert row["calls"] == 0 and bool(row["cached"]) and row["prompt_tokens"] == 0
     assert row["cost"] == pytest.approx(0.0) and not np.isnan(row["cost"])

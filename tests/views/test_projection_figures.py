@@ -17,7 +17,7 @@ from allabel_core import jobs as J
 from allabel_core.project import tasks as project_tasks
 from allabel_core.views import tables as T
 from allabel_core.jobs import DONE, FAILED, Job, JobRegistry
-from allabel_core.vectors.layout import ProjectionParams, knn_graph, project, projection_for
+from allabel_core.vectors.layout import ProjectionParams, knn_graph, layout_2d, stored_layout
 from allabel_core.scoring import evaluate
 from allabel_core.data.sentence import Span
 
@@ -44,10 +44,10 @@ def test_knn_graph_self_first_and_matches_brute_force():
 def test_project_shape_determinism_and_cache(tmp_path, monkeypatch):
     x = unit(120)
     params = ProjectionParams(seed=3, n_epochs=60)
-    a = project(x, params, cache=tmp_path)
+    a = layout_2d(x, params, cache=tmp_path)
     assert a.shape == (120, 2) and a.dtype == np.float32 and np.isfinite(a).all()
     assert len(list(tmp_path.glob("*.npy"))) == 1
-    b = project(x, params, cache=False)
+    b = layout_2d(x, params, cache=False)
     np.testing.assert_allclose(a, b, atol=1e-5)  # same seed, same layout
 
     from allabel_core.vectors import layout as P
@@ -57,32 +57,32 @@ def test_project_shape_determinism_and_cache(tmp_path, monkeypatch):
 
     monkeypatch.setattr(P, "_umap", boom)
     steps = []
-    c = project(x, params, cache=tmp_path, progress=lambda d, t: steps.append((d, t)))
+    c = layout_2d(x, params, cache=tmp_path, progress=lambda d, t: steps.append((d, t)))
     np.testing.assert_array_equal(a, c)
     assert steps[-1] == (2, 2)
     with pytest.raises(AssertionError, match="cache miss"):
-        project(x, ProjectionParams(seed=4, n_epochs=60), cache=tmp_path)  # other params: other key
+        layout_2d(x, ProjectionParams(seed=4, n_epochs=60), cache=tmp_path)  # other params: other key
 
 
-def test_project_tiny_inputs_use_pca():
-    assert project(unit(0), cache=False).shape == (0, 2)
-    assert project(unit(1), cache=False).shape == (1, 2)
-    xy = project(unit(5), cache=False)
+def test_layout_tiny_inputs_use_pca():
+    assert layout_2d(unit(0), cache=False).shape == (0, 2)
+    assert layout_2d(unit(1), cache=False).shape == (1, 2)
+    xy = layout_2d(unit(5), cache=False)
     assert xy.shape == (5, 2) and np.isfinite(xy).all()
-    np.testing.assert_array_equal(xy, project(unit(5), cache=False))
+    np.testing.assert_array_equal(xy, layout_2d(unit(5), cache=False))
 
 
 
 
-def test_projection_for_computes_once_per_store(tmp_path, monkeypatch):
+def test_stored_layout_computes_once_per_store(tmp_path, monkeypatch):
     monkeypatch.setenv("ALLABEL_CACHE_DIR", str(tmp_path))
     store, x = FakeStore(), unit(40)
     ids = [f"s{i}" for i in range(40)]
     params = ProjectionParams(n_epochs=30)
-    a = projection_for(store, ids, x, params)
-    b = projection_for(store, ids, x, params)
+    a = stored_layout(store, ids, x, params)
+    b = stored_layout(store, ids, x, params)
     assert store.saves == 1 and np.array_equal(a, b)
-    projection_for(store, ids, x, ProjectionParams(n_epochs=31))
+    stored_layout(store, ids, x, ProjectionParams(n_epochs=31))
     assert store.saves == 2
 
 
@@ -258,15 +258,16 @@ def test_span_diff_and_why_picked_tables():
     assert list(t["rank"]) == [1, 1, 2] and list(t["sentence"]) == ["A.", "B.", ""]
 
 
-def test_moved_names_still_import_from_their_old_modules():
-    for name in ("per_type_table", "why_picked_table", "span_diff_table", "selected_table",
-                 "latest_scores", "parse_counts", "demonstrations_table"):
-        assert getattr(F, name) is getattr(T, name)
+def test_each_name_lives_in_one_module_without_aliases():
+    for name in ("per_type_table", "why_picked_table", "span_diff_table", "parse_counts", "demonstrations_table"):
+        assert hasattr(T, name) and not hasattr(F, name)
     for name in ("run_stages", "keep_live_curve", "refresh_predictions", "run_experiment", "compute_map",
-                 "predict_one", "demonstrations_for", "stage_quotas", "pool_vectors"):
-        assert getattr(J, name) is getattr(project_tasks, name)
-    from allabel_core.views.figures import per_type_table  # noqa: F401  (the form old callers use)
-    from allabel_core.jobs import stage_quotas  # noqa: F401
+                 "demonstrations_for", "stage_quotas", "pool_vectors"):
+        assert hasattr(project_tasks, name) and not hasattr(J, name)
+    with pytest.raises(ImportError):
+        from allabel_core.views.figures import per_type_table  # noqa: F401
+    with pytest.raises(ImportError):
+        from allabel_core.jobs import stage_quotas  # noqa: F401
     with pytest.raises(AttributeError):
         F.no_such_name  # noqa: B018
 

@@ -1,0 +1,79 @@
+"""A project's sentences (pool and target) read from its file, with either
+the gold layer or the person's layer of spans. Sentences never change after
+creation, so their texts and tokenisations are read once and kept."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from ..data.corpus import Corpus
+from ..data.sentence import Sentence, Span
+from ..errors import ProjectError
+
+
+class SentenceStore:
+    """The sentences of one project file (``db``: its :class:`~.db.Database`)."""
+
+    def __init__(self, db, source: Path):
+        self._db = db
+        self._source = str(source)
+        self._lock = threading.Lock()
+        self._texts: dict[str, str] | None = None
+        self._base: dict[str, Sentence] = {}
+
+    def texts(self) -> dict[str, str]:
+        """Pool sentence id -> text, in file order."""
+        if self._texts is None:
+            rows = self._db.conn().execute("SELECT id, text FROM sentences WHERE role = 'pool' ORDER BY pos")
+            self._texts = dict(rows.fetchall())
+        return self._texts
+
+    def text(self, sentence_id: str) -> str:
+        """One pool sentence's text; ``ProjectError`` if there is none with that id."""
+        try:
+            return self.texts()[sentence_id]
+        except KeyError:
+            raise ProjectError(f"no pool sentence with id {sentence_id!r}") from None
+
+    def ids(self) -> list[str]:
+        """Pool sentence ids in file order (index i is pool position i)."""
+        return list(self.texts())
+
+    def bare(self, sentence_id: str) -> Sentence:
+        """A pool sentence, tokenised, without spans."""
+        s = self._base.get(sentence_id)
+        if s is None:
+            s = Sentence.from_text(sentence_id, self.text(sentence_id))
+            with self._lock:
+                self._base[sentence_id] = s
+        return s
+
+    def corpus(self, role: str, layer: str, statuses: tuple[str, ...], only: set[str] | None = None) -> Corpus:
+        """The ``role`` sentences (``"pool"`` / ``"target"``) with the spans
+        of ``layer`` (``"gold"`` or ``"person"``) whose status is in
+        ``statuses``; ``only``: keep just these ids."""
+        conn = self._db.conn()
+        table = "gold_spans" if layer == "gold" else "spans"
+        cond = "role = ?" if layer == "gold" else "1 = 1"
+        args = [role] if layer == "gold" else []
+        spans: dict[str, list[Span]] = {}
+        status_sql = "'gold'" if layer == "gold" else "status"
+        for sid, a, b, label, text, status in conn.execute(
+            f"SELECT sentence_id, start, end, label, text, {status_sql} FROM {table} WHERE {cond}", args
+        ):
+            if status in statuses:
+                spans.setdefault(sid, []).append(Span(a, b, label, text, status))
+        out = []
+        for sid, text in conn.execute("SELECT id, text FROM sentences WHERE role = ? ORDER BY pos", (role,)):
+            if only is not None and sid not in only:
+                continue
+            base = self.bare(sid) if role == "pool" else Sentence.from_text(sid, text)
+            out.append(base.with_spans(spans[sid]) if sid in spans else base)
+        return Corpus(out, source=self._source, format="allabel")
+
+    def has_role(self, role: str) -> bool:
+        return bool(self._db.conn().execute("SELECT 1 FROM sentences WHERE role = ? LIMIT 1", (role,)).fetchone())
+
+    def has_gold(self, role: str) -> bool:
+        return bool(self._db.conn().execute("SELECT 1 FROM gold_spans WHERE role = ? LIMIT 1", (role,)).fetchone())

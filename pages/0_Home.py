@@ -1,0 +1,100 @@
+"""Home: open or create a project and see where it stands."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from allabel_core.dashboard import state
+from allabel_core.errors import AllabelError
+from allabel_core.formats import FORMATS
+from allabel_core.project import (
+    MAX_UPLOAD_BYTES,
+    create_project_from_bytes,
+    create_sample_project,
+    list_projects,
+)
+from allabel_core.predictors.registry import describe_predictor
+
+
+def open_new(create) -> None:
+    """Create a project with ``create()`` and open it; a file that cannot be
+    read shows its error (with the line) and nothing is created."""
+    try:
+        created = create()
+    except AllabelError as exc:
+        st.error(str(exc))
+    else:
+        created.close()
+        state.use_project(created.path)
+        st.rerun()
+
+
+st.title("ALLabel")
+st.caption(
+    "Choose the sentences worth annotating (diversity → similarity → uncertainty), label them, "
+    "and watch entity recognition by retrieval of similar annotated sentences improve with the budget."
+)
+
+# `make run` starts on the sample data: a new session opens the sample
+# project (created on first use) unless the person already chose one.
+if os.environ.get("ALLABEL_OPEN_SAMPLE") == "1" and not st.session_state["sample_offered"]:
+    st.session_state["sample_offered"] = True
+    if st.session_state["project_path"] is None:
+        with st.spinner("Opening the sample project…"):
+            open_new(create_sample_project)
+
+project = state.current_project()
+if project is not None:
+    state.umap_warm_up()  # compile UMAP's layout code now, in the background, so the Map opens warm
+    prog, settings, last = project.progress(), project.settings, project.records.last_f1()
+    st.subheader(project.name)
+    c = st.columns(4)
+    c[0].metric("Confirmed / budget", f"{prog['confirmed']} / {prog['budget']}")
+    c[1].metric("Selected", prog["selected"], help="Sentences picked by the stages or queued by hand")
+    c[2].metric("Pool", prog["pool"])
+    c[3].metric("Last F1", "—" if last is None else f"{last['f1']:.3f}",
+                help=None if last is None else f"{last['strategy']} at budget {last['budget']} (run {last['run']})")
+    st.progress(min(1.0, prog["confirmed"] / max(1, prog["budget"])),
+                text=f"{prog['confirmed']} of {prog['budget']} sentences confirmed; {prog['pending']} waiting in the queue")
+    st.markdown(f"Predictor in use: **{describe_predictor(settings)}** · file `{project.path}`")
+    if prog["selected"] == 0:
+        st.info("Next: open the **Map** and run the three stages to choose the sentences worth labeling.")
+        st.page_link("pages/1_Map.py", label="Open the Map", icon=":material/map:")
+    else:
+        st.page_link("pages/2_Label.py", label="Label the queue", icon="✏️")
+    st.divider()
+
+left, mid, right = st.columns(3)
+with left:
+    st.subheader("Open a project")
+    infos = [i for i in list_projects() if i.error is None]
+    if infos:
+        choice = st.selectbox(
+            "Recent projects", range(len(infos)), key="home_recent",
+            format_func=lambda i: f"{infos[i].name} — {infos[i].confirmed}/{infos[i].pool_size} confirmed",
+        )
+        if st.button("Open", key="home_open", type="primary"):
+            state.use_project(infos[choice].path)
+            st.rerun()
+    else:
+        st.caption("No projects yet.")
+with mid:
+    st.subheader("Try the sample")
+    st.caption("Materials-science sentences with six entity types (MAT PRO VAL APL SMT CMT) and a gold test set.")
+    if st.button("Open the sample project", key="home_sample", type="primary"):
+        open_new(create_sample_project)
+with right:
+    st.subheader("Start from your file")
+    pool_file = st.file_uploader("Sentences to choose from (pool)", key="home_upload")
+    target_file = st.file_uploader("Optional test set (with gold labels)", key="home_upload_target")
+    fmt = st.selectbox("Format", ["auto", *FORMATS], key="home_upload_fmt",
+                       format_func=lambda f: "tell from the file" if f == "auto" else FORMATS[f].description)
+    name = st.text_input("Project name", key="home_upload_name", placeholder="from the file name")
+    st.caption(f"Up to {MAX_UPLOAD_BYTES // 2**20} MB per file. A file that cannot be read creates nothing.")
+    if st.button("Create project", key="home_create", disabled=pool_file is None):
+        open_new(lambda: create_project_from_bytes(
+            name, pool_file.getvalue(), pool_file.name, fmt=None if fmt == "auto" else fmt,
+            target=(target_file.getvalue(), target_file.name) if target_file else None,
+        ))
