@@ -177,7 +177,7 @@ class LlmPredictor:
             "base_url": ident["base_url"],
             "model": ident["model"],
             "prompt_version": self.prompt_version,
-            "labels": {t.name: t.definition for t in self.types},
+            "labels": {t.name: t.description for t in self.types},
             "embedder": None if self.embedder is None else self.embedder.name,
             "k": self.k,
             "temperature": self.temperature,

@@ -20,12 +20,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from ..data.schema import EntityType
 from ..errors import ConfigError
 from ..data.sentence import Sentence
 
@@ -36,17 +36,13 @@ _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
 
 
-@dataclass(frozen=True)
-class EntityType:
-    """An entity type of the schema and what it means (shown to the model)."""
-
-    name: str
-    definition: str = ""
 
 
 def schema_from(labels: Mapping[str, str] | Iterable[str] | Iterable[EntityType]) -> tuple[EntityType, ...]:
-    """Entity types from ``{"MAT": "a material"}``, ``["MAT", ...]`` or
-    :class:`EntityType` s; names must be unique, non-empty, without spaces."""
+    """Entity types (the schema's :class:`~allabel_core.data.schema.EntityType`,
+    whose ``description`` is the definition shown to the model) from
+    ``{"MAT": "a material"}``, ``["MAT", ...]`` or :class:`EntityType` s;
+    names must be unique, non-empty, without spaces."""
     if isinstance(labels, Mapping):
         types = [EntityType(str(k), str(v or "")) for k, v in labels.items()]
     else:
@@ -126,7 +122,7 @@ class PromptTemplate:
         if answer_format not in ANSWER_FORMATS:
             raise ConfigError(f"answer_format must be one of {', '.join(ANSWER_FORMATS)}, got {answer_format!r}")
         m = self._module
-        labels = [{"name": t.name, "definition": t.definition} for t in types]
+        labels = [{"name": t.name, "definition": t.description} for t in types]
         try:
             messages = [{"role": "system", "content": str(m.system(labels, answer_format)).strip()}]
             for demo in demos:

@@ -96,7 +96,7 @@ PREDICTORS: dict[str, PredictorSpec] = {
                      "uncertainty", "n_samples", "prompt_version", "cache", "prices", *_LLM_MODEL_OPTIONS),
             from_settings=lambda settings, schema, api_key: {
                 "base_url": settings.get("base_url"), "model": settings.get("model"), "api_key": api_key,
-                "labels": {t.name: t.description for t in schema.types},
+                "labels": schema.types,  # the same EntityType the prompts read
                 "k": int(settings.get("k", 5)), "seed": int(settings.get("seed", 0)),
             },
             describe=lambda settings: (f"LLM {settings.get('model') or '(no model set)'} at "
