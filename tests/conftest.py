@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,9 @@ from allabel_core.data.sentence import Sentence
 from allabel_core.predictors.base import DemoStore
 from allabel_core.predictors.cache import LlmCache
 
-SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+# ``../shared/datasets`` next to the checkout; ALLABEL_DATASETS points elsewhere
+# (a git worktree lives one folder deeper than the main checkout).
+SHARED_DATASETS = Path(os.environ.get("ALLABEL_DATASETS") or Path(__file__).resolve().parents[2] / "shared" / "datasets")
 
 
 @pytest.fixture(scope="session")

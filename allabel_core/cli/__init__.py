@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"allabel {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (OSError, ValueError) as exc:
+    except OSError as exc:  # a file that cannot be read or written: one line, not a traceback
         if args.debug:
             raise
         print(f"allabel {args.command}: error: {exc}", file=sys.stderr)
