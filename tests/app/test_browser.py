@@ -161,7 +161,7 @@ def test_dashboard_end_to_end(browser, tmp_path):
         B.screenshot(page, ARTIFACTS / "7_after_restart.png")
 
         # An uploaded file with an XSS probe: the probe shows as text, nothing runs.
-        B.goto_page(page, "app")
+        B.goto_page(page, "Home")
         upload = tmp_path / "probe.txt"
         upload.write_text(PROBE + "\nA second sentence about TiO2 films.\nA third one on MOF porosity.\n")
         page.locator(".st-key-home_upload input[type=file]").set_input_files(str(upload))
