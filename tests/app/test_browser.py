@@ -167,7 +167,8 @@ def test_dashboard_end_to_end(browser, tmp_path):
         page.locator(".st-key-home_upload input[type=file]").set_input_files(str(upload))
         B.wait_idle(page)
         B.click_key(page, "home_create")
-        page.get_by_text("Confirmed / budget").wait_for()
+        # The sample's metrics are on screen already: wait for the new project's own heading.
+        page.get_by_role("heading", name="probe").wait_for()
         B.goto_page(page, "Predictions")
         page.get_by_text("<img src=x onerror=alert(1)>", exact=False).first.wait_for()
         assert page.locator("img[src='x']").count() == 0 and page.locator("main script").count() == 0
