@@ -159,7 +159,7 @@ def _shift_crlf(raw: str, span: Span) -> Span:
     offset shortens it by one."""
     start = span.start - raw.count("\r\n", 0, span.start)
     end = span.end - raw.count("\r\n", 0, span.end)
-    return Span(start, end, span.label, normalize_text(span.text), span.status)
+    return replace(span, start=start, end=end, text=normalize_text(span.text))
 
 
 def _span_order(s: Span) -> tuple[int, int, str]:
@@ -169,9 +169,10 @@ def _span_order(s: Span) -> tuple[int, int, str]:
 def _check_span(text: str, span: Span | tuple, status: str) -> Span:
     if isinstance(span, Span):
         start, end, label, stored, st = span.start, span.end, span.label, span.text, span.status
+        source, score = span.source, span.score
     else:
         start, end, label = span[0], span[1], span[2]
-        stored, st = None, status
+        stored, st, source, score = None, status, None, None
     if st not in STATUSES:
         raise DataFormatError(f"span status {st!r} is not one of {', '.join(STATUSES)}")
     if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool) or isinstance(end, bool):
@@ -183,7 +184,7 @@ def _check_span(text: str, span: Span | tuple, status: str) -> Span:
     actual = text[start:end]
     if stored is not None and stored != actual:
         raise DataFormatError(f"span [{start}, {end}) says {stored!r} but the text there is {actual!r}")
-    return Span(start, end, label, actual, st)
+    return Span(start, end, label, actual, st, source, score)
 
 
 def parse_tag(tag: str) -> tuple[str, str | None]:

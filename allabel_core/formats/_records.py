@@ -32,6 +32,8 @@ class RawSpan:
     where: str
     text: object = None
     status: object = None
+    source: object = None
+    score: object = None
 
 
 def is_int(value: object) -> bool:
@@ -119,6 +121,18 @@ def _check_offsets(raw: RawSpan, text: str, src: Source, line: int) -> tuple[int
     )
 
 
+def _provenance(raw: RawSpan, src: Source, line: int) -> tuple[str | None, float | None]:
+    """A span's ``source`` (a non-empty string) and ``score`` (a number), when given."""
+    source, score = raw.source, raw.score
+    if source is not None and (not isinstance(source, str) or not source.strip()):
+        raise src.error(f"{raw.where}: 'source' must be a non-empty string, got {json_kind(source)} {source!r}", line)
+    if score is not None:
+        if not isinstance(score, (int, float)) or isinstance(score, bool) or score != score:
+            raise src.error(f"{raw.where}: 'score' must be a number, got {json_kind(score)} {score!r}", line)
+        score = float(score)
+    return source, score
+
+
 def span_sentence(
     sid: str,
     text: str,
@@ -165,7 +179,7 @@ def span_sentence(
             src.note("duplicate span, kept once", f"line {line}: {raw.where} [{a}, {b}) {label}")
             continue
         seen.add(key)
-        spans.append(Span(a, b, label, norm[a:b], st))
+        spans.append(Span(a, b, label, norm[a:b], st, *_provenance(raw, src, line)))
     try:
         return Sentence.from_text(sid, norm, spans, status=status, meta=meta)
     except DataFormatError as exc:  # the model's own checks, located here

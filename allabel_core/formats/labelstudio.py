@@ -1,23 +1,41 @@
-"""Label Studio tasks: a JSON array of ``{"data": {"text": ...}, "annotations" |
-"predictions": [{"result": [...]}]}``.
+"""Label Studio tasks: a JSON array of ``{"id", "data": {"text": ...},
+"annotations" | "predictions": [{"result": [...]}]}``, or one task object.
 
 Each result of type ``labels`` is a span, ``value`` holding ``start``,
 ``end``, ``text`` and ``labels`` (one span per label). Annotations are read
-with the reader's status (``gold`` by default), predictions as
-``suggested``; when a task has both, the annotations win and the predictions
-are not read. Of several annotations (or predictions) the first that was not
-cancelled is read, with a warning. A prediction's ``score`` and
-``model_version`` go to the sentence's meta (Label Studio users sort on the
-score) and are written back.
+with the reader's status (``gold`` by default) and source ``"human"``;
+predictions as ``suggested``, with the prediction's ``model_version`` as the
+span's source and a result's own ``score`` as its score. When a task has
+both, the annotations win and the predictions are not read. Of several
+annotations (or predictions) the first that was not cancelled is read, with
+a warning. A prediction's ``score`` and ``model_version`` go to the
+sentence's meta (Label Studio users sort on the score) and are written back.
+A task without the ``data`` wrapper (the whole object is the data, as Label
+Studio accepts) is read too.
+
+What a task was read with is kept in ``meta["labelstudio"]``: its integer
+``id``, the ``from_name``/``to_name`` of its results (whatever the project's
+labeling config called its tags), and whether it had an ``annotation``. The
+task's own ``meta`` object becomes the sentence's meta. All of it is written
+back.
 
 Ids: Label Studio numbers tasks itself, so ALLabel writes its id into
 ``data.id``, which survives an import and export; on reading, ``data.id``
 wins over the task's own ``id``, and a task with neither is ``record-N``.
-Errors say "record N" and give the line where that task starts.
+Written tasks carry an integer ``id`` (the one read, else the next free
+number), as Label Studio's converter needs. Errors say "record N" and give
+the line where that task starts.
 
-A sentence is written with an annotation only if it has spans of a trusted
-status (gold, confirmed): the model cannot tell "no entities" from "not yet
-annotated", and claiming the latter as done would be worse.
+Annotations: a sentence a person finished gets an annotation, with an empty
+``result`` when it has no entities (Label Studio counts a task with no
+annotation as not done, and its converter skips it). Which sentences are
+finished is the writer's ``annotated`` option: ``True`` (all), a set of
+ids, or ``None`` (only those with spans of a trusted status). A
+:class:`~allabel_core.corpus.Corpus` read from a labelled format is finished
+throughout by default (Label Studio tasks that had no annotation aside).
+Suggested spans become ``predictions``, one per source (``model_version``),
+each result with its span's ``score`` and the prediction with the sentence's
+``meta["score"]``, or else its lowest span score.
 """
 
 from __future__ import annotations
@@ -28,10 +46,12 @@ from collections.abc import Sequence
 
 from ..data.sentence import Sentence, Span
 from ._io import Source, a_kind
-from ._records import RawSpan, record_id, require, span_sentence
+from ._records import RawSpan, is_int, record_id, require, span_sentence
 
 _WS = re.compile(r"[ \t\n\r]*")
 _META = ("score", "model_version")
+KEY = "labelstudio"
+DEFAULT_NAMES = ("label", "text")
 
 
 class _Lines:
@@ -55,8 +75,10 @@ def _tasks(text: str, src: Source) -> list[tuple[int, object]]:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
             raise src.error(f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
-        hint = "; a single task must still be wrapped in [ ]" if isinstance(value, dict) and "data" in value else ""
-        raise src.error(f"the top level must be a JSON array of tasks, found {a_kind(value)}{hint}", line_of(pos))
+        if isinstance(value, dict):  # one task, as Label Studio also accepts
+            return [(line_of(pos), value)]
+        raise src.error(f"the top level must be a JSON array of tasks or one task object, found {a_kind(value)}",
+                        line_of(pos))
     items: list[tuple[int, object]] = []
     opened = line_of(pos)
     pos = _WS.match(text, pos + 1).end()
@@ -106,14 +128,25 @@ def _task(number: int, line: int, task: object, src: Source, status: str) -> Sen
     where = f"record {number}: "
     if not isinstance(task, dict):
         raise src.error(f"{where}a task must be an object {{\"data\": ...}}, got {a_kind(task)}", line)
-    data = require(task, "data", dict, src, line, where)
-    body = require(data, "text", str, src, line, f"{where}in 'data', ")
+    if "data" not in task and "text" in task:  # no wrapper: the whole object is the data
+        data = task
+        body = require(task, "text", str, src, line, where)
+    else:
+        data = require(task, "data", dict, src, line, where)
+        body = require(data, "text", str, src, line, f"{where}in 'data', ")
     sid = record_id(data["id"] if "id" in data else task.get("id"), f"record-{number}", src, line, where)
     key, entry, st = _choose(task, number, line, src, status)
     raw, meta = [], {}
+    if "meta" in task and data is not task:
+        meta.update(require(task, "meta", dict, src, line, where))
+    kept: dict = {"annotated": entry is not None and key == "annotations"}
+    if is_int(task.get("id")):
+        kept["id"] = task["id"]
+    source = "human"
     if entry is not None:
         if key == "predictions":
-            meta = {k: entry[k] for k in _META if k in entry}
+            meta.update({k: entry[k] for k in _META if k in entry})
+            source = entry.get("model_version") if isinstance(entry.get("model_version"), str) else None
         results = require(entry, "result", list, src, line, f"{where}{key[:-1]}: ")
         for n, result in enumerate(results, 1):
             here = f"record {number}, result {n}"
@@ -128,40 +161,113 @@ def _task(number: int, line: int, task: object, src: Source, status: str) -> Sen
             labels = value["labels"]
             if not isinstance(labels, list) or not labels:
                 raise src.error(f"{here}: 'labels' must be a non-empty list, got {labels!r}", line)
-            raw += [RawSpan(value["start"], value["end"], label, here, value.get("text")) for label in labels]
+            for name in ("from_name", "to_name"):
+                if isinstance(result.get(name), str):
+                    kept.setdefault(name, result[name])
+            score = result.get("score") if key == "predictions" else None
+            raw += [
+                RawSpan(value["start"], value["end"], label, here, value.get("text"), None, source, score)
+                for label in labels
+            ]
+    meta[KEY] = kept
     return span_sentence(sid, body, raw, src, line, status=st, meta=meta, where=where)
+
+
+def was_annotated(sentence: Sentence) -> bool:
+    """False only for a sentence read from a Label Studio task without an annotation."""
+    kept = sentence.meta.get(KEY)
+    return not (isinstance(kept, dict) and kept.get("annotated") is False)
 
 
 def read(text: str, src: Source, *, status: str) -> list[tuple[int, Sentence]]:
     return [(line, _task(n, line, task, src, status)) for n, (line, task) in enumerate(_tasks(text, src), 1)]
 
 
-def _results(spans: Sequence[Span]) -> list[dict]:
-    return [
-        {
+def _results(spans: Sequence[Span], names: tuple[str, str], scores: bool = False) -> list[dict]:
+    out = []
+    for k, sp in enumerate(spans, 1):
+        result = {
             "id": f"r{k}",
-            "from_name": "label",
-            "to_name": "text",
+            "from_name": names[0],
+            "to_name": names[1],
             "type": "labels",
             "value": {"start": sp.start, "end": sp.end, "text": sp.text, "labels": [sp.label]},
         }
-        for k, sp in enumerate(spans, 1)
-    ]
+        if scores and sp.score is not None:
+            result["score"] = sp.score
+        out.append(result)
+    return out
 
 
-def write(sentences: Sequence[Sentence], statuses: Sequence[str]) -> tuple[str, list[str]]:
-    tasks = []
+def _names(s: Sentence) -> tuple[str, str]:
+    kept = s.meta.get(KEY) if isinstance(s.meta.get(KEY), dict) else {}
+    return tuple(kept[n] if isinstance(kept.get(n), str) else d for n, d in zip(("from_name", "to_name"), DEFAULT_NAMES))
+
+
+def _task_ids(sentences: Sequence[Sentence]) -> list[int]:
+    """The integer id each task was read with, where unique; the next free numbers otherwise."""
+    wanted = []
     for s in sentences:
+        kept = s.meta.get(KEY)
+        wanted.append(kept.get("id") if isinstance(kept, dict) and is_int(kept.get("id")) else None)
+    counts: dict = {}
+    for w in wanted:
+        counts[w] = counts.get(w, 0) + 1
+    used = {w for w in wanted if w is not None and counts[w] == 1}
+    out, nxt = [], 1
+    for w in wanted:
+        if w is not None and counts[w] == 1:
+            out.append(w)
+            continue
+        while nxt in used:
+            nxt += 1
+        used.add(nxt)
+        out.append(nxt)
+    return out
+
+
+def _predictions(s: Sentence, spans: list[Span], names: tuple[str, str]) -> list[dict]:
+    by_source: dict = {}
+    for sp in spans:
+        by_source.setdefault(sp.source, []).append(sp)
+    out = []
+    for source, group in by_source.items():
+        entry: dict = {"result": _results(group, names, scores=True)}
+        version = source if source is not None else s.meta.get("model_version")
+        if version is not None:
+            entry["model_version"] = version
+        scores = [sp.score for sp in group if sp.score is not None]
+        if "score" in s.meta:
+            entry["score"] = s.meta["score"]
+        elif scores:
+            entry["score"] = min(scores)
+        out.append(entry)
+    return out
+
+
+def write(
+    sentences: Sequence[Sentence], statuses: Sequence[str], *, annotated: bool | set | None = None
+) -> tuple[str, list[str]]:
+    tasks, warnings = [], []
+    for s, task_id in zip(sentences, _task_ids(sentences)):
         spans = s.spans_with(statuses)
         trusted = [sp for sp in spans if sp.status != "suggested"]
         suggested = [sp for sp in spans if sp.status == "suggested"]
-        task: dict = {"data": {"text": s.text, "id": s.id}}
-        if trusted:
-            task["annotations"] = [{"result": _results(trusted)}]
+        names = _names(s)
+        task: dict = {"id": task_id, "data": {"text": s.text, "id": s.id}}
+        finished = annotated is True or (annotated is not None and s.id in annotated)
+        if trusted or (finished and set(statuses) - {"suggested"}):
+            task["annotations"] = [{"result": _results(trusted, names)}]
         if suggested:
-            meta = {k: s.meta[k] for k in _META if k in s.meta}
-            task["predictions"] = [{"result": _results(suggested), **meta}]
+            task["predictions"] = _predictions(s, suggested, names)
+        extra = {k: v for k, v in s.meta.items() if k not in (KEY, *_META)}
+        if extra:
+            try:
+                json.dumps(extra)
+                task["meta"] = extra
+            except (TypeError, ValueError):
+                warnings.append(f"sentence {s.id!r}: meta not written, it is not JSON-serialisable")
         tasks.append(json.dumps(task, ensure_ascii=False))
     if not tasks:
-        return "[]\n", []
-    return "[\n" + ",\n".join(tasks) + "\n]\n", []
+        return "[]\n", warnings
+    return "[\n" + ",\n".join(tasks) + "\n]\n", warnings

@@ -3,7 +3,8 @@
 ALLabel's own span format (the sample corpus is in it) and close to what
 Prodigy writes; extra keys, such as Prodigy's ``tokens``, are ignored. A span
 may carry its ``text``, which is checked against ``text[start:end]``, and a
-``status`` (gold, suggested, confirmed), which is kept. ``id`` is optional
+``status`` (gold, suggested, confirmed), a ``source`` (``"human"`` or the
+predictor's name) and a ``score`` (a number), which are kept and written back. ``id`` is optional
 (``line-N`` otherwise). A record's ``meta`` object, when present, becomes the
 sentence's meta, and is written back.
 """
@@ -32,8 +33,20 @@ def read(text: str, src: Source, *, status: str) -> list[tuple[int, Sentence]]:
                 raise src.error(f"{where} must be an object {{start, end, label}}, got {a_kind(item)}", line)
             for key in ("start", "end", "label"):
                 require(item, key, object, src, line, f"{where}: ")
-            raw.append(RawSpan(item["start"], item["end"], item["label"], where, item.get("text"), item.get("status")))
+            raw.append(
+                RawSpan(item["start"], item["end"], item["label"], where, item.get("text"), item.get("status"),
+                        item.get("source"), item.get("score"))
+            )
         out.append((line, span_sentence(sid, body, raw, src, line, status=status, meta=meta)))
+    return out
+
+
+def _span(sp) -> dict:
+    out = {"start": sp.start, "end": sp.end, "label": sp.label, "text": sp.text, "status": sp.status}
+    if sp.source is not None:
+        out["source"] = sp.source
+    if sp.score is not None:
+        out["score"] = sp.score
     return out
 
 
@@ -43,10 +56,7 @@ def write(sentences: Sequence[Sentence], statuses: Sequence[str]) -> tuple[str, 
         record = {
             "id": s.id,
             "text": s.text,
-            "spans": [
-                {"start": sp.start, "end": sp.end, "label": sp.label, "text": sp.text, "status": sp.status}
-                for sp in s.spans_with(statuses)
-            ],
+            "spans": [_span(sp) for sp in s.spans_with(statuses)],
         }
         if s.meta:
             try:

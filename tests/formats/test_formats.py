@@ -27,8 +27,10 @@ SAMPLE_POOL = Path(__file__).resolve().parents[2] / "sample_data" / "pool.jsonl"
 TOKEN_FORMATS = ("conll", "jsonl")
 SPAN_FORMATS = ("doccano", "spacy", "labelstudio")
 EXTENSION = {
-    "jsonl": "jsonl", "conll": "conll", "doccano": "jsonl", "spacy": "jsonl", "labelstudio": "json", "text": "txt"
+    "jsonl": "jsonl", "conll": "conll", "doccano": "jsonl", "spacy": "jsonl", "labelstudio": "json", "text": "txt",
+    "prodigy": "jsonl", "jsonl-text": "jsonl", "table": "csv",
 }
+UNLABELLED = ("text", "jsonl-text", "table")
 
 S1 = "LiFePO4 nanoparticles were coated with carbon by sol-gel synthesis."
 
@@ -39,10 +41,12 @@ def keys(sentence: Sentence, statuses=STATUSES) -> list[tuple[int, int, str]]:
 
 # -- registry and detection ----------------------------------------------------
 def test_registry_entries():
-    assert set(FORMATS) == {"jsonl", "conll", "doccano", "labelstudio", "spacy", "text"}
-    for name, (reader, writer, extensions, description) in FORMATS.items():
-        assert callable(reader) and callable(writer) and description
-        assert all(e.startswith(".") for e in extensions)
+    assert set(FORMATS) == {
+        "jsonl", "conll", "doccano", "labelstudio", "prodigy", "spacy", "jsonl-text", "table", "text"
+    }
+    for name, f in FORMATS.items():
+        assert callable(f.reader) and callable(f.writer) and f.description
+        assert all(e.startswith(".") for e in f.extensions)
 
 
 @pytest.mark.parametrize(
@@ -91,12 +95,15 @@ def test_unknown_extension_says_what_to_do():
 
 
 def test_format_can_be_overridden(tmp_path):
+    # A CoNLL train.txt is told from its content, with a note; fmt= reads it as lines of text.
     path = tmp_path / "train.txt"
     path.write_text("-DOCSTART- -X- O O\n\nTiO2 NNP I-NP B-MAT\nfilms NNS I-NP O\n")
-    as_text = read_corpus(path)
+    sniffed = read_corpus(path)
+    assert sniffed.format == "conll" and sniffed.tags() == [["B-MAT", "O"]]
+    assert any("read as CoNLL" in w and "fmt='text'" in w for w in sniffed.warnings)
+    as_text = read_corpus(path, "text")
     assert as_text.texts[1] == "TiO2 NNP I-NP B-MAT"
     assert "pass fmt='conll'" in as_text.warnings[0]
-    assert read_corpus(path, "conll").tags() == [["B-MAT", "O"]]
 
 
 def test_bad_arguments_are_config_errors():
@@ -166,9 +173,10 @@ def test_label_studio_annotations_predictions_and_score():
     a, p, both = corpus
     assert {sp.status for sp in a.spans} == {"gold"}
     assert {sp.status for sp in p.spans} == {"suggested"}
-    assert p.meta == {"score": 0.82, "model_version": "llm-v1"}
+    assert {k: v for k, v in p.meta.items() if k != "labelstudio"} == {"score": 0.82, "model_version": "llm-v1"}
+    assert p.meta["labelstudio"] == {"annotated": False, "id": 102, "from_name": "label", "to_name": "text"}
     # annotations win over predictions
-    assert keys(both) == [(0, 20, "PRO"), (26, 32, "MAT")] and both.meta == {}
+    assert keys(both) == [(0, 20, "PRO"), (26, 32, "MAT")] and set(both.meta) == {"labelstudio"}
     confirmed = read_corpus(WELLFORMED / "labelstudio.json", status="confirmed")
     assert {sp.status for sp in confirmed[0].spans} == {"confirmed"}
     assert {sp.status for sp in confirmed[1].spans} == {"suggested"}
@@ -230,7 +238,7 @@ def _mixed() -> list[Sentence]:
 
 def test_status_filter_leaves_suggested_out_without_warnings():
     for fmt in FORMATS:
-        if fmt == "text":
+        if fmt in UNLABELLED:
             continue
         text, warnings = dumps_corpus(_mixed(), fmt)
         assert warnings == []
@@ -248,7 +256,7 @@ def test_label_studio_writes_suggested_spans_as_predictions():
     assert tasks[1]["predictions"][0]["score"] == 0.5 and "annotations" not in tasks[1]
     assert tasks[0]["data"] == {"text": "TiO2 films on LiFePO4", "id": "m1"}
     back = read_corpus_bytes(text.encode(), "x.json")
-    assert back[1].meta == {"score": 0.5} and {sp.status for sp in back[1].spans} == {"suggested"}
+    assert back[1].meta["score"] == 0.5 and {sp.status for sp in back[1].spans} == {"suggested"}
 
 
 def test_spacy_writes_every_status_when_asked():
@@ -268,7 +276,7 @@ def test_write_corpus_picks_the_format_from_extension_or_corpus(tmp_path):
     corpus = read_corpus(WELLFORMED / "doccano.jsonl")
     assert write_corpus(corpus, tmp_path / "back.jsonl") == []
     assert read_corpus(tmp_path / "back.jsonl").format == "doccano"
-    with pytest.raises(ConfigError, match="can hold jsonl, doccano, spacy"):
+    with pytest.raises(ConfigError, match="can hold jsonl, doccano, prodigy, spacy, jsonl-text"):
         write_corpus(list(corpus), tmp_path / "plain.jsonl")
     write_corpus(list(corpus), tmp_path / "out.conll")
     assert read_corpus(tmp_path / "out.conll").tags() == corpus.tags()
@@ -294,7 +302,7 @@ def test_writes_are_atomic_and_keep_permissions(tmp_path):
 
 
 def test_dumps_returns_text_for_download():
-    text, warnings = dumps_corpus(read_corpus(WELLFORMED / "jsonl_tokens_tags.jsonl"), "conll")
+    text, warnings = dumps_corpus(read_corpus(WELLFORMED / "jsonl_tokens_tags.jsonl"), "conll", ids=True)
     assert isinstance(text, str) and warnings == []
     assert text.startswith("# id = s1\nLiFePO4\tB-MAT\n")
     assert (WELLFORMED / "conll_iob2.conll").read_text() == text
@@ -302,7 +310,8 @@ def test_dumps_returns_text_for_download():
 
 # -- round trips -------------------------------------------------------------------------
 def _round_trip(corpus, fmt, statuses=TRUSTED):
-    text, warnings = dumps_corpus(corpus, fmt, statuses=statuses)
+    options = {"ids": True} if fmt == "conll" else {}
+    text, warnings = dumps_corpus(corpus, fmt, statuses=statuses, **options)
     return read_corpus_bytes(text.encode("utf-8"), f"round.{EXTENSION[fmt]}", fmt), warnings
 
 

@@ -33,7 +33,7 @@ ERRORS = {
     "conll_unknown_tag_prefix.conll": (6, "unknown tag 'X-MAT'"),
     "conll_not_utf8.conll": (5, "byte 0x96 at byte offset 31"),
     "conll_one_column.conll": (3, "only one column ('cathode')"),
-    "conll_inconsistent_columns.conll": (5, "2 columns, but line 1 has 4"),
+    "conll_inconsistent_columns.conll": (5, "2 columns ('films' | 'B-MAT'), but line 1 has 4 ('LiFePO4' | 'NNP'"),
     "conll_empty.conll": (1, "the file is empty"),
     "conll_blank_lines_only.conll": (4, "only blank lines (4)"),
     "conll_docstart_only.conll": (2, "no sentences found"),
@@ -58,7 +58,7 @@ ERRORS = {
     "spacy_bad_status.jsonl": (1, "status 'accepted' is not one of"),
     "spacy_negative_start.jsonl": (3, "span [-1, 7) MAT lies outside the text"),
     "spacy_duplicate_id.jsonl": (3, "duplicate id 'a' (first used on line 1)"),
-    "labelstudio_not_a_list.json": (1, "the top level must be a JSON array of tasks, found an object"),
+    "labelstudio_top_level_number.json": (1, "the top level must be a JSON array of tasks or one task object, found a number"),
     "labelstudio_result_missing_value.json": (26, "record 2, result 1: missing key 'value'"),
     "labelstudio_bad_json.json": (45, "record 2: invalid JSON"),
     "labelstudio_trailing_garbage.json": (27, "after the array of tasks"),
@@ -79,6 +79,7 @@ READABLE = {
     "doccano_astral.jsonl",
     "labelstudio_utf16_offsets.json",
     "doccano_whitespace_edges.jsonl",
+    "labelstudio_not_a_list.json",
 }
 
 
