@@ -157,3 +157,12 @@ def test_table_round_trip():
     text, warnings = dumps_corpus(corpus, "table")
     back = read_corpus_bytes(text.encode(), "back.csv")
     assert (back.ids, back.texts, [s.meta for s in back]) == (corpus.ids, corpus.texts, [s.meta for s in corpus])
+
+
+def test_table_columns_for_choosing_the_text_column():
+    from allabel_core.formats import table_columns
+
+    assert table_columns(b"pmid,Abstract,year\n1,x,2\n", "a.csv") == ["pmid", "Abstract", "year"]
+    assert table_columns(b"\nid\ttext\n", "a.tsv") == ["id", "text"]
+    with pytest.raises(DataFormatError, match="a.csv, line 1: the file is empty"):
+        table_columns(b"", "a.csv")

@@ -63,6 +63,7 @@ __all__ = [
     "dumps_corpus",
     "read_corpus",
     "read_corpus_bytes",
+    "table_columns",
     "write_corpus",
 ]
 
@@ -161,6 +162,16 @@ def _options(fmt: str, given: dict, allowed: tuple[str, ...], what: str) -> dict
 def _column(name: str, value) -> None:
     if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
         raise ConfigError(f"{name} must be a column number from 1 (the first column), got {value!r}")
+
+
+def table_columns(data: bytes, filename: str) -> list[str]:
+    """The column names in the header of a ``.csv``/``.tsv`` table (upload
+    bytes), to offer as ``text_column=``. Raises ``DataFormatError`` for an
+    empty file or one that is not UTF-8."""
+    src = Source(filename)
+    content = decode(data, filename)
+    check_nonempty(content, src)
+    return table.header(content, src)
 
 
 def read_corpus_bytes(

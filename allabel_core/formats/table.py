@@ -56,6 +56,19 @@ def _columns(header: list[str]) -> str:
     return ", ".join(repr(h) for h in header)
 
 
+def header(text: str, src: Source) -> list[str]:
+    """The column names of a table (its first non-blank row)."""
+    first = text.split("\n", 1)[0]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(src.path, first))
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                return row
+    except csv.Error as exc:
+        raise src.error(f"not a valid table: {exc}", reader.line_num) from None
+    raise src.error("the file has no rows", 1)
+
+
 def read(
     text: str, src: Source, *, status: str, text_column: str | None = None, id_column: str | None = None
 ) -> list[tuple[int, Sentence]]:
