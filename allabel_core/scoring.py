@@ -4,7 +4,8 @@ seqeval's default (conlleval-compatible) mode is lenient: ``[I-X, I-X]`` is
 counted as a hit for ``[B-X, I-X]``. Strict mode (``mode="strict",
 scheme=IOB2``) counts an entity only when its type and both boundaries match
 exactly, which is what a user of the predicted spans experiences. Every score
-ALLabel reports is strict.
+ALLabel reports is strict; ``lenient=True`` gives conlleval's numbers, for
+comparison with papers that report them.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass, field
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
-from .errors import DimensionError
+from .errors import DataFormatError, DimensionError
 
 SCORING = "entity-level micro P/R/F1, seqeval strict IOB2"
+LENIENT = "entity-level micro P/R/F1, seqeval default mode (conlleval)"
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,14 @@ class Scores:
         return {"precision": self.precision, "recall": self.recall, "f1": self.f1, "support": self.support}
 
 
-def evaluate(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> Scores:
+def evaluate(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], *, lenient: bool = False) -> Scores:
     """Score predicted BIO2 tag sequences against gold ones (strict IOB2).
 
     ``gold`` and ``pred``: one list of tags per sentence, equal lengths.
+    Strict mode takes the tags as they are: an entity that starts with
+    ``I-X`` is no entity (seqeval strict). ``lenient=True``: seqeval's
+    default mode, conlleval's rules. BIOES tags (``S-X``, ``E-X``) cannot be
+    scored strictly as IOB2 and raise ``DataFormatError``.
     """
     if len(gold) != len(pred):
         raise DimensionError(f"{len(gold)} gold sentences but {len(pred)} predicted")
@@ -48,9 +54,16 @@ def evaluate(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> Sc
     pred = [list(p) for p in pred]
     if not any(t != "O" for g in gold for t in g) and not any(t != "O" for p in pred for t in p):
         return Scores(0.0, 0.0, 0.0, 0, {})
-    report = classification_report(
-        gold, pred, mode="strict", scheme=IOB2, output_dict=True, zero_division=0
-    )
+    if not lenient:
+        for name, seqs in (("gold", gold), ("predicted", pred)):
+            bad = next((t for seq in seqs for t in seq if t[:2] in ("S-", "E-")), None)
+            if bad is not None:
+                raise DataFormatError(
+                    f"the {name} tags use BIOES ({bad!r}); strict IOB2 scoring needs O, B-X and I-X tags "
+                    "(convert them, or score leniently)"
+                )
+    strict = {} if lenient else {"mode": "strict", "scheme": IOB2}
+    report = classification_report(gold, pred, output_dict=True, zero_division=0, **strict)
     micro = report.pop("micro avg")
     for key in ("macro avg", "weighted avg"):
         report.pop(key, None)

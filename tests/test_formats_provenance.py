@@ -105,5 +105,8 @@ def test_label_studio_human_in_annotations_predictions_by_model():
 
 def test_conll_warns_that_it_cannot_hold_source_or_score():
     text, warnings = dumps_corpus(_sentences(), "conll", statuses=STATUSES)
-    assert warnings == ["4 spans have a source or a score, which CoNLL cannot hold; they are not written"]
+    assert warnings == [
+        "2 spans come from a predictor (a source other than 'human', or a score), which CoNLL cannot say; "
+        "their source and score are not written"
+    ]
     assert "knn" not in text

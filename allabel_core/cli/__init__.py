@@ -19,6 +19,7 @@ COMMANDS = {
     "select": "select_cmd",
     "curve": "curve_cmd",
     "predict": "predict_cmd",
+    "evaluate": "evaluate_cmd",
 }
 
 

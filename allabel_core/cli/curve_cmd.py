@@ -17,6 +17,7 @@ import time
 
 from ..errors import ConfigError
 from ..selection.budget import parse_budgets
+from .reading import add_input_options
 from .select_cmd import err, load_pool
 
 from ..predictors.registry import DEFAULT_PREDICTOR, PREDICTORS
@@ -40,6 +41,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--target-sample", dest="target_sample", type=int,
                    help="score on this many target sentences drawn at random (seed 0), to save time")
     p.add_argument("--format", help="input format when the extension does not tell")
+    add_input_options(p)
     p.add_argument("--out", required=True, help="results file (.json)")
     p.set_defaults(func=run)
 
@@ -91,8 +93,8 @@ def run(args) -> int:
     except ConfigError as exc:
         raise ConfigError(f"--budgets: {exc}") from None
     seeds = parse_seeds(args.seeds)
-    pool, _ = load_pool(args.pool, args.format)
-    target, _ = load_pool(args.target, args.format)
+    pool, _ = load_pool(args.pool, args.format, args, "curve")
+    target, _ = load_pool(args.target, args.format, args, "curve")
     if pool is None or target is None:
         raise ConfigError("curve needs annotated corpora for --pool and --target, not embedding matrices")
     if not pool.has_gold():

@@ -20,6 +20,7 @@ import sys
 
 from ..errors import ConfigError
 from ..predictors.registry import DEFAULT_PREDICTOR, PREDICTORS, build_predictor, get_predictor_spec, predictor_names
+from .reading import add_input_options, read_input
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -35,6 +36,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="; ".join(f"{s.name}: {s.description}" for s in PREDICTORS.values()))
     p.add_argument("--format", dest="fmt", metavar="FMT", help="format of --labeled and --data (default: told from the file)")
     p.add_argument("--out-format", metavar="FMT", help="format of --out (default: from its extension, else the data's)")
+    add_input_options(p)
     p.add_argument("--k", type=int, metavar="N", help="demonstrations per sentence (default: 5 for openai, the kNN default for knn)")
     llm = p.add_argument_group("LLM (--predictor openai)")
     llm.add_argument("--base-url", help="endpoint, e.g. http://127.0.0.1:8080/v1 (default: $OPENAI_BASE_URL)")
@@ -141,17 +143,15 @@ def _out_format(out: str, asked: str | None, data_format: str | None) -> str:
 def run(args) -> int:
     from ..data.corpus import Corpus
     from ..vectors.embed import Embedder
-    from ..formats import read_corpus, write_corpus
+    from ..formats import write_corpus
     from ..predictors.base import DemoStore
     from ..predictors.llm import with_suggestions
     from ..scoring import evaluate
     from ..data.sentence import TRUSTED
 
-    labeled = read_corpus(args.labeled, args.fmt)
-    data = read_corpus(args.data, args.fmt)
+    labeled = read_input(args.labeled, args.fmt, args, "predict")
+    data = read_input(args.data, args.fmt, args, "predict")
     out_fmt = _out_format(args.out, args.out_format, data.format)
-    for w in labeled.warnings + data.warnings:
-        print(f"warning: {w}", file=sys.stderr)
     demos_in = [s for s in labeled if s.spans_with(TRUSTED)] or list(labeled)
     embedder = Embedder()
     if get_predictor_spec(args.predictor).remote:

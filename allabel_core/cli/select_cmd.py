@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataFormatError
+from .reading import add_input_options, read_input
 
 OUT_FORMATS = (".csv", ".jsonl")
 FIELDS = ["rank", "id", "index", "stage", "score", "nearest_id", "nearest_similarity", "note"]
@@ -50,7 +51,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--selected", help="ids already annotated (one per line, or a previous select output): resume from them")
     p.add_argument("--predictor", default=DEFAULT_PREDICTOR,
                    help=f"predictor for the uncertainty stage (default {DEFAULT_PREDICTOR}, the {PREDICTORS[DEFAULT_PREDICTOR].description})")
-    p.add_argument("--format", help="input format when the extension does not tell (jsonl, conll, doccano, labelstudio, spacy, text)")
+    p.add_argument("--format", help="input format when the extension does not tell (jsonl, conll, doccano, labelstudio, prodigy, spacy, jsonl-text, table, text)")
+    add_input_options(p)
     p.add_argument("--out", required=True, help="output file: .csv or .jsonl")
     p.set_defaults(func=run)
 
@@ -59,13 +61,12 @@ def err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def load_pool(path: str, fmt: str | None = None):
-    """``(corpus, None)`` for a corpus file, ``(None, vectors)`` for a ``.npy`` matrix."""
+def load_pool(path: str, fmt: str | None = None, args=None, command: str = "select"):
+    """``(corpus, None)`` for a corpus file, ``(None, vectors)`` for a ``.npy``
+    matrix. The reader's warnings are printed to stderr."""
     if path.lower().endswith(".npy"):
         return None, load_matrix(path)
-    from ..formats import read_corpus
-
-    return read_corpus(path, fmt), None
+    return read_input(path, fmt, args, command), None
 
 
 def load_matrix(path: str) -> np.ndarray:
@@ -172,7 +173,7 @@ def run(args) -> int:
         raise ConfigError(f"--out {args.out}: use a .csv or .jsonl file name")
     name, params = strategy_options(args, args.strategy)
     strat = get_strategy(name)
-    corpus, vectors = load_pool(args.pool, args.format)
+    corpus, vectors = load_pool(args.pool, args.format, args)
     needs = strat.needs_context(strat.resolve(params))
     if corpus is None and needs:
         raise ConfigError(
@@ -191,7 +192,7 @@ def run(args) -> int:
         ids = [str(i) for i in range(len(vectors))]
     target_vectors = None
     if args.target:
-        tcorpus, target_vectors = load_pool(args.target, args.format)
+        tcorpus, target_vectors = load_pool(args.target, args.format, args)
         if tcorpus is not None:
             target_vectors = embed_corpus(tcorpus, embedder, "target")
     selected: list[int] = []

@@ -27,7 +27,8 @@ conlleval (``-d '\\t'``, with a predicted column pasted after the gold one;
 ``delimiter=" "`` writes conlleval's default). Sentence ids are lost unless
 ``ids=True`` writes a ``# id = ...`` line before each sentence (read back
 here; doccano and conlleval would take it for a token). A span's source and
-score cannot be held: one warning says how many spans had them.
+score cannot be held: one warning says how many predicted spans (a source
+other than ``"human"``, or a score) lost them.
 
 Tokens are authoritative: the text of a sentence read here is its tokens
 joined by single spaces. A corpus with character spans written as CoNLL and
@@ -206,9 +207,13 @@ def write(
             continue
         if s.words[0] == _DOCSTART:
             warnings.append(f"sentence {s.id!r}: its first token is {_DOCSTART}, which CoNLL readers skip")
-        carried += sum(1 for sp in s.spans_with(statuses) if sp.source is not None or sp.score is not None)
+        # A person's label is what a CoNLL file of labels means; a prediction's origin is lost.
+        carried += sum(1 for sp in s.spans_with(statuses) if sp.source not in (None, "human") or sp.score is not None)
         rows = "".join(f"{word}{delimiter}{tag}\n" for word, tag in zip(s.words, tags))
         blocks.append(f"# id = {s.id}\n{rows}" if ids else rows)
     if carried:
-        warnings.append(f"{carried} spans have a source or a score, which CoNLL cannot hold; they are not written")
+        warnings.append(
+            f"{carried} spans come from a predictor (a source other than 'human', or a score), which CoNLL "
+            "cannot say; their source and score are not written"
+        )
     return "\n".join(blocks), warnings

@@ -21,7 +21,7 @@ from ._records import record_id, require
 from ._tags import TokenRecord, iob2_rows, token_sentences
 
 
-def read(text: str, src: Source, *, status: str) -> list[tuple[int, Sentence]]:
+def _records(text: str, src: Source) -> tuple[list[TokenRecord], list[dict]]:
     records, raw = [], []
     for line, record in json_records(text, src):
         sid = record_id(record.get("id"), f"line-{line}", src, line)
@@ -29,6 +29,16 @@ def read(text: str, src: Source, *, status: str) -> list[tuple[int, Sentence]]:
         tags = require(record, "tags", list, src, line)
         records.append(TokenRecord(line, sid, tokens, tags))
         raw.append(record)
+    return records, raw
+
+
+def read_records(text: str, src: Source) -> list[TokenRecord]:
+    """The sentences as written: tokens and tags, unrepaired."""
+    return _records(text, src)[0]
+
+
+def read(text: str, src: Source, *, status: str) -> list[tuple[int, Sentence]]:
+    records, raw = _records(text, src)
     return [
         (line, _provenance.apply(s, record, src, line, tokens=True))
         for (line, s), record in zip(token_sentences(records, src, status=status), raw)
