@@ -217,3 +217,22 @@ def test_conll_ids_only_when_asked_and_read_back():
     with_ids = dumps_corpus(corpus, "conll", ids=True)[0]
     assert with_ids == "# id = s9\nTiO2\tB-MAT\n"
     assert read_corpus_bytes(with_ids.encode(), "x.conll").ids == ["s9"]
+
+
+def test_project_export_gives_a_confirmed_sentence_without_entities_an_annotation(tmp_path):
+    from allabel_core.project import Project
+
+    pool = Corpus([Sentence.from_text("a", S1), Sentence.from_text("b", S2), Sentence.from_text("c", S3)])
+    schema = {"labels": [{"name": "MAT", "description": "a material", "color": "#E69F00"}]}
+    p = Project.create(tmp_path / "p.allabel", pool, schema=schema, name="t")
+    try:
+        p.add_span("a", 0, 7, "MAT")
+        p.confirm("a")
+        p.confirm("b")  # looked at, nothing in it
+        data, warnings = p.export("labelstudio")
+    finally:
+        p.close()
+    tasks = json.loads(data)
+    assert warnings == [] and [t["data"]["id"] for t in tasks] == ["a", "b"]
+    assert [len(t["annotations"][0]["result"]) for t in tasks] == [1, 0]
+    assert all(isinstance(t["id"], int) for t in tasks)

@@ -26,9 +26,9 @@ in ``Corpus.warnings``.
 Reader options (keyword arguments of :func:`read_corpus`): ``text_column``
 and ``id_column`` (tables; ``text_column`` also names the text key of
 unlabelled JSONL), ``token_column`` and ``tag_column`` (CoNLL, 1-based).
-Writer options (of :func:`dumps_corpus`/:func:`write_corpus`): ``ids``
-(CoNLL: ``# id = ...`` lines) and ``annotated`` (Label Studio: which
-sentences a person finished).
+Writer options (of :func:`dumps_corpus`/:func:`write_corpus`): ``ids`` and
+``delimiter`` (CoNLL), and for every format ``annotated`` (which sentences a
+person finished, marked where the format can say it).
 
 Token formats (conll, jsonl) hold tokens and IOB2 tags; span formats
 (doccano, spacy, prodigy, labelstudio) hold the text and character offsets.
@@ -244,23 +244,33 @@ def _statuses(statuses: Iterable[str] | str) -> tuple[str, ...]:
 
 
 def dumps_corpus(
-    sentences: Iterable[Sentence] | Corpus, fmt: str, *, statuses: Iterable[str] = TRUSTED, **options
+    sentences: Iterable[Sentence] | Corpus,
+    fmt: str,
+    *,
+    statuses: Iterable[str] = TRUSTED,
+    annotated: bool | Iterable[str] | None = None,
+    **options,
 ) -> tuple[str, list[str]]:
     """The file content for ``sentences`` in ``fmt``, and the warnings
     (each span that could not be written, listed). Encode as UTF-8 for bytes.
 
-    ``options``: ``ids=True`` (CoNLL: a ``# id = ...`` line before each
-    sentence; off by default, since doccano's importer and conlleval take
-    only token and tag lines); ``annotated=`` (Label Studio: ``True`` when
-    every sentence was finished by a person, or the ids of those that were;
-    by default, see :mod:`.labelstudio`).
+    ``annotated``: which sentences a person finished, ``True`` for all or
+    their ids; a format that marks it (Label Studio: an annotation, empty
+    when there are no entities) uses it, the others write a finished
+    sentence without entities as one without spans anyway. By default, a
+    :class:`Corpus` read from a labelled format is finished throughout
+    (Label Studio tasks that had no annotation aside), anything else only
+    where it has gold or confirmed spans. ``options``: ``ids=True`` (CoNLL: a
+    ``# id = ...`` line before each sentence; off by default, since doccano's
+    importer and conlleval take only token and tag lines), ``delimiter=" "``
+    (CoNLL: conlleval's default instead of a tab).
     """
     fmt = _format_name(fmt)
     options = _options(fmt, options, FORMATS[fmt].write_options, "write")
-    if "annotated" in options and options["annotated"] is not True:
-        options["annotated"] = set(options["annotated"])
-    if fmt == "labelstudio" and "annotated" not in options and isinstance(sentences, Corpus):
-        options["annotated"] = _annotated_by_default(sentences)
+    if "annotated" in FORMATS[fmt].write_options:
+        if annotated is None and isinstance(sentences, Corpus):
+            annotated = _annotated_by_default(sentences)
+        options["annotated"] = annotated if annotated in (True, None) else set(annotated)
     return FORMATS[fmt].writer(list(sentences), _statuses(statuses), **options)
 
 
@@ -279,14 +289,15 @@ def write_corpus(
     fmt: str | None = None,
     *,
     statuses: Iterable[str] = TRUSTED,
+    annotated: bool | Iterable[str] | None = None,
     **options,
 ) -> list[str]:
     """Write ``sentences`` to ``path`` atomically; returns the warnings.
 
     ``fmt`` defaults to the one the extension names. A ``.jsonl`` path could
     be several formats: a :class:`Corpus` read from one of those is written
-    back in it, anything else needs ``fmt``. ``options`` as for
-    :func:`dumps_corpus`.
+    back in it, anything else needs ``fmt``. ``annotated`` and ``options``
+    as for :func:`dumps_corpus`.
     """
     if fmt is None:
         found, why = _candidates(str(path))
@@ -299,6 +310,6 @@ def write_corpus(
             fmt = _WRITE_DEFAULT[Path(path).suffix.lower()]
         else:
             raise ConfigError(f"a {Path(path).suffix} file can hold {', '.join(found)}; pass fmt= to choose")
-    content, warnings = dumps_corpus(sentences, fmt, statuses=statuses, **options)
+    content, warnings = dumps_corpus(sentences, fmt, statuses=statuses, annotated=annotated, **options)
     atomic_write_bytes(path, content.encode("utf-8"))
     return warnings

@@ -194,7 +194,8 @@ class Project:
         warning for each span the format cannot hold (overlaps in BIO)."""
         from ..formats import dumps_corpus
 
-        text, warnings = dumps_corpus(self.annotated(), fmt, statuses=("confirmed",))
+        # Every sentence here was confirmed by a person, with or without entities.
+        text, warnings = dumps_corpus(self.annotated(), fmt, statuses=("confirmed",), annotated=True)
         return text.encode("utf-8"), warnings
 
     def has_gold(self, role: str = "pool") -> bool:

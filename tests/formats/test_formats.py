@@ -25,7 +25,7 @@ from allabel_core.data.sentence import STATUSES, TRUSTED, Sentence, Span
 WELLFORMED = Path(__file__).parent / "wellformed"
 SAMPLE_POOL = Path(__file__).resolve().parents[2] / "sample_data" / "pool.jsonl"
 TOKEN_FORMATS = ("conll", "jsonl")
-SPAN_FORMATS = ("doccano", "spacy", "labelstudio")
+SPAN_FORMATS = ("doccano", "spacy", "labelstudio", "prodigy")
 EXTENSION = {
     "jsonl": "jsonl", "conll": "conll", "doccano": "jsonl", "spacy": "jsonl", "labelstudio": "json", "text": "txt",
     "prodigy": "jsonl", "jsonl-text": "jsonl", "table": "csv",
