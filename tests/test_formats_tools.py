@@ -66,6 +66,13 @@ def test_label_studio_single_task_and_tasks_without_data_wrapper():
     bare = [{"text": S1, "source": "paper"}, {"text": S2}]
     corpus = read_corpus_bytes(json.dumps(bare).encode(), "bare.json")
     assert corpus.texts == [S1, S2] and all(s.spans == () for s in corpus)
+    assert corpus[0].meta["source"] == "paper"
+    other_key = [{"data": {"abstract": S1}, "annotations": [{"result": [_ls_result(0, 7, "LiFePO4", "MAT")]}]}]
+    with pytest.raises(DataFormatError, match="in 'data', missing key 'text' \\(keys present: 'abstract'\\)"):
+        read_corpus_bytes(json.dumps(other_key).encode(), "a.json")
+    corpus = read_corpus_bytes(json.dumps(other_key).encode(), "a.json", text_column="abstract")
+    assert [sp.text for sp in corpus[0].spans] == ["LiFePO4"]
+    assert json.loads(dumps_corpus(corpus, "labelstudio")[0])[0]["data"]["abstract"] == S1
 
 
 def test_label_studio_names_ids_and_meta_are_kept_and_written_back():

@@ -94,7 +94,7 @@ FORMATS: dict[str, Format] = {
     "doccano": Format(doccano.read, doccano.write, _JSONL, 'doccano JSONL: {"text", "label": [[start, end, "LABEL"]]}'),
     "labelstudio": Format(
         labelstudio.read, labelstudio.write, (".json",), "Label Studio JSON tasks with annotations and predictions",
-        (), ("annotated",),
+        ("text_column",), ("annotated",),
     ),
     "prodigy": Format(prodigy.read, prodigy.write, _JSONL, 'Prodigy JSONL: {"text", "spans", "tokens", "answer"}'),
     "spacy": Format(

@@ -11,11 +11,13 @@ annotations (or predictions) the first that was not cancelled is read, with
 a warning. A prediction's ``score`` and ``model_version`` go to the
 sentence's meta (Label Studio users sort on the score) and are written back.
 A task without the ``data`` wrapper (the whole object is the data, as Label
-Studio accepts) is read too.
+Studio accepts) is read too. ``text_column=`` names the data key of a
+project whose labeling config reads another one (``value="$abstract"``).
 
 What a task was read with is kept in ``meta["labelstudio"]``: its integer
 ``id``, the ``from_name``/``to_name`` of its results (whatever the project's
-labeling config called its tags), and whether it had an ``annotation``. The
+labeling config called its tags), whether it had an ``annotation``, and the
+data key of its text when not ``text``. The
 task's own ``meta`` object becomes the sentence's meta. All of it is written
 back.
 
@@ -124,22 +126,26 @@ def _choose(task: dict, number: int, line: int, src: Source, status: str) -> tup
     return "annotations", None, status
 
 
-def _task(number: int, line: int, task: object, src: Source, status: str) -> Sentence:
+def _task(number: int, line: int, task: object, src: Source, status: str, text_key: str = "text") -> Sentence:
     where = f"record {number}: "
     if not isinstance(task, dict):
         raise src.error(f"{where}a task must be an object {{\"data\": ...}}, got {a_kind(task)}", line)
-    if "data" not in task and "text" in task:  # no wrapper: the whole object is the data
+    if "data" not in task and text_key in task:  # no wrapper: the whole object is the data
         data = task
-        body = require(task, "text", str, src, line, where)
+        body = require(task, text_key, str, src, line, where)
     else:
         data = require(task, "data", dict, src, line, where)
-        body = require(data, "text", str, src, line, f"{where}in 'data', ")
+        body = require(data, text_key, str, src, line, f"{where}in 'data', ")
     sid = record_id(data["id"] if "id" in data else task.get("id"), f"record-{number}", src, line, where)
     key, entry, st = _choose(task, number, line, src, status)
     raw, meta = [], {}
-    if "meta" in task and data is not task:
+    if data is task:  # the other keys of a bare task are its data: kept as meta
+        meta.update({k: v for k, v in task.items() if k not in (text_key, "id", "annotations", "predictions", "meta")})
+    if "meta" in task:
         meta.update(require(task, "meta", dict, src, line, where))
     kept: dict = {"annotated": entry is not None and key == "annotations"}
+    if text_key != "text":
+        kept["data_key"] = text_key
     if is_int(task.get("id")):
         kept["id"] = task["id"]
     source = "human"
@@ -179,8 +185,9 @@ def was_annotated(sentence: Sentence) -> bool:
     return not (isinstance(kept, dict) and kept.get("annotated") is False)
 
 
-def read(text: str, src: Source, *, status: str) -> list[tuple[int, Sentence]]:
-    return [(line, _task(n, line, task, src, status)) for n, (line, task) in enumerate(_tasks(text, src), 1)]
+def read(text: str, src: Source, *, status: str, text_column: str | None = None) -> list[tuple[int, Sentence]]:
+    key = text_column or "text"
+    return [(line, _task(n, line, task, src, status, key)) for n, (line, task) in enumerate(_tasks(text, src), 1)]
 
 
 def _results(spans: Sequence[Span], names: tuple[str, str], scores: bool = False) -> list[dict]:
@@ -254,7 +261,9 @@ def write(
         trusted = [sp for sp in spans if sp.status != "suggested"]
         suggested = [sp for sp in spans if sp.status == "suggested"]
         names = _names(s)
-        task: dict = {"id": task_id, "data": {"text": s.text, "id": s.id}}
+        kept = s.meta.get(KEY) if isinstance(s.meta.get(KEY), dict) else {}
+        data_key = kept.get("data_key") if isinstance(kept.get("data_key"), str) else "text"
+        task: dict = {"id": task_id, "data": {data_key: s.text, "id": s.id}}
         finished = annotated is True or (annotated is not None and s.id in annotated)
         if trusted or (finished and set(statuses) - {"suggested"}):
             task["annotations"] = [{"result": _results(trusted, names)}]

@@ -196,3 +196,10 @@ def test_whitespace_at_span_edges_is_trimmed_with_a_warning():
     assert [sp.text for sp in corpus[0].spans] == ["LiFePO4", "cathode."]
     [warning] = corpus.warnings
     assert "trimmed (2x)" in warning and "line 1" in warning
+
+
+def test_a_single_label_studio_task_object_is_read():
+    # Label Studio accepts one task object as well as an array of them.
+    corpus = read_corpus(MALFORMED / "labelstudio_not_a_list.json")
+    assert corpus.texts == ["LiFePO4 is a cathode."]
+    assert [(sp.label, sp.text) for sp in corpus[0].spans] == [("MAT", "LiFePO4")]
