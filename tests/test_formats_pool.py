@@ -8,7 +8,7 @@ import json
 import pytest
 
 from allabel_core.errors import ConfigError, DataFormatError
-from allabel_core.formats import dumps_corpus, read_corpus, read_corpus_bytes
+from allabel_core.formats import dumps_corpus, read_corpus_bytes
 
 
 def _jsonl(*records) -> bytes:

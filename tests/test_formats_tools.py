@@ -11,7 +11,7 @@ import pytest
 
 from allabel_core.data.corpus import Corpus
 from allabel_core.errors import DataFormatError
-from allabel_core.formats import dumps_corpus, read_corpus, read_corpus_bytes, write_corpus
+from allabel_core.formats import dumps_corpus, read_corpus_bytes, write_corpus
 from allabel_core.data.sentence import Sentence
 
 S1 = "LiFePO4 coated with carbon shows high capacity."

@@ -44,7 +44,7 @@ where the format has room for them (docs/formats.md says where).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -174,6 +174,16 @@ def table_columns(data: bytes, filename: str) -> list[str]:
     return table.header(content, src)
 
 
+def choose_format(filename: str, content: str, fmt: str | None, given: dict, src: Source) -> tuple[str, dict]:
+    """The format to read ``content`` with (``fmt``, else told from the file)
+    and the reader options of ``given`` that it takes (``ConfigError`` for
+    one it does not)."""
+    _column("token_column", given.get("token_column"))
+    _column("tag_column", given.get("tag_column"))
+    fmt = _format_name(fmt) if fmt else _detect(filename, content, given, src)
+    return fmt, _options(fmt, given, FORMATS[fmt].options, "read")
+
+
 def read_corpus_bytes(
     data: bytes,
     filename: str,
@@ -189,14 +199,11 @@ def read_corpus_bytes(
     ``filename`` naming it in messages and telling its format."""
     if status not in STATUSES:
         raise ConfigError(f"status {status!r} is not one of {', '.join(STATUSES)}")
-    _column("token_column", token_column)
-    _column("tag_column", tag_column)
     given = {"text_column": text_column, "id_column": id_column, "token_column": token_column, "tag_column": tag_column}
     src = Source(filename)
     content = decode(data, filename)
     check_nonempty(content, src)
-    fmt = _format_name(fmt) if fmt else _detect(filename, content, given, src)
-    options = _options(fmt, given, FORMATS[fmt].options, "read")
+    fmt, options = choose_format(filename, content, fmt, given, src)
     items = FORMATS[fmt].reader(content, src, status=status, **options)
     if not items:
         raise src.error("no sentences found", content.count("\n") + (0 if content.endswith("\n") else 1))

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from ..data.sentence import Sentence, Span
 from ._io import Source, a_kind
-from ._records import RawSpan, _provenance, is_int
+from ._records import RawSpan, is_int, span_provenance
 
 FIELD = "provenance"
 
@@ -68,7 +68,7 @@ def apply(sentence: Sentence, record: dict, src: Source, line: int, *, tokens: b
                                 line)
             a, b = sentence.tokens[a].start, sentence.tokens[b].end
         raw = RawSpan(a, b, entry["label"], where, source=entry.get("source"), score=entry.get("score"))
-        found[(a, b, entry["label"])] = (_provenance(raw, src, line), where)
+        found[(a, b, entry["label"])] = (span_provenance(raw, src, line), where)
     spans = []
     for sp in sentence.spans:
         hit = found.pop(sp.key(), None)

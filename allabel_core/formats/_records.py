@@ -121,7 +121,7 @@ def _check_offsets(raw: RawSpan, text: str, src: Source, line: int) -> tuple[int
     )
 
 
-def _provenance(raw: RawSpan, src: Source, line: int) -> tuple[str | None, float | None]:
+def span_provenance(raw: RawSpan, src: Source, line: int) -> tuple[str | None, float | None]:
     """A span's ``source`` (a non-empty string) and ``score`` (a number), when given."""
     source, score = raw.source, raw.score
     if source is not None and (not isinstance(source, str) or not source.strip()):
@@ -179,7 +179,7 @@ def span_sentence(
             src.note("duplicate span, kept once", f"line {line}: {raw.where} [{a}, {b}) {label}")
             continue
         seen.add(key)
-        spans.append(Span(a, b, label, norm[a:b], st, *_provenance(raw, src, line)))
+        spans.append(Span(a, b, label, norm[a:b], st, *span_provenance(raw, src, line)))
     try:
         return Sentence.from_text(sid, norm, spans, status=status, meta=meta)
     except DataFormatError as exc:  # the model's own checks, located here

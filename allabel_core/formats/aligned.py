@@ -29,11 +29,9 @@ from ..data.corpus import Corpus
 from ..errors import DataFormatError
 from ..data.sentence import STATUSES, Sentence, Span, is_iob1, spans_to_tags
 from ..data.tokenize import Token, tokenize
-from . import FORMATS, _detect, _format_name, _options, conll, jsonl
+from . import FORMATS, choose_format, conll, jsonl
 from ._io import Source, check_nonempty, decode
 from ._tags import token_sentences
-
-TOKEN_READERS = {"conll": conll.read_records, "jsonl": jsonl.read_records}
 
 
 @dataclass
@@ -69,12 +67,9 @@ def read_tagged(
     src = Source(path)
     content = decode(Path(path).read_bytes(), path)
     check_nonempty(content, src)
-    given = {"token_column": token_column, "tag_column": tag_column}
-    fmt = _format_name(fmt) if fmt else _detect(path, content, given, src)
-    options = _options(fmt, given, FORMATS[fmt].options, "read")
-    if fmt in TOKEN_READERS:
-        records = (conll.read_records(content, src, **options) if fmt == "conll"
-                   else jsonl.read_records(content, src))
+    fmt, options = choose_format(path, content, fmt, {"token_column": token_column, "tag_column": tag_column}, src)
+    if fmt in ("conll", "jsonl"):
+        records = conll.read_records(content, src, **options) if fmt == "conll" else jsonl.read_records(content, src)
         # token_sentences checks every token and tag; its notes on repairs are
         # for annotators and do not apply: the raw tags are what gets scored.
         items = token_sentences(records, Source(path), status="gold")

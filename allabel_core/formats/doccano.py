@@ -103,7 +103,9 @@ def _relation_record(s: Sentence, spans, next_id: list[int], warnings: list[str]
         try:
             a, b = ids[tuple(rel["from"])], ids[tuple(rel["to"])]
         except (KeyError, TypeError):
-            warnings.append(f"sentence {s.id!r}: relation {rel.get('type')!r} not written, an end is not among its spans")
+            warnings.append(
+                f"sentence {s.id!r}: relation {rel.get('type')!r} not written, an end is not among its spans"
+            )
             continue
         rid = rel.get("id")
         relations.append({"id": rid if is_int(rid) else len(relations) + 1, "from_id": a, "to_id": b,

@@ -208,7 +208,8 @@ def _results(spans: Sequence[Span], names: tuple[str, str], scores: bool = False
 
 def _names(s: Sentence) -> tuple[str, str]:
     kept = s.meta.get(KEY) if isinstance(s.meta.get(KEY), dict) else {}
-    return tuple(kept[n] if isinstance(kept.get(n), str) else d for n, d in zip(("from_name", "to_name"), DEFAULT_NAMES))
+    names = zip(("from_name", "to_name"), DEFAULT_NAMES)
+    return tuple(kept[n] if isinstance(kept.get(n), str) else default for n, default in names)
 
 
 def _task_ids(sentences: Sequence[Sentence]) -> list[int]:

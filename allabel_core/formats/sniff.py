@@ -157,7 +157,8 @@ def detect(filename: str, content: str, candidates: list[str], options: dict, sr
     if suffix == ".tsv":
         if wants_table:
             return "table"
-        if not wants_conll and not looks_like_conll(content, options.get("tag_column")) and _header_has_text_column(content):
+        conll_like = wants_conll or looks_like_conll(content, options.get("tag_column"))
+        if not conll_like and _header_has_text_column(content):
             return "table"
         return "conll"
     if len(candidates) == 1:
@@ -175,5 +176,8 @@ def detect(filename: str, content: str, candidates: list[str], options: dict, sr
         fmt = "conll"
     else:
         return ""
-    src.warn(f"read as {fmt} (told from the content; the extension {suffix or '(none)'!r} does not say); pass fmt= for another")
+    src.warn(
+        f"read as {fmt} (told from the content; the extension {suffix or '(none)'!r} does not say); "
+        "pass fmt= for another"
+    )
     return fmt
