@@ -75,6 +75,19 @@ def test_label_studio_single_task_and_tasks_without_data_wrapper():
     assert json.loads(dumps_corpus(corpus, "labelstudio")[0])[0]["data"]["abstract"] == S1
 
 
+def test_label_studio_json_min_export_is_read_with_its_spans():
+    records = [
+        {"id": 5, "text": S1, "label": [{"start": 0, "end": 7, "text": "LiFePO4", "labels": ["MAT"]}],
+         "annotator": 1, "annotation_id": 9, "created_at": "2026-01-01", "lead_time": 3.2},
+        {"id": 6, "text": S2, "annotator": 1, "annotation_id": 10},  # annotated, no entities
+    ]
+    corpus = read_corpus_bytes(json.dumps(records).encode(), "min.json")
+    assert [[sp.text for sp in s.spans] for s in corpus] == [["LiFePO4"], []]
+    assert corpus[0].meta["labelstudio"]["from_name"] == "label" and "label" not in corpus[0].meta
+    assert corpus[1].meta["labelstudio"]["annotated"] is True
+    assert any("JSON-min" in w for w in corpus.warnings)
+
+
 def test_label_studio_names_ids_and_meta_are_kept_and_written_back():
     tasks = [
         {"id": 41, "data": {"text": S1}, "meta": {"batch": "b1"},

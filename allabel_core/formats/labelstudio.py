@@ -126,6 +126,29 @@ def _choose(task: dict, number: int, line: int, src: Source, status: str) -> tup
     return "annotations", None, status
 
 
+# Keys Label Studio's JSON-min export adds to each annotated record.
+_JSON_MIN = ("annotator", "annotation_id", "created_at", "updated_at", "lead_time", "agreement")
+
+
+def _is_span_list(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(v, dict) and {"start", "end", "labels"} <= set(v) for v in value
+    )
+
+
+def _json_min_entry(task: dict, text_key: str) -> dict | None:
+    """An annotation built from a JSON-min record (``{"text", "label": [{start,
+    end, text, labels}], "annotation_id", ...}``), or None if it is not one."""
+    names = [k for k, v in task.items() if k != text_key and _is_span_list(v)]
+    if not names and not any(k in task for k in ("annotator", "annotation_id")):
+        return None
+    result = [
+        {"from_name": name, "to_name": text_key, "type": "labels", "value": value}
+        for name in names for value in task[name]
+    ]
+    return {"result": result}
+
+
 def _task(number: int, line: int, task: object, src: Source, status: str, text_key: str = "text") -> Sentence:
     where = f"record {number}: "
     if not isinstance(task, dict):
@@ -139,8 +162,16 @@ def _task(number: int, line: int, task: object, src: Source, status: str, text_k
     sid = record_id(data["id"] if "id" in data else task.get("id"), f"record-{number}", src, line, where)
     key, entry, st = _choose(task, number, line, src, status)
     raw, meta = [], {}
-    if data is task:  # the other keys of a bare task are its data: kept as meta
-        meta.update({k: v for k, v in task.items() if k not in (text_key, "id", "annotations", "predictions", "meta")})
+    if data is task:
+        minimal = _json_min_entry(task, text_key) if entry is None else None
+        if minimal is not None:  # Label Studio's JSON-min export: spans under the tag's name
+            key, entry, st = "annotations", minimal, status
+            src.note("Label Studio JSON-min records, spans read from the keys named for their tags",
+                     f"record {number} ({', '.join(sorted({r['from_name'] for r in minimal['result']})) or 'none'})")
+        spans_keys = {r["from_name"] for r in minimal["result"]} if minimal else set()
+        # the other keys of a bare task are its data: kept as meta
+        meta.update({k: v for k, v in task.items()
+                     if k not in (text_key, "id", "annotations", "predictions", "meta", *spans_keys, *_JSON_MIN)})
     if "meta" in task:
         meta.update(require(task, "meta", dict, src, line, where))
     kept: dict = {"annotated": entry is not None and key == "annotations"}
