@@ -96,6 +96,9 @@ def test_tsv_table_is_told_from_its_header():
     assert corpus.format == "table" and corpus.texts[0] == "A sentence, with a comma."
     # a CoNLL .tsv stays CoNLL
     assert read_corpus_bytes(b"TiO2\tB-MAT\nfilms\tO\n", "x.tsv").format == "conll"
+    # a table without a text column says which columns it has, not "unknown tag"
+    with pytest.raises(DataFormatError, match="no text column: the header has 2 column.s.: 'pmid', 'abstract'"):
+        read_corpus_bytes(b"pmid\tabstract\n1\tLiFePO4 is a cathode.\n", "pool.tsv")
 
 
 def test_quoted_cells_may_hold_line_breaks_and_the_line_numbers_stay_right():

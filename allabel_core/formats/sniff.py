@@ -4,8 +4,9 @@ it, from its content.
 - ``.jsonl``/``.ndjson``: from the keys of the records (see :func:`jsonl_kind`).
 - ``.txt``: CoNLL when most lines are a token and a tag (``looks_like_conll``),
   a table when a text column is asked for, else one sentence per line.
-- ``.tsv``: CoNLL, or a table when asked for a text column or when its header
-  names a ``text``/``sentence`` column and the rest is not token-and-tag lines.
+- ``.tsv``: CoNLL, or a table when asked for a text column or when its first
+  line names columns (a ``text``/``sentence`` column, or only names) and the
+  rest is not token-and-tag lines.
 - ``.csv``: a table. ``.json``: Label Studio tasks.
 - Any other name: JSON is Label Studio, JSON lines go by their keys, token
   and tag lines are CoNLL; anything else asks for ``fmt=``.
@@ -17,6 +18,7 @@ warnings say so, naming how to ask for the other reading.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -45,11 +47,11 @@ def split_columns(line: str) -> list[str]:
 
 def looks_like_conll(text: str, tag_column: int | None = None) -> bool:
     """True when at least 80 % of the first lines (blank, ``#`` and
-    ``-DOCSTART-`` lines aside) have two or more columns with a tag in the
+    ``-DOCSTART-`` lines and a header aside) have two or more columns with a tag in the
     tag column (the last, or ``tag_column``, 1-based), and some tag is not
     ``O`` (or the file has ``-DOCSTART-``)."""
     lines = tagged = 0
-    entity = False
+    entity = header_skipped = False
     for n, raw in enumerate(text.split("\n")):
         if n >= _SAMPLE_LINES:
             break
@@ -59,19 +61,31 @@ def looks_like_conll(text: str, tag_column: int | None = None) -> bool:
         if stripped.startswith("-DOCSTART-"):
             entity = True
             continue
-        lines += 1
         cols = split_columns(raw)
         index = -1 if tag_column is None else tag_column - 1
         if len(cols) >= 2 and -len(cols) <= index < len(cols) and _is_tag(cols[index]):
             tagged += 1
             entity = entity or cols[index] != "O"
+        elif lines == 0 and not header_skipped and len(cols) >= 2:
+            header_skipped = True  # a first line naming the columns is not counted
+            continue
+        lines += 1
     return lines > 0 and entity and tagged >= 0.8 * lines
 
 
-def _header_has_text_column(text: str) -> bool:
-    first = text.split("\n", 1)[0]
-    cells = [c.strip().lower() for c in first.split("\t" if "\t" in first else ",")]
-    return any(c in ("text", "sentence") for c in cells)
+_NAME = re.compile(r"^[A-Za-z_][\w.-]*$")
+
+
+def _header_like(text: str) -> bool:
+    """True when the first line names columns: a cell ``text``/``sentence``,
+    or only name-like cells, none of them a tag."""
+    lines = [line for line in text.split("\n", 3)[:3] if line.strip()]
+    if len(lines) < 2:
+        return False
+    cells = [c.strip() for c in lines[0].split("\t")]
+    if any(c.lower() in ("text", "sentence") for c in cells):
+        return True
+    return all(_NAME.match(c) and not _is_tag(c) for c in cells)
 
 
 def jsonl_kind(records: Iterable[tuple[int, dict]], src: Source) -> str:
@@ -158,7 +172,7 @@ def detect(filename: str, content: str, candidates: list[str], options: dict, sr
         if wants_table:
             return "table"
         conll_like = wants_conll or looks_like_conll(content, options.get("tag_column"))
-        if not conll_like and _header_has_text_column(content):
+        if not conll_like and _header_like(content):
             return "table"
         return "conll"
     if len(candidates) == 1:
