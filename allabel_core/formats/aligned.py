@@ -74,12 +74,6 @@ def read_tagged(
         # for annotators and do not apply: the raw tags are what gets scored.
         items = token_sentences(records, Source(path), status="gold")
         raw = [list(r.tags) for r in records]
-        starts = sum(
-            1 for tags in raw for k, t in enumerate(tags)
-            if t[:2] == "I-" and (k == 0 or tags[k - 1] == "O" or tags[k - 1][2:] != t[2:])
-        )
-        if starts:
-            src.warn(f"{starts} entities start with I-X (no B-X before them); they are scored as written")
     else:
         items = FORMATS[fmt].reader(content, src, status="gold", **options)
         raw = None
@@ -92,6 +86,14 @@ def read_tagged(
         seen[s.id] = line
     corpus = Corpus([s for _, s in items], src.warnings(), path, fmt)
     return TaggedFile(path, corpus, raw, [line for line, _ in items])
+
+
+def _unstarted(tag_lists) -> int:
+    """Entities that start with ``I-X``: strict IOB2 counts no entity there."""
+    return sum(
+        1 for tags in tag_lists for k, t in enumerate(tags)
+        if t[:2] == "I-" and (k == 0 or tags[k - 1] == "O" or tags[k - 1][2:] != t[2:])
+    )
 
 
 def _squeeze(text: str) -> str:
@@ -202,6 +204,12 @@ def align(gold: TaggedFile, pred: TaggedFile) -> Aligned:
     elif gold.token_based and any(t[:2] in ("S-", "E-") for tags in gold_tags for t in tags):
         gold_tags = [s.tags(STATUSES) for s in (gold.corpus[i] for i, _ in pairs)]
         warnings.append(f"{gold.path}: gold tags are BIOES; scored as the IOB2 entities they mean")
+    elif gold.token_based and _unstarted(gold_tags):
+        warnings.append(f"{gold.path}: {_unstarted(gold_tags)} gold entities start with I-X; strict scoring, "
+                        "like seqeval's, does not count them")
+    if pred.token_based and _unstarted(pred_tags):
+        warnings.append(f"{pred.path}: {_unstarted(pred_tags)} predicted entities start with I-X (no B-X before "
+                        "them); they are scored as written")
     if widened:
         warnings.append(
             f"{pred.path}: {len(widened)} predicted spans start or end inside a gold token; widened to whole tokens"
