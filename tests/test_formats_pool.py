@@ -169,3 +169,37 @@ def test_table_columns_for_choosing_the_text_column():
     assert table_columns(b"\nid\ttext\n", "a.tsv") == ["id", "text"]
     with pytest.raises(DataFormatError, match="a.csv, line 1: the file is empty"):
         table_columns(b"", "a.csv")
+
+
+def test_random_tables_round_trip():
+    import random
+
+    from allabel_core.corpus import Corpus
+    from allabel_core.sentence import Sentence
+
+    rng = random.Random(3)
+    alphabet = 'abc XYZ,;"\'\n\t𝛼😀é-'
+    sentences = []
+    for i in range(200):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30))).strip() or "x"
+        sentences.append(Sentence.from_text(f"id,{i}\"", text, meta={"note": rng.choice(["", "a,b", 'q"q'])}))
+    corpus = Corpus(sentences)
+    for fmt, name in (("table", "t.csv"), ("jsonl-text", "t.jsonl")):
+        text, _ = dumps_corpus(corpus, fmt)
+        back = read_corpus_bytes(text.encode(), name)
+        assert back.ids == corpus.ids and [s.meta for s in back] == [s.meta for s in corpus], fmt
+        # the table strips surrounding whitespace of a cell's text, as the text reader does a line's
+        assert back.texts == [t.strip() if fmt == "table" else t for t in corpus.texts], fmt
+
+
+def test_the_sample_pool_as_text_and_as_conll_named_txt():
+    from pathlib import Path
+
+    from allabel_core.formats import read_corpus
+
+    pool = read_corpus(Path(__file__).resolve().parents[1] / "sample_data" / "pool.jsonl")
+    as_text, _ = dumps_corpus(pool, "text")
+    assert read_corpus_bytes(as_text.encode(), "pool.txt").format == "text"
+    as_conll, _ = dumps_corpus(pool, "conll")
+    back = read_corpus_bytes(as_conll.encode(), "pool.txt")
+    assert back.format == "conll" and back.tags() == pool.tags()
