@@ -231,6 +231,16 @@ def test_our_conll_fits_conlleval_once_the_predicted_column_is_pasted():
     assert _conlleval_rules(dumps_corpus(corpus, "conll")[0], "\t") == 2  # conlleval -d '\t'
 
 
+def test_conll_writer_options_are_checked():
+    from allabel_core.errors import ConfigError
+
+    sentences = [Sentence.from_text("a", "TiO2")]
+    with pytest.raises(ConfigError, match="delimiter must be a tab or a space"):
+        dumps_corpus(sentences, "conll", delimiter=",")
+    with pytest.raises(ConfigError, match="ids= does not apply to the spacy format"):
+        dumps_corpus(sentences, "spacy", ids=True)
+
+
 def test_conll_ids_only_when_asked_and_read_back():
     corpus = read_corpus_bytes(b'{"id": "s9", "tokens": ["TiO2"], "tags": ["B-MAT"]}\n', "x.jsonl")
     assert dumps_corpus(corpus, "conll")[0] == "TiO2\tB-MAT\n"

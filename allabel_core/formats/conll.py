@@ -41,7 +41,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..errors import DataFormatError
+from ..errors import ConfigError, DataFormatError
 from ..data.sentence import Sentence, parse_tag
 from ._io import Source
 from ._tags import TokenRecord, iob2_rows, token_sentences
@@ -197,7 +197,7 @@ def write(
     sentences: Sequence[Sentence], statuses: Sequence[str], *, ids: bool = False, delimiter: str = "\t"
 ) -> tuple[str, list[str]]:
     if delimiter not in ("\t", " "):
-        raise ValueError(f"delimiter must be a tab or a space, got {delimiter!r}")
+        raise ConfigError(f"delimiter must be a tab or a space, got {delimiter!r}")
     warnings: list[str] = []
     blocks = []
     carried = 0
