@@ -46,6 +46,12 @@ def test_doccano_relation_export_reads_entities_and_keeps_relations():
     assert back[0].meta["relations"][0]["from"] == [0, 7, "MAT"]
 
 
+def test_pretty_printed_json_in_a_jsonl_file_says_so():
+    data = json.dumps({"text": S1, "entities": [], "relations": []}, indent=4).encode()
+    with pytest.raises(DataFormatError, match=r"line 1: a JSON value spread over several lines \('\{' alone"):
+        read_corpus_bytes(data, "example.jsonl")
+
+
 def test_doccano_relation_naming_no_entity_is_refused():
     rec = {"text": S1, "entities": [{"id": 1, "label": "MAT", "start_offset": 0, "end_offset": 7}],
            "relations": [{"id": 1, "from_id": 1, "to_id": 9, "type": "X"}]}

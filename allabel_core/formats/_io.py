@@ -120,6 +120,12 @@ def json_records(text: str, src: Source) -> Iterator[tuple[int, dict]]:
     for number, line_text in enumerate(text.split("\n"), 1):
         if not line_text.strip():
             continue
+        if line_text.strip() in ("{", "["):
+            raise src.error(
+                f"a JSON value spread over several lines ({line_text.strip()!r} alone on its line); "
+                "JSONL holds one record per line (a .json file may hold one array)",
+                number,
+            )
         record = parse_json(line_text, src, number)
         if not isinstance(record, dict):
             raise src.error(f"expected a JSON object {{...}} on each line, found {a_kind(record)}", number)
