@@ -46,10 +46,28 @@ def test_doccano_relation_export_reads_entities_and_keeps_relations():
     assert back[0].meta["relations"][0]["from"] == [0, 7, "MAT"]
 
 
-def test_pretty_printed_json_in_a_jsonl_file_says_so():
-    data = json.dumps({"text": S1, "entities": [], "relations": []}, indent=4).encode()
+def test_pretty_printed_json_in_a_jsonl_file():
+    record = {"text": S1, "entities": [{"id": 0, "start_offset": 0, "end_offset": 7, "label": "MAT"}], "relations": []}
+    one = json.dumps(record, indent=4).encode()  # as doccano's docs show its relation example
+    corpus = read_corpus_bytes(b"\n" + one + b"\n", "example.jsonl")
+    assert corpus.format == "doccano" and [sp.text for sp in corpus[0].spans] == ["LiFePO4"]
+    two = one + b"\n" + one
     with pytest.raises(DataFormatError, match=r"line 1: a JSON value spread over several lines \('\{' alone"):
-        read_corpus_bytes(data, "example.jsonl")
+        read_corpus_bytes(two, "example.jsonl")
+
+
+def test_json_arrays_of_other_tools_records_are_read_by_their_keys():
+    doccano = [{"id": 1, "text": S1, "label": [[0, 7, "MAT"]]}, {"id": 2, "text": S2, "label": []}]
+    corpus = read_corpus_bytes(json.dumps(doccano, indent=2).encode(), "doccano.json")
+    assert corpus.format == "doccano" and [len(s.spans) for s in corpus] == [1, 0]
+    tokens = [{"id": "a", "tokens": ["TiO2", "films"], "tags": ["B-MAT", "O"]}]
+    assert read_corpus_bytes(json.dumps(tokens).encode(), "hf.json").format == "jsonl"
+    # Label Studio tasks, bare or JSON-min, stay Label Studio
+    assert read_corpus_bytes(json.dumps([{"text": S1}]).encode(), "bare.json").format == "labelstudio"
+    json_min = [{"text": S1, "label": [{"start": 0, "end": 7, "text": "LiFePO4", "labels": ["MAT"]}], "annotator": 1}]
+    assert read_corpus_bytes(json.dumps(json_min).encode(), "min.json").format == "labelstudio"
+    with pytest.raises(DataFormatError, match=r"line 3: record 2: invalid JSON"):
+        read_corpus_bytes(b'[{"text": "a", "label": []},\n\n {"text": }]', "doccano.json")
 
 
 def test_doccano_relation_naming_no_entity_is_refused():

@@ -8,7 +8,11 @@ warning can say where it happened.
 from __future__ import annotations
 
 import json
+import os
+import re
+import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 from ..errors import DataFormatError
 from ..data.sentence import normalize_text
@@ -115,8 +119,85 @@ def parse_json(line_text: str, src: Source, line: int) -> object:
         raise src.error(f"invalid JSON: {exc.msg} (column {exc.colno})", line) from None
 
 
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+class _Lines:
+    """Line numbers of increasing offsets, counted once."""
+
+    def __init__(self, text: str):
+        self.text, self.pos, self.line = text, 0, 1
+
+    def __call__(self, pos: int) -> int:
+        self.line += self.text.count("\n", self.pos, pos)
+        self.pos = pos
+        return self.line
+
+
+def json_array(text: str, src: Source, what: str = "records") -> list[tuple[int, object]]:
+    """``(line, value)`` for each element of a top-level JSON array, the line
+    where each element starts; errors say "record N" and its line."""
+    line_of, decoder = _Lines(text), json.JSONDecoder()
+    pos = _WS.match(text).end()
+    items: list[tuple[int, object]] = []
+    opened = line_of(pos)
+    pos = _WS.match(text, pos + 1).end()
+    closed = pos < len(text) and text[pos] == "]"
+    while not closed:
+        start = pos
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            reason = f"record {len(items) + 1}: invalid JSON: {exc.msg} (column {exc.colno})"
+            raise src.error(reason, exc.lineno) from None
+        items.append((line_of(start), value))
+        pos = _WS.match(text, pos).end()
+        if pos >= len(text):
+            raise src.error(f"the array of {what} is not closed: ']' is missing at the end", line_of(len(text)))
+        if text[pos] == "]":
+            closed = True
+        elif text[pos] == ",":
+            pos = _WS.match(text, pos + 1).end()
+        else:
+            raise src.error(f"record {len(items)}: expected ',' or ']' after it, found {text[pos]!r}", line_of(pos))
+    pos = _WS.match(text, pos + 1).end()
+    if pos < len(text):
+        raise src.error(f"unexpected {text[pos:pos + 20]!r} after the array of {what}", line_of(pos))
+    if not items:
+        raise src.error(f"the array holds no {what}", opened)
+    return items
+
+
+def _one_document(text: str) -> tuple[int, object] | None:
+    """The value and its line when the whole text is one JSON array or one
+    object spread over several lines (a .json file, or a pretty-printed record)."""
+    stripped = text.lstrip(" \t\n\r")
+    first_line = stripped.split("\n", 1)[0].strip()
+    if stripped.startswith("{"):
+        if "\n" not in stripped.rstrip() or first_line.endswith("}"):
+            return None  # JSON lines
+    elif not stripped.startswith("["):
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return text.count("\n", 0, len(text) - len(stripped)) + 1, value
+
+
 def json_records(text: str, src: Source) -> Iterator[tuple[int, dict]]:
-    """``(line, object)`` for every non-blank line of a JSONL file."""
+    """``(line, object)`` for every non-blank line of a JSONL file; also for
+    each element of a file that is one JSON array of objects (line: where
+    the element starts), or one object spread over several lines."""
+    document = _one_document(text)
+    if document is not None:
+        line, value = document
+        items = json_array(text, src) if isinstance(value, list) else [(line, value)]
+        for number, record in items:
+            if not isinstance(record, dict):
+                raise src.error(f"expected a JSON object {{...}} for each record, found {a_kind(record)}", number)
+            yield number, record
+        return
     for number, line_text in enumerate(text.split("\n"), 1):
         if not line_text.strip():
             continue
@@ -138,3 +219,24 @@ def first_record(text: str, src: Source) -> tuple[int, dict]:
         return item
     raise src.error("no records found", 1)
 
+
+def atomic_write(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new
+    one, never half of either: write a temporary file in the same folder,
+    flush it to disk, then rename it over the target."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    # os.open with 0o666 lets the umask decide permissions, as open() would;
+    # mkstemp would leave the result readable by its owner only.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

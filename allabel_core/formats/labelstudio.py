@@ -43,71 +43,30 @@ each result with its span's ``score`` and the prediction with the sentence's
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 
 from ..data.sentence import Sentence, Span
-from ._io import Source, a_kind
+from ._io import Source, a_kind, json_array
 from ._records import RawSpan, is_int, record_id, require, span_sentence
 
-_WS = re.compile(r"[ \t\n\r]*")
 _META = ("score", "model_version")
 KEY = "labelstudio"
 DEFAULT_NAMES = ("label", "text")
 
 
-class _Lines:
-    """Line numbers of increasing offsets, counted once."""
-
-    def __init__(self, text: str):
-        self.text, self.pos, self.line = text, 0, 1
-
-    def __call__(self, pos: int) -> int:
-        self.line += self.text.count("\n", self.pos, pos)
-        self.pos = pos
-        return self.line
-
-
 def _tasks(text: str, src: Source) -> list[tuple[int, object]]:
-    """``(line, task)`` for each element of the top-level array."""
-    line_of, decoder = _Lines(text), json.JSONDecoder()
-    pos = _WS.match(text).end()
+    """``(line, task)`` for each element of the top-level array, or the one task."""
+    pos = len(text) - len(text.lstrip(" \t\n\r"))
     if text[pos] != "[":
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
             raise src.error(f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
         if isinstance(value, dict):  # one task, as Label Studio also accepts
-            return [(line_of(pos), value)]
+            return [(text.count("\n", 0, pos) + 1, value)]
         raise src.error(f"the top level must be a JSON array of tasks or one task object, found {a_kind(value)}",
-                        line_of(pos))
-    items: list[tuple[int, object]] = []
-    opened = line_of(pos)
-    pos = _WS.match(text, pos + 1).end()
-    closed = pos < len(text) and text[pos] == "]"
-    while not closed:
-        start = pos
-        try:
-            value, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            reason = f"record {len(items) + 1}: invalid JSON: {exc.msg} (column {exc.colno})"
-            raise src.error(reason, exc.lineno) from None
-        items.append((line_of(start), value))
-        pos = _WS.match(text, pos).end()
-        if pos >= len(text):
-            raise src.error("the array of tasks is not closed: ']' is missing at the end", line_of(len(text)))
-        if text[pos] == "]":
-            closed = True
-        elif text[pos] == ",":
-            pos = _WS.match(text, pos + 1).end()
-        else:
-            raise src.error(f"record {len(items)}: expected ',' or ']' after it, found {text[pos]!r}", line_of(pos))
-    pos = _WS.match(text, pos + 1).end()
-    if pos < len(text):
-        raise src.error(f"unexpected {text[pos:pos + 20]!r} after the array of tasks", line_of(pos))
-    if not items:
-        raise src.error("the array holds no tasks", opened)
-    return items
+                        text.count("\n", 0, pos) + 1)
+    return json_array(text, src, "tasks")
 
 
 def _choose(task: dict, number: int, line: int, src: Source, status: str) -> tuple[str, dict | None, str]:

@@ -122,6 +122,29 @@ def jsonl_kind(records: Iterable[tuple[int, dict]], src: Source) -> str:
     )
 
 
+# Keys only Label Studio's tasks (and its JSON-min export) have.
+_LABEL_STUDIO = {"data", "annotations", "predictions", "completions", "annotator", "annotation_id"}
+
+
+def _json_kind(content: str, src: Source) -> str:
+    """A .json file is Label Studio tasks unless its records carry another
+    tool's keys (a doccano or tokens/tags JSON array): then that format."""
+    try:
+        records = [r for r in json_records(content, src)]
+    except DataFormatError:
+        return "labelstudio"  # its reader gives the error in its own terms
+    for _, record in records:
+        if set(record) & _LABEL_STUDIO or any(
+            isinstance(v, list) and v and all(isinstance(x, dict) and "labels" in x for x in v) for v in record.values()
+        ):
+            return "labelstudio"
+    try:
+        kind = jsonl_kind(records, src)
+    except DataFormatError:
+        return "labelstudio"
+    return "labelstudio" if kind == "jsonl-text" else kind
+
+
 def _json_document(content: str) -> bool:
     stripped = content.lstrip()
     if not stripped.startswith(("[", "{")):
@@ -175,6 +198,8 @@ def detect(filename: str, content: str, candidates: list[str], options: dict, sr
         if not conll_like and _header_like(content):
             return "table"
         return "conll"
+    if suffix == ".json":
+        return _json_kind(content, src)
     if len(candidates) == 1:
         return candidates[0]
     if candidates:  # several formats share the extension, and nothing above settles it
