@@ -1,4 +1,4 @@
-"""Bytes in, text out; JSON records with their line numbers; atomic writes.
+"""Bytes in, text out; JSON records (lines or one array) with their line numbers.
 
 Shared by every format module. A :class:`Source` carries the name a person
 knows the file by (a path, or an upload's filename) so that every error and
@@ -8,11 +8,8 @@ warning can say where it happened.
 from __future__ import annotations
 
 import json
-import os
 import re
-import secrets
 from collections.abc import Iterator
-from pathlib import Path
 
 from ..errors import DataFormatError
 from ..data.sentence import normalize_text
@@ -218,25 +215,3 @@ def first_record(text: str, src: Source) -> tuple[int, dict]:
     for item in json_records(text, src):
         return item
     raise src.error("no records found", 1)
-
-
-def atomic_write(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new
-    one, never half of either: write a temporary file in the same folder,
-    flush it to disk, then rename it over the target."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    # os.open with 0o666 lets the umask decide permissions, as open() would;
-    # mkstemp would leave the result readable by its owner only.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -33,7 +33,7 @@ Annotations: a sentence a person finished gets an annotation, with an empty
 annotation as not done, and its converter skips it). Which sentences are
 finished is the writer's ``annotated`` option: ``True`` (all), a set of
 ids, or ``None`` (only those with spans of a trusted status). A
-:class:`~allabel_core.corpus.Corpus` read from a labelled format is finished
+:class:`~allabel_core.data.corpus.Corpus` read from a labelled format is finished
 throughout by default (Label Studio tasks that had no annotation aside).
 Suggested spans become ``predictions``, one per source (``model_version``),
 each result with its span's ``score`` and the prediction with the sentence's

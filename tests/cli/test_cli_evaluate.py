@@ -179,9 +179,9 @@ def test_iob1_gold_is_scored_as_its_entities(tmp_path, capsys):
 def test_select_prints_each_reader_warning_on_its_own_line(tmp_path, capsys, monkeypatch):
     """A CoNLL train.txt is read as CoNLL (not one sentence per token line),
     and the CLI says so: one counted line per warning."""
-    from conftest_llm import HashEmbedder
+    from fakes import HashEmbedder
 
-    import allabel_core.embed as embed
+    import allabel_core.vectors.embed as embed
 
     monkeypatch.setattr(embed, "Embedder", lambda *a, **k: HashEmbedder())
     train = tmp_path / "train.txt"

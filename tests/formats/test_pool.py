@@ -174,8 +174,8 @@ def test_table_columns_for_choosing_the_text_column():
 def test_random_tables_round_trip():
     import random
 
-    from allabel_core.corpus import Corpus
-    from allabel_core.sentence import Sentence
+    from allabel_core.data.corpus import Corpus
+    from allabel_core.data.sentence import Sentence
 
     rng = random.Random(3)
     alphabet = 'abc XYZ,;"\'\n\t𝛼😀é-'
@@ -197,7 +197,7 @@ def test_the_sample_pool_as_text_and_as_conll_named_txt():
 
     from allabel_core.formats import read_corpus
 
-    pool = read_corpus(Path(__file__).resolve().parents[1] / "sample_data" / "pool.jsonl")
+    pool = read_corpus(Path(__file__).resolve().parents[2] / "sample_data" / "pool.jsonl")
     as_text, _ = dumps_corpus(pool, "text")
     assert read_corpus_bytes(as_text.encode(), "pool.txt").format == "text"
     as_conll, _ = dumps_corpus(pool, "conll")

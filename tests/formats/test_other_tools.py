@@ -280,9 +280,9 @@ def test_project_export_gives_a_confirmed_sentence_without_entities_an_annotatio
     schema = {"labels": [{"name": "MAT", "description": "a material", "color": "#E69F00"}]}
     p = Project.create(tmp_path / "p.allabel", pool, schema=schema, name="t")
     try:
-        p.add_span("a", 0, 7, "MAT")
-        p.confirm("a")
-        p.confirm("b")  # looked at, nothing in it
+        p.labels.add_span("a", 0, 7, "MAT")
+        p.labels.confirm("a")
+        p.labels.confirm("b")  # looked at, nothing in it
         data, warnings = p.export("labelstudio")
     finally:
         p.close()
