@@ -184,6 +184,7 @@ def align(gold: TaggedFile, pred: TaggedFile) -> Aligned:
     warnings: list[str] = []
     gold_tags, pred_tags, ids = [], [], []
     widened: list = []
+    gold_widened: list = []
     for i, j in pairs:
         g, p = gold.corpus[i], pred.corpus[j]
         if gold.token_based:
@@ -195,7 +196,7 @@ def align(gold: TaggedFile, pred: TaggedFile) -> Aligned:
             bounds += [b for sp in _moved(p.spans, p.text, g.text) for b in (sp.start, sp.end)]
             ref = Sentence(g.id, g.text, tokenize(g.text, bounds))
         tokens = ref.tokens
-        gold_tags.append(_tags_on(gold, i, ref, tokens, []))
+        gold_tags.append(_tags_on(gold, i, ref, tokens, gold_widened))
         pred_tags.append(_tags_on(pred, j, ref, tokens, widened))
         ids.append(g.id)
     if gold.token_based and is_iob1(gold.raw_tags):
@@ -210,6 +211,10 @@ def align(gold: TaggedFile, pred: TaggedFile) -> Aligned:
     if pred.token_based and _unstarted(pred_tags):
         warnings.append(f"{pred.path}: {_unstarted(pred_tags)} predicted entities start with I-X (no B-X before "
                         "them); they are scored as written")
+    if gold_widened:
+        warnings.append(
+            f"{gold.path}: {len(gold_widened)} gold spans start or end inside a predicted token; widened to whole tokens"
+        )
     if widened:
         warnings.append(
             f"{pred.path}: {len(widened)} predicted spans start or end inside a gold token; widened to whole tokens"

@@ -199,3 +199,14 @@ def test_select_prints_each_reader_warning_on_its_own_line(tmp_path, capsys, mon
     assert any("IOB1" in line for line in lines)
     picked = out.read_text().splitlines()[1:]
     assert len(picked) == 2 and all(row.split(",")[1] in ("line-3", "line-6", "line-9") for row in picked)
+
+
+def test_span_edges_inside_the_other_files_tokens_are_widened_and_said(tmp_path):
+    gold = tmp_path / "g.jsonl"
+    gold.write_text(json.dumps({"id": "a", "text": "LiFePO4, a cathode",
+                                "spans": [{"start": 0, "end": 7, "label": "MAT"}]}) + "\n")
+    pred = tmp_path / "p.conll"
+    pred.write_text("LiFePO4,\tB-MAT\na\tO\ncathode\tO\n")
+    aligned = align(read_tagged(gold), read_tagged(pred))
+    assert aligned.gold == aligned.pred == [["B-MAT", "O", "O"]] and aligned.paired_by == "text"
+    assert any("1 gold spans start or end inside a predicted token" in w for w in aligned.warnings)
