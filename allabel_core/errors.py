@@ -52,3 +52,18 @@ class ConfigError(AllabelError, ValueError):
 
 class ProjectError(AllabelError, RuntimeError):
     """A project store could not be opened or updated."""
+
+
+class LlmRequestError(PredictorError):
+    """A request to an LLM endpoint failed (after any retries).
+
+    ``kind``: ``connection``, ``timeout``, ``rate_limit``, ``server_error``,
+    ``bad_request``, ``auth``, ``not_found``, ``bad_response`` or ``other``;
+    ``status`` the HTTP status, when there was one. The message never
+    contains an API key.
+    """
+
+    def __init__(self, message: str, *, kind: str = "other", status: int | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.status = status

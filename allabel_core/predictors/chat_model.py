@@ -17,22 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ..errors import ConfigError, PredictorError
+from ..errors import ConfigError, LlmRequestError  # noqa: F401  (part of the model interface)
 from .ledger import Ledger
-
-
-class LlmRequestError(PredictorError):
-    """A request to the LLM endpoint failed (after any retries).
-
-    ``kind``: ``connection``, ``timeout``, ``rate_limit``, ``server_error``,
-    ``bad_request``, ``auth``, ``not_found``, ``bad_response`` or ``other``.
-    The message never contains the API key.
-    """
-
-    def __init__(self, message: str, *, kind: str = "other", status: int | None = None):
-        super().__init__(message)
-        self.kind = kind
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -50,6 +36,7 @@ class Completion:
     json_mode: bool = False
     logprobs_requested: bool = False
     cached: bool = False
+    max_tokens: int | None = None  # the limit the request that produced it set
 
     def to_payload(self) -> dict:
         return {
@@ -61,6 +48,7 @@ class Completion:
             "latency": self.latency,
             "json_mode": self.json_mode,
             "logprobs_requested": self.logprobs_requested,
+            "max_tokens": self.max_tokens,
         }
 
     @classmethod
@@ -76,6 +64,7 @@ class Completion:
             json_mode=bool(p.get("json_mode")),
             logprobs_requested=bool(p.get("logprobs_requested")),
             cached=True,
+            max_tokens=p.get("max_tokens"),
         )
 
 

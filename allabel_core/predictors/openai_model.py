@@ -1,88 +1,34 @@
 """The one model class for every OpenAI-compatible chat endpoint.
 
 :class:`OpenAICompatible` speaks OpenAI chat completions to any server that
-does (OpenAI, vLLM, Ollama, llama.cpp's server, ...): messages in, text out,
-with retries and backoff, and JSON mode and token log-probabilities dropped
-for good where an endpoint refuses them. It is configured by ``base_url``,
-``model`` and ``api_key``, and the ``base_url`` given is the one used. The key
-lives only in memory: it is not in the cache key, the ledger, ``repr()``, nor
-any error message.
+does (OpenAI, vLLM, Ollama, llama.cpp's server, ...): messages in, text out.
+The HTTP side (deadline per attempt, retries and backoff, error messages, the
+key) is its :class:`~allabel_core.predictors.endpoint.Endpoint`; what is chat-specific
+lives here: JSON mode and token log-probabilities, asked for where the
+endpoint takes them and dropped for good where it refuses them (found out by
+one request while the others wait only for that verdict, never for its
+retries). It is configured by ``base_url``, ``model`` and ``api_key``, and the
+``base_url`` given is the one used. The key lives only in memory: it is not in
+the cache key, the ledger, ``repr()``, nor any error message.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import math
-import os
 import random
 import threading
-import time
 import weakref
 from collections.abc import Mapping, Sequence
-from urllib.parse import urlsplit, urlunsplit
+from dataclasses import replace
 
 from ..errors import ConfigError
-from .ledger import Ledger
 from .chat_model import Completion, LlmRequestError, run_sync
+from .endpoint import DEFAULT_BASE_URL, NO_KEY, Endpoint, parse_response, redact_url  # noqa: F401  (re-exported)
+from .ledger import Ledger
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
-NO_KEY = "not-needed"  # local servers want a non-empty key and ignore it
 JSON_MODES = ("auto", True, False)
-
-
-class _Secret:
-    """Holds the API key so that no repr, log or pickle shows it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "'***'"
-
-    __str__ = __repr__
-
-    def __reduce__(self):
-        raise TypeError("an API key is not pickled")
-
-
-def redact_url(url: str) -> str:
-    """``url`` without user:password (shown, logged and cached instead of it)."""
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        parts = parts._replace(netloc=host)
-    return urlunsplit(parts).rstrip("/")
-
-
-def _retry_after(response) -> float | None:
-    """Seconds a 429/503 asks us to wait (``retry-after-ms``, ``retry-after``
-    as seconds or an HTTP date), or None."""
-    if response is None:
-        return None
-    headers = response.headers
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, when.timestamp() - time.time()) if when else None
-
+PROBE_WAIT = 2.0  # seconds others wait for the first request's verdict on a feature, at most
 
 # What endpoints were seen to accept ((base_url, model) -> feature -> bool):
 # facts about servers, learnt once per process and shared by every
@@ -91,12 +37,10 @@ _ENDPOINTS: dict[tuple[str, str], dict[str, bool]] = {}
 _ENDPOINTS_LOCK = threading.Lock()
 
 
-class _LoopState:
-    """A client and a capability-probe lock bound to one event loop."""
-
-    def __init__(self, client):
-        self.client = client
-        self.probe = asyncio.Lock()
+def offers(models: Sequence[str], name: str) -> bool:
+    """Whether a model list names ``name`` (Ollama lists ``llama3:latest``
+    for the ``llama3`` it answers to)."""
+    return name in models or f"{name}:latest" in models
 
 
 class OpenAICompatible:
@@ -108,10 +52,10 @@ class OpenAICompatible:
         model: the model name the server knows.
         api_key: default ``$OPENAI_API_KEY``, else ``"not-needed"`` (local
             servers want a non-empty key and ignore it).
-        timeout: seconds per request.
+        timeout: seconds per attempt, in total (connect, headers and body).
         max_retries: further attempts after a 429, 5xx, timeout, connection
-            error or unreadable response; the client's own retries are off,
-            so every attempt is counted in the ledger.
+            error or unreadable response (a 200 that is not JSON: once);
+            every attempt is counted in the ledger.
         backoff, max_backoff: exponential backoff ``backoff * 2**attempt``
             (with jitter), capped; a server's Retry-After wins, capped too.
         json_mode: ``"auto"`` asks for ``response_format={"type":
@@ -120,6 +64,9 @@ class OpenAICompatible:
         logprobs: ``"auto"``/``True``/``False``, likewise for token log-probabilities.
         max_tokens: the answer's length limit.
         rng: a ``random.Random`` for the jitter (seed it in tests).
+        key_hint: what a 401 message tells the person to do about the key.
+        endpoint: an :class:`~allabel_core.predictors.endpoint.Endpoint` to use instead
+            of building one from the arguments above.
 
     Calling the model, ``model(prompts)``, takes a list of message lists
     and returns the answer texts; :meth:`acomplete` is the async form that
@@ -140,26 +87,24 @@ class OpenAICompatible:
         logprobs: str | bool = "auto",
         max_tokens: int = 512,
         rng: random.Random | None = None,
+        key_hint: str | None = None,
+        endpoint: Endpoint | None = None,
     ):
-        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         if not model:
             raise ConfigError("an OpenAI-compatible model needs a model name (e.g. --model gpt-4o-mini)")
         if json_mode not in JSON_MODES or logprobs not in JSON_MODES:
             raise ConfigError("json_mode and logprobs must be 'auto', True or False")
-        if timeout <= 0 or max_retries < 0 or backoff < 0 or max_tokens < 1:
-            raise ConfigError("timeout and max_tokens must be positive, max_retries and backoff not negative")
-        self._base_url = base_url.rstrip("/")
-        self.base_url = redact_url(self._base_url)
+        if max_tokens < 1:
+            raise ConfigError("max_tokens must be positive")
+        self.endpoint = endpoint or Endpoint(
+            base_url, api_key, timeout=timeout, max_retries=max_retries, backoff=backoff,
+            max_backoff=max_backoff, rng=rng, key_hint=key_hint,
+        )
+        self.base_url = self.endpoint.base_url
         self.model = model
-        self._key = _Secret(api_key or os.environ.get("OPENAI_API_KEY") or NO_KEY)
-        self.timeout = float(timeout)
-        self.max_retries = int(max_retries)
-        self.backoff = float(backoff)
-        self.max_backoff = float(max_backoff)
         self.json_mode = json_mode
         self.logprobs = logprobs
         self.max_tokens = int(max_tokens)
-        self._rng = rng or random.Random()
         # What this endpoint was seen to accept: None unknown, True, False.
         # "auto" features start from what this process already learnt about
         # the same endpoint, so a refused feature costs one 400 per process.
@@ -169,8 +114,9 @@ class OpenAICompatible:
             "json_mode": known.get("json_mode") if json_mode == "auto" else bool(json_mode),
             "logprobs": known.get("logprobs") if logprobs == "auto" else bool(logprobs),
         }
-        self._loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._lock = threading.Lock()
+        # Per event loop: the verdict the first request on an unknown
+        # feature is finding out (an asyncio.Event, set once it has one).
+        self._probes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def _learn(self, feature: str, accepted: bool) -> None:
         self.supports[feature] = accepted
@@ -191,36 +137,24 @@ class OpenAICompatible:
         """Whether requests ask for JSON mode (so prompts ask for an object)."""
         return self.json_mode is not False
 
+    @property
+    def timeout(self) -> float:
+        return self.endpoint.timeout
+
+    @property
+    def max_retries(self) -> int:
+        return self.endpoint.max_retries
+
+    @property
+    def _key(self):
+        return self.endpoint._key
+
     def __repr__(self) -> str:
         return f"OpenAICompatible(base_url={self.base_url!r}, model={self.model!r}, timeout={self.timeout})"
 
-    def _scrub(self, text: str) -> str:
-        key = self._key.reveal()
-        if key and key != NO_KEY and len(key) >= 4:
-            text = text.replace(key, "***")
-        return text
-
-    # -- clients -------------------------------------------------------------
-    def _state(self) -> _LoopState:
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            state = self._loops.get(loop)
-            if state is None:
-                from openai import AsyncOpenAI
-
-                client = AsyncOpenAI(
-                    api_key=self._key.reveal(), base_url=self._base_url, timeout=self.timeout, max_retries=0
-                )
-                state = self._loops[loop] = _LoopState(client)
-        return state
-
     async def aclose(self) -> None:
         """Close this event loop's HTTP client (the predictor does, after a run)."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            state = self._loops.pop(loop, None)
-        if state is not None:
-            await state.client.close()
+        await self.endpoint.aclose()
 
     # -- requests ------------------------------------------------------------
     def _features(self, json_mode: bool | None, logprobs: bool | None) -> set[str]:
@@ -249,57 +183,6 @@ class OpenAICompatible:
             kw["top_logprobs"] = 0
         return kw
 
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(self.max_backoff, retry_after) * (1 + 0.1 * self._rng.random())
-        return min(self.max_backoff, self.backoff * 2**attempt) * (0.5 + 0.5 * self._rng.random())
-
-    def _classify(self, exc: Exception) -> tuple[str, bool, int | None, float | None]:
-        """(kind, retryable, status, retry_after) of an openai exception."""
-        import openai
-
-        if isinstance(exc, openai.APITimeoutError):
-            return "timeout", True, None, None
-        if isinstance(exc, openai.APIConnectionError):
-            return "connection", True, None, None
-        if isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            after = _retry_after(exc.response)
-            if status == 429:
-                return "rate_limit", True, status, after
-            if status >= 500 or status in (408, 409):
-                return "server_error", True, status, after
-            if status in (401, 403):
-                return "auth", False, status, None
-            if status == 404:
-                return "not_found", False, status, None
-            if status in (400, 422):
-                return "bad_request", False, status, None
-            return "other", False, status, None
-        if isinstance(exc, (openai.APIResponseValidationError, ValueError, TypeError, KeyError, AttributeError)):
-            return "bad_response", True, None, None
-        if isinstance(exc, openai.OpenAIError):
-            return "other", False, None, None
-        return "bug", False, None, None
-
-    def _message(self, kind: str, exc: Exception, status: int | None) -> str:
-        where = self.base_url
-        if kind == "connection":
-            cause = exc.__cause__ or exc.__context__
-            if cause is None or type(cause).__name__ in ("ConnectError", "ConnectTimeout"):
-                return f"could not reach {where}: is the server running?"
-            return self._scrub(f"the connection to {where} broke: {' '.join(str(cause).split())[:200]}")
-        if kind == "timeout":
-            return f"{where} did not answer within {self.timeout:g} s"
-        if kind == "auth":
-            return f"{where} refused the API key (HTTP {status}): check OPENAI_API_KEY or --api-key"
-        if kind == "not_found":
-            return f"{where} has no model {self.model!r} or no chat completions endpoint (HTTP 404)"
-        detail = getattr(exc, "message", None) or str(exc)
-        detail = " ".join(str(detail).split())[:300]
-        prefix = f"HTTP {status} from {where}" if status else f"unusable answer from {where}"
-        return self._scrub(f"{prefix}: {detail}")
-
     async def acomplete(
         self,
         messages: Sequence[Mapping],
@@ -314,70 +197,79 @@ class OpenAICompatible:
         """Ask for one answer, retrying as configured. ``json_mode`` /
         ``logprobs`` (None: the model's setting) request those features
         where the endpoint has not refused them. Raises :class:`LlmRequestError`."""
-        state = self._state()
         features = self._features(json_mode, logprobs)
+        settled = None
         if any(self.supports[f] is None for f in features):
-            # The first request finds out what the endpoint accepts; the
-            # others wait, so a refused feature costs one 400, not one each.
-            async with state.probe:
-                return await self._attempts(state, messages, self._features(json_mode, logprobs), temperature, max_tokens, seed, ledger)
-        return await self._attempts(state, messages, features, temperature, max_tokens, seed, ledger)
+            # One request finds out whether the endpoint takes the feature;
+            # the others wait for that verdict (its first attempt, never its
+            # retries, and PROBE_WAIT at most), so a refused feature costs one
+            # 400, not one per request, and nobody queues behind a retry.
+            loop = asyncio.get_running_loop()
+            verdict = self._probes.get(loop)
+            if verdict is None or verdict.is_set():
+                verdict = self._probes[loop] = asyncio.Event()
+                settled = verdict.set
+            else:
+                try:
+                    await asyncio.wait_for(verdict.wait(), min(self.timeout, PROBE_WAIT))
+                except TimeoutError:
+                    pass
+                features = self._features(json_mode, logprobs)
+        return await self._request(messages, features, temperature, max_tokens, seed, ledger, settled)
 
-    async def _attempts(self, state, messages, features, temperature, max_tokens, seed, ledger) -> Completion:
-        attempt = 0
+    async def _request(self, messages, features, temperature, max_tokens, seed, ledger, settled) -> Completion:
+        asked = set(features)
         stripped: set[str] = set()
-        while True:
-            kwargs = self._kwargs(messages, features, temperature, max_tokens, seed)
-            t0 = time.perf_counter()
-            try:
-                resp = await state.client.chat.completions.create(**kwargs)
-                completion = self._completion(resp, time.perf_counter() - t0, features)
-            except Exception as exc:  # classified below; unknown kinds re-raise
-                latency = time.perf_counter() - t0
-                kind, retryable, status, after = self._classify(exc)
-                if kind == "bug":
-                    raise
-                unconfirmed = [f for f in ("json_mode", "logprobs") if f in features and self.supports[f] is not True]
-                if kind == "bad_request" and unconfirmed:
-                    # Perhaps the endpoint does not take JSON mode (or
-                    # logprobs): ask again without it, one feature at a
-                    # time, and if that works, remember.
-                    if ledger:
-                        ledger.record_error(kind, latency=latency, retried=True)
-                    stripped.add(unconfirmed[0])
-                    features = features - {unconfirmed[0]}
-                    continue
-                again = retryable and attempt < self.max_retries
-                if ledger:
-                    ledger.record_error(kind, latency=latency, retried=again)
-                if not again:
-                    raise LlmRequestError(self._message(kind, exc, status), kind=kind, status=status) from None
-                await asyncio.sleep(self._delay(attempt, after))
-                attempt += 1
-                continue
-            for f in features:
+        limit = int(max_tokens or self.max_tokens)
+
+        async def call(client):
+            kwargs = self._kwargs(messages, asked, temperature, limit, seed)
+            resp = parse_response(await client.chat.completions.with_raw_response.create(**kwargs))
+            completion = self._completion(resp, asked, limit)
+            # Learnt before the verdict is announced, so those waiting on it
+            # see what this request found out.
+            for f in asked:
                 self._learn(f, True)
             for f in stripped:
                 if self.supports[f] is not False:
                     self._learn(f, False)
                     if ledger:
                         ledger.record_fallback(f)
-            if ledger:
-                ledger.record_call(
-                    latency=completion.latency,
-                    prompt_tokens=completion.prompt_tokens,
-                    completion_tokens=completion.completion_tokens,
-                )
             return completion
 
-    @staticmethod
-    def _completion(resp, latency: float, features: set[str]) -> Completion:
+        def adapt(kind: str, exc: Exception) -> bool:
+            # A 400 to a request with a feature the endpoint never confirmed:
+            # perhaps it does not take JSON mode (or logprobs); ask again
+            # without it, one feature at a time, and if that works, remember.
+            unconfirmed = [f for f in ("json_mode", "logprobs") if f in asked and self.supports[f] is not True]
+            if kind != "bad_request" or not unconfirmed:
+                return False
+            stripped.add(unconfirmed[0])
+            asked.discard(unconfirmed[0])
+            return True
+
+        try:
+            completion, latency = await self.endpoint.send(call, ledger=ledger, adapt=adapt, settled=settled)
+        except LlmRequestError as exc:
+            if exc.kind != "not_found":
+                raise
+            raise LlmRequestError(
+                f"{self.base_url} has no model {self.model!r} or no chat completions endpoint (HTTP 404)",
+                kind=exc.kind, status=exc.status,
+            ) from None
+        if ledger:
+            ledger.record_call(
+                latency=latency, prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens
+            )
+        return replace(completion, latency=latency)
+
+    def _completion(self, resp, features: set[str], max_tokens: int) -> Completion:
         if isinstance(resp, (str, bytes)) or not getattr(resp, "choices", None):
             raise ValueError("the response has no choices")
         choice = resp.choices[0]
         text = choice.message.content if choice.message is not None else None
-        if text is None:
-            text = ""
+        # A server may quote the key back in an answer: it never goes further.
+        text = self.endpoint.scrub(text) if text else ""
         logprobs = None
         lp = getattr(choice, "logprobs", None)
         content = getattr(lp, "content", None) if lp is not None else None
@@ -390,9 +282,9 @@ class OpenAICompatible:
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             logprobs=logprobs or None,
             finish_reason=getattr(choice, "finish_reason", None),
-            latency=latency,
             json_mode="json_mode" in features,
             logprobs_requested="logprobs" in features,
+            max_tokens=max_tokens,
         )
 
     def __call__(self, prompts: Sequence[Sequence[Mapping]], *, concurrency: int = 4, **params) -> list[str]:
@@ -414,18 +306,26 @@ class OpenAICompatible:
 
         return list(run_sync(run))
 
-    def check(self, timeout: float = 5.0) -> list[str]:
-        """The model names the endpoint lists (GET /models); raises
-        :class:`LlmRequestError` with a one-line reason when unreachable."""
+    def check(self, timeout: float = 5.0) -> list[str] | None:
+        """The model names the endpoint lists (GET /models), None when it
+        offers no list; raises :class:`LlmRequestError` with a one-line
+        reason when the server cannot be used (unreachable, a web page)."""
 
         async def run():
             try:
-                page = await self._state().client.models.list(timeout=timeout)
-                return [m.id for m in page.data]
-            except Exception as exc:
-                kind, _, status, _ = self._classify(exc)
-                raise LlmRequestError(self._message(kind, exc, status), kind=kind, status=status) from None
+                return await self.endpoint.list_models(timeout=timeout)
             finally:
                 await self.aclose()
 
         return run_sync(run)
+
+    def verify_model(self, timeout: float = 5.0) -> list[str] | None:
+        """:meth:`check`, then a :class:`~allabel_core.errors.ConfigError`
+        naming the models the server has when it lists some and not ours."""
+        models = self.check(timeout)
+        if models is not None and not offers(models, self.model):
+            shown = ", ".join(sorted(models)[:20]) + (f" (and {len(models) - 20} more)" if len(models) > 20 else "")
+            raise ConfigError(
+                f"{self.base_url} has no model {self.model!r}; it offers: {shown or 'no models at all'}"
+            )
+        return models

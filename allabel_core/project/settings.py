@@ -4,17 +4,17 @@ An API key is never written to a project: it lives in the environment
 (``OPENAI_API_KEY``) or, in the dashboard, in the session only. Settings
 refuse keys named like a secret and values that contain a known one; free
 text stored elsewhere (prediction details, ledger details, selection reasons)
-is scrubbed instead, so a key echoed in an error message is not persisted.
+is scrubbed instead (by :mod:`allabel_core.io.scrubbing`, the one scrubber), so a
+key echoed in an error message is not persisted.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from ..errors import ConfigError
+from ..io.scrubbing import SECRET_NAME, known_secrets, register_secret, scrub  # noqa: F401  (the one scrubber)
 from ..predictors.registry import DEFAULT_PREDICTOR, PREDICTORS
 from ..selection.stages import STAGE_NAMES
 
@@ -30,21 +30,11 @@ DEFAULT_SETTINGS: dict = {
     "seeds": [0, 1, 2],
 }
 
-_SECRET_NAME = re.compile(r"api[_-]?key|secret|passw(or)?d|authori[sz]ation|bearer|credential|(^|_)token$", re.I)
-_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}")
-ENV_SECRETS = ("OPENAI_API_KEY", "ALLABEL_API_KEY")
-REDACTED = "[redacted]"
-
-
-def known_secrets(extra: Iterable[str] = ()) -> list[str]:
-    """API keys in the environment plus ``extra`` (at least 8 characters)."""
-    values = [os.environ.get(name, "") for name in ENV_SECRETS] + list(extra)
-    return [v for v in values if v and len(v) >= 8]
-
-
 class Secrets:
-    """Keys typed for this session (held in memory only), plus those in the
-    environment: what stored free text is scrubbed of."""
+    """Keys typed for this session (held in memory only), plus every other
+    key the one scrubber knows: what stored free text is scrubbed of. A key
+    registered here is registered with :mod:`allabel_core.io.scrubbing` too,
+    so text stored outside the project (the answer cache) is scrubbed of it."""
 
     def __init__(self) -> None:
         self._typed: set[str] = set()
@@ -52,31 +42,17 @@ class Secrets:
     def register(self, value: str) -> None:
         if value:
             self._typed.add(str(value))
+            register_secret(str(value))
 
     def values(self) -> list[str]:
         return known_secrets(self._typed)
-
-
-def scrub(obj, secrets: Iterable[str] = ()):
-    """A copy of ``obj`` with secret-named keys' values, known secrets and
-    ``sk-…``-looking strings replaced by ``"[redacted]"``."""
-    secrets = list(secrets)
-    if isinstance(obj, Mapping):
-        return {k: (REDACTED if _SECRET_NAME.search(str(k)) else scrub(v, secrets)) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [scrub(v, secrets) for v in obj]
-    if isinstance(obj, str):
-        for s in secrets:
-            obj = obj.replace(s, REDACTED)
-        return _KEY_LIKE.sub(REDACTED, obj)
-    return obj
 
 
 def check_setting(key: str, value, secrets: Iterable[str] = ()) -> None:
     """Raise ``ConfigError`` for a secret, a non-JSON value or an out-of-range one."""
     if not isinstance(key, str) or not key:
         raise ConfigError(f"a setting needs a non-empty name, got {key!r}")
-    if _SECRET_NAME.search(key):
+    if SECRET_NAME.search(key):
         raise ConfigError(
             f"setting {key!r} looks like a secret; a project never stores API keys "
             "(set OPENAI_API_KEY or type the key for this session)"
