@@ -13,12 +13,24 @@ Behaviours (tuples):
   ``("rate_limit", retry_after)``     429 with a Retry-After header (seconds)
   ``("hang", seconds)``             answer nothing for that long, then ok
   ``("slow", seconds, text)``        wait that long, then answer ``text``
+  ``("after", seconds, behaviour)``  wait that long, then behave so
+  ``("trickle", interval, text)``    a 200 with ``text``, its body sent one
+                                    byte every ``interval`` seconds
+  ``("length", text)``              200 with ``text`` and finish_reason "length"
+                                    (the answer hit max_tokens)
   ``("truncated",)``                a 200 whose JSON body stops half-way
   ``("garbage",)``                  a 200 whose body is not JSON
+  ``("html",)``                     a 200 web page (text/html), as a server's
+                                    UI answers when the base URL lacks /v1
+  ``("echo_key", text)``            200 whose answer is ``text`` followed by
+                                    the key the request carried
   ``("drop",)``                     close the connection without answering
 
 ``reject_json_mode`` / ``reject_logprobs`` make the server answer 400 to any
-request asking for that feature, as some servers do. Every request is kept in
+request asking for that feature, as some servers do. ``models`` is what
+``GET /v1/models`` lists (None: answer 404, as servers without the list do).
+``in_flight``/``max_in_flight`` count requests being answered right now (and
+the most at once), so concurrency is measured at the server. Every request is kept in
 ``requests`` (path, headers with lower-case names, JSON body). Traffic stays on the loopback.
 """
 
@@ -31,8 +43,8 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-def completion_body(text: str, *, model: str, logprobs: list[float] | None = None) -> dict:
-    choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+def completion_body(text: str, *, model: str, logprobs: list[float] | None = None, finish_reason: str = "stop") -> dict:
+    choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}
     if logprobs is not None:
         choice["logprobs"] = {
             "content": [{"token": f"t{i}", "logprob": lp, "bytes": None, "top_logprobs": []} for i, lp in enumerate(logprobs)]
@@ -54,9 +66,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):  # keep test output quiet
         pass
 
-    def _send(self, code: int, body: bytes, headers: dict | None = None, *, length: int | None = None) -> None:
+    def _send(
+        self, code: int, body: bytes, headers: dict | None = None, *, length: int | None = None,
+        content_type: str = "application/json",
+    ) -> None:
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body) if length is None else length))
         for k, v in (headers or {}).items():
             self.send_header(k, str(v))
@@ -67,8 +82,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         fs = self.server.owner
         fs._record(self.path, dict(self.headers), None)
-        if self.path.rstrip("/").endswith("/models"):
-            self._send(200, json.dumps({"object": "list", "data": [{"id": fs.model, "object": "model"}]}).encode())
+        if self.path.rstrip("/").endswith("/models") and fs.models is not None:
+            data = [{"id": name, "object": "model"} for name in fs.models]
+            self._send(200, json.dumps({"object": "list", "data": data}).encode())
         else:
             self._send(404, b'{"error": {"message": "not found"}}')
 
@@ -93,6 +109,10 @@ class _Handler(BaseHTTPRequestHandler):
         kind = behaviour[0]
         fs._enter()
         try:
+            while kind == "after":
+                fs._stop.wait(behaviour[1])
+                behaviour = behaviour[2]
+                kind = behaviour[0]
             if kind == "slow":
                 fs._stop.wait(behaviour[1])
                 behaviour, kind = ("ok", behaviour[2]), "ok"
@@ -114,8 +134,27 @@ class _Handler(BaseHTTPRequestHandler):
                 full = json.dumps(completion_body('[{"text": "x", "label": "MAT"}]', model=fs.model)).encode()
                 self._send(200, full[: len(full) // 2], length=len(full))
                 self.close_connection = True
+            elif kind == "length":
+                out = completion_body(behaviour[1], model=body.get("model", fs.model), finish_reason="length")
+                self._send(200, json.dumps(out).encode())
+            elif kind == "trickle":
+                full = json.dumps(completion_body(behaviour[2], model=fs.model)).encode()
+                self._send(200, b"", length=len(full))
+                for i in range(len(full)):
+                    if fs._stop.wait(behaviour[1]):
+                        break
+                    self.wfile.write(full[i : i + 1])
+                    self.wfile.flush()
+                self.close_connection = True
+            elif kind == "echo_key":
+                key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                out = completion_body(behaviour[1] + " " + key, model=body.get("model", fs.model))
+                self._send(200, json.dumps(out).encode())
             elif kind == "garbage":
                 self._send(200, b"<html>this is not the API you are looking for</html>")
+            elif kind == "html":
+                page = b"<!DOCTYPE html><html><head><title>Chat UI</title></head><body>Welcome</body></html>"
+                self._send(200, page, content_type="text/html; charset=utf-8")
             elif kind == "drop":
                 self.close_connection = True
             elif kind == "echo_auth":
@@ -145,6 +184,7 @@ class FaultServer:
         self.model = model
         self.default_answer = default_answer or (lambda body: "[]")
         self.logprobs = logprobs
+        self.models: list[str] | None = [model]
         self.reject_json_mode = False
         self.reject_logprobs = False
         self.requests: list[dict] = []

@@ -5,22 +5,37 @@
 
 The annotated file's gold/confirmed spans are the demonstrations; the data
 file's sentences are labelled and written to ``--out`` with the predicted
-spans (any format the data layer writes). If the data file has gold labels,
-strict IOB2 scores are printed too. Progress, the cost estimate and the LLM
-ledger go to stderr. The API key is read from the environment variable
-named by ``--api-key-env`` (default ``OPENAI_API_KEY``), never from the
-command line, where other users could see it.
+spans (any format the data layer writes). Every record carries its outcome
+in its meta: ``ok``, ``failed`` (with ``error_kind`` and ``error``),
+``truncated`` or ``unparseable``, and, when uncertainty is scored, its
+``uncertainty`` and ``uncertainty_kind``. The sentences that did not
+succeed are listed on stderr and in ``<out>.failed.jsonl``;
+``--retry-failed`` asks exactly those again and takes the others from the
+answer cache. If the data file has gold labels, strict IOB2 scores over the
+sentences that succeeded are printed too. The entity types' definitions
+come from ``--schema`` (or a ``schema.json`` beside ``--labeled``) and
+``--label``. Progress, the cost estimate and the LLM ledger go to stderr.
+The API key is read from the environment variable named by
+``--api-key-env`` (default ``OPENAI_API_KEY``), never from the command
+line, where other users could see it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import sys
+from dataclasses import replace
+from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataFormatError
 from ..predictors.registry import DEFAULT_PREDICTOR, PREDICTORS, build_predictor, get_predictor_spec, predictor_names
 from .reading import add_input_options, read_input
+
+SCHEMA_FILE = "schema.json"
+LISTED_ON_STDERR = 20  # failed ids printed; more are counted, the file lists all
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -43,7 +58,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     llm.add_argument("--model", help="model name the endpoint knows (default: $OPENAI_MODEL)")
     llm.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR", help="environment variable holding the key")
     llm.add_argument("--concurrency", type=int, default=4, help="requests in flight at most (default 4)")
-    llm.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
+    llm.add_argument("--timeout", type=float, default=60.0,
+                     help="seconds per attempt, in total: connect, headers and the whole answer (default 60)")
     llm.add_argument("--max-retries", type=int, default=4, help="retries after 429/5xx/timeouts (default 4)")
     llm.add_argument("--temperature", type=float, default=0.0)
     llm.add_argument(
@@ -53,24 +69,60 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     llm.add_argument("--n-samples", type=int, default=5, help="samples for disagreement (default 5)")
     llm.add_argument("--prompt-version", default="ner.v1")
     llm.add_argument("--json-mode", choices=("auto", "on", "off"), default="auto", help="ask for JSON mode (default auto)")
+    llm.add_argument("--schema", metavar="FILE",
+                     help=f"entity types and definitions for the prompt ({{\"labels\": [{{\"name\", \"description\"}}]}}; "
+                          f"default: {SCHEMA_FILE} beside --labeled, if there is one)")
     llm.add_argument("--label", action="append", default=[], metavar="NAME=DEFINITION",
-                     help="an entity type and its definition for the prompt (repeat; default: the labels in --labeled)")
+                     help="an entity type and its definition for the prompt (repeat; adds to or overrides --schema; "
+                          "default: the labels in --labeled)")
     llm.add_argument("--prices", metavar="IN,OUT", help="dollars per 1M input,output tokens, for a cost estimate")
     llm.add_argument("--no-cache", action="store_true", help="do not read or write the LLM answer cache")
+    llm.add_argument("--retry-failed", action="store_true",
+                     help="ask again exactly the sentences that did not succeed in the last run with this --out "
+                          "(listed in <out>.failed.jsonl); the others come from the answer cache")
     p.set_defaults(func=run)
     return p
 
 
+def _schema_path(args) -> Path | None:
+    """``--schema``, else ``schema.json`` beside ``--labeled`` (with a note), else None."""
+    if args.schema:
+        path = Path(args.schema)
+        if not path.is_file():
+            raise ConfigError(f"--schema {args.schema}: no such file")
+        return path
+    beside = Path(args.labeled).resolve().parent / SCHEMA_FILE
+    if beside.is_file():
+        print(f"note: entity types and definitions from {beside} (found beside --labeled; --schema chooses another)",
+              file=sys.stderr)
+        return beside
+    return None
+
+
 def _labels(args, labeled) -> dict[str, str]:
-    if args.label:
-        out = {}
-        for item in args.label:
-            name, _, definition = item.partition("=")
-            out[name.strip()] = definition.strip()
+    """Entity type -> definition for the prompt: the schema's, then
+    ``--label`` (adds or overrides), else the labels of ``--labeled``."""
+    from ..data.schema import load_schema
+
+    out: dict[str, str] = {}
+    path = _schema_path(args)
+    if path is not None:
+        out = {t.name: t.description for t in load_schema(path).types}
+        extra = [name for name in labeled.labels if name not in out]
+        if extra:
+            print(f"warning: {args.labeled} uses labels the schema {path} does not define: {', '.join(extra)}; "
+                  "they are shown to the model without a definition", file=sys.stderr)
+            out.update(dict.fromkeys(extra, ""))
+    for item in args.label:
+        name, sep, definition = item.partition("=")
+        if not name.strip():
+            raise ConfigError(f"--label {item!r}: give NAME=DEFINITION")
+        out[name.strip()] = definition.strip() if sep else out.get(name.strip(), "")
+    if out:
         return out
     names = labeled.labels
     if not names:
-        raise ConfigError(f"{args.labeled} has no labelled spans: give entity types with --label NAME=DEFINITION")
+        raise ConfigError(f"{args.labeled} has no labelled spans: give entity types with --schema FILE or --label NAME=DEFINITION")
     return dict.fromkeys(names, "")
 
 
@@ -105,6 +157,7 @@ def _llm_predictor(args, labeled, embedder):
         timeout=args.timeout,
         max_retries=args.max_retries,
         json_mode=json_mode,
+        key_hint=f"the key is read from ${args.api_key_env}; set it there, or name another variable with --api-key-env",
         labels=_labels(args, labeled),
         k=5 if args.k is None else args.k,
         temperature=args.temperature,
@@ -116,7 +169,8 @@ def _llm_predictor(args, labeled, embedder):
         prices=Prices.parse(args.prices) if args.prices else None,
     )
     print(f"checking {predictor.model.describe()} ...", file=sys.stderr)
-    predictor.model.check(timeout=min(10.0, args.timeout))  # one clear line if it is not there
+    # One clear line if the server is not there, is a web page, or lacks the model.
+    predictor.model.verify_model(timeout=min(10.0, args.timeout))
     return predictor
 
 
@@ -140,6 +194,78 @@ def _out_format(out: str, asked: str | None, data_format: str | None) -> str:
     return data_format if data_format in found else "spacy"
 
 
+PREDICTION_META = ("outcome", "error_kind", "error", "uncertainty", "uncertainty_kind")
+
+
+def failures_path(out: str | Path) -> Path:
+    """Where the sentences that did not succeed are listed: ``pred.jsonl`` ->
+    ``pred.failed.jsonl``."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.failed.jsonl")
+
+
+def prediction_meta(pred, *, uncertainty: bool) -> dict:
+    """What a written record says about its prediction (JSON values only)."""
+    meta: dict = {"outcome": pred.outcome}
+    if pred.error_kind:
+        meta["error_kind"] = pred.error_kind
+    if pred.error:
+        meta["error"] = pred.error
+    if uncertainty:
+        value = pred.uncertainty
+        meta["uncertainty"] = float(value) if value is not None and math.isfinite(value) else None
+        meta["uncertainty_kind"] = pred.uncertainty_kind
+    return meta
+
+
+def _read_failures(path: Path, ids: set[str]) -> set[str] | None:
+    """The ids listed in a failures file (None when there is none); every
+    line checked, and an id the data does not have is an error."""
+    if not path.is_file():
+        return None
+    out = set()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise DataFormatError(f"not JSON ({exc.msg})", path=path, line=number) from None
+        sid = record.get("id") if isinstance(record, dict) else None
+        if not isinstance(sid, str):
+            raise DataFormatError('each line must be an object with the sentence "id"', path=path, line=number)
+        if sid not in ids:
+            raise DataFormatError(f"sentence {sid!r} is not in --data; was the last run made with other data?",
+                                  path=path, line=number)
+        out.add(sid)
+    return out
+
+
+def _write_failures(path: Path, preds) -> None:
+    from ..io.atomic import atomic_write_bytes
+
+    lines = [
+        json.dumps({"id": p.sentence_id, "outcome": p.outcome, "error_kind": p.error_kind, "error": p.error},
+                   ensure_ascii=False)
+        for p in preds
+    ]
+    atomic_write_bytes(path, "".join(line + "\n" for line in lines).encode("utf-8"))
+
+
+def _failure_line(preds, total: int, listed: Path) -> str:
+    def why(p):
+        return p.error_kind or p.outcome
+
+    shown = ", ".join(f"{p.sentence_id} ({why(p)})" for p in preds[:LISTED_ON_STDERR])
+    if len(preds) > LISTED_ON_STDERR:
+        shown += f" and {len(preds) - LISTED_ON_STDERR} more"
+    return (
+        f"{len(preds)} of {total} sentences failed: {shown}; all listed in {listed}. "
+        "To ask exactly those again, run the same command again with --retry-failed "
+        "(the answers already given are cached)"
+    )
+
+
 def run(args) -> int:
     from ..data.corpus import Corpus
     from ..vectors.embed import Embedder
@@ -152,9 +278,25 @@ def run(args) -> int:
     labeled = read_input(args.labeled, args.fmt, args, "predict")
     data = read_input(args.data, args.fmt, args, "predict")
     out_fmt = _out_format(args.out, args.out_format, data.format)
+    listed = failures_path(args.out)
+    remote = get_predictor_spec(args.predictor).remote
+    ask = None
+    if args.retry_failed:
+        if not remote:
+            raise ConfigError(f"--retry-failed is for an LLM predictor: {args.predictor} has no failures to retry")
+        if args.no_cache:
+            raise ConfigError("--retry-failed takes the sentences that succeeded from the answer cache; drop --no-cache")
+        ask = _read_failures(listed, {s.id for s in data})
+        if ask is None:
+            if Path(args.out).exists():
+                print(f"nothing to retry: there is no {listed}, so every sentence of the last run succeeded", file=sys.stderr)
+                return 0
+            raise ConfigError(f"--retry-failed: {args.out} does not exist yet; run once without --retry-failed")
+        print(f"retrying the {len(ask)} sentences listed in {listed}; the other {len(data) - len(ask)} come from the "
+              "answer cache", file=sys.stderr)
     demos_in = [s for s in labeled if s.spans_with(TRUSTED)] or list(labeled)
     embedder = Embedder()
-    if get_predictor_spec(args.predictor).remote:
+    if remote:
         predictor = _llm_predictor(args, labeled, embedder)
     else:
         predictor = build_predictor(args.predictor, embedder, **({} if args.k is None else {"k": args.k}))
@@ -163,34 +305,56 @@ def run(args) -> int:
 
     ledger = predictor.ledger
     if ledger is not None:
-        est = predictor.estimate(predictor.render(demos, list(data)))
+        plans = predictor.render(demos, list(data))
+        est = predictor.estimate([p for p in plans if ask is None or p.sentence.id in ask])
         line = f"estimate: {est['requests']} requests, ~{est['prompt_tokens']:,} prompt tokens"
         if "cost_usd" in est:
             line += f", ~${est['cost_usd']:.4f}"
         print(line, file=sys.stderr)
 
-    preds = predictor.predict(demos, list(data), progress=_progress("predicting"))
-    labelled = [with_suggestions(s, p) for s, p in zip(data, preds)]
+    progress = _progress("predicting")
+    if ledger is not None:
+        preds = predictor.predict(demos, list(data), progress=progress, ask=ask)
+    else:
+        preds = predictor.predict(demos, list(data), progress=progress)
+    with_unc = not remote or args.uncertainty != "none"
+    labelled = []
+    for s, p in zip(data, preds):
+        out = with_suggestions(s, p)
+        kept = {k: v for k, v in s.meta.items() if k not in PREDICTION_META}
+        labelled.append(replace(out, meta={**kept, **prediction_meta(p, uncertainty=with_unc)}))
     warnings = write_corpus(Corpus(labelled, [], args.out, data.format), args.out, out_fmt, statuses=("suggested",))
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     print(f"wrote {len(labelled)} sentences to {args.out}", file=sys.stderr)
+    if out_fmt == "text":
+        print("note: plain text holds no outcomes; the sentences that did not succeed are listed in "
+              f"{listed}", file=sys.stderr)
+    bad = [p for p in preds if not p.succeeded]
+    if bad:
+        _write_failures(listed, bad)
+    elif listed.exists():
+        listed.unlink()  # from an earlier run: nothing failed this time
 
     if data.has_gold():
-        scores = evaluate([s.tags(TRUSTED) for s in data], [s.tags(("suggested",)) for s in labelled])
-        print(
-            f"strict IOB2 scores against the gold labels in {args.data}: "
-            f"P {scores.precision:.3f} R {scores.recall:.3f} F1 {scores.f1:.3f} ({scores.support} entities)",
-            file=sys.stderr,
-        )
+        good = [i for i, p in enumerate(preds) if p.succeeded]
+        where = f"the gold labels in {args.data}"
+        if not good:
+            print(f"no sentence succeeded, so nothing is scored against {where} ({len(bad)} failed, listed in {listed})",
+                  file=sys.stderr)
+        else:
+            scores = evaluate([data[i].tags(TRUSTED) for i in good], [labelled[i].tags(("suggested",)) for i in good])
+            counted = f"scored {len(good)} of {len(preds)}"
+            if bad:
+                counted += f"; {len(bad)} failed, listed in {listed}"
+            print(
+                f"strict IOB2 scores against {where} ({counted}): "
+                f"P {scores.precision:.3f} R {scores.recall:.3f} F1 {scores.f1:.3f} ({scores.support} entities)",
+                file=sys.stderr,
+            )
     if ledger is not None:
         print(ledger.line(), file=sys.stderr)
-    failed = [p for p in preds if p.error]
-    if failed:
-        print(
-            f"{len(failed)} of {len(preds)} sentences failed (first: {failed[0].sentence_id}: {failed[0].error}); "
-            "run the same command again to retry them: answers already given are cached",
-            file=sys.stderr,
-        )
+    if bad:
+        print(_failure_line(bad, len(preds), listed), file=sys.stderr)
         return 1
     return 0

@@ -215,3 +215,19 @@ def first_record(text: str, src: Source) -> tuple[int, dict]:
     for item in json_records(text, src):
         return item
     raise src.error("no records found", 1)
+
+
+def json_meta(sentence, warnings: list[str], exclude=()) -> dict | None:
+    """A sentence's ``meta`` (without the keys in ``exclude``, which the
+    format holds elsewhere) to write as a JSON object (a prediction's
+    outcome and uncertainty, say), or None when empty; one warning, and
+    nothing written, when it is not JSON-serialisable."""
+    meta = {k: v for k, v in sentence.meta.items() if k not in exclude}
+    if not meta:
+        return None
+    try:
+        json.dumps(meta)
+    except (TypeError, ValueError):
+        warnings.append(f"sentence {sentence.id!r}: meta not written, it is not JSON-serialisable")
+        return None
+    return meta

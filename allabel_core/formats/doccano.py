@@ -16,6 +16,9 @@ are trusted as code points. Spans are written for the statuses asked for;
 doccano has no status field. A span's ``source`` and ``score`` go in the
 record's ``provenance`` list (see :mod:`._provenance`), which doccano keeps
 as metadata, and are read back.
+Other meta of a sentence (a prediction's outcome, say) is written as a
+``meta`` object, which doccano keeps as the example's metadata; reading
+ignores it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections.abc import Sequence
 
 from ..data.sentence import Sentence
 from . import _provenance
-from ._io import Source, a_kind, json_records
+from ._io import Source, a_kind, json_meta, json_records
 from ._records import RawSpan, is_int, record_id, require, span_sentence
 
 
@@ -126,5 +129,8 @@ def write(sentences: Sequence[Sentence], statuses: Sequence[str]) -> tuple[str, 
         side = _provenance.entries(spans)
         if side:
             record[_provenance.FIELD] = side
+        meta = json_meta(s, warnings, exclude=("relations",))
+        if meta:
+            record["meta"] = meta
         lines.append(json.dumps(record, ensure_ascii=False))
     return "".join(line + "\n" for line in lines), warnings

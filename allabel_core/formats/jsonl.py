@@ -7,6 +7,8 @@ IOB2; spans of other statuses than those asked for are left out, and the
 status itself is not stored (it is the reader's ``status`` on the way back).
 Each span's ``source`` and ``score`` go in the record's ``provenance`` list
 (see :mod:`._provenance`), read back by this reader.
+A sentence's meta (a prediction's outcome, say) is written as a ``meta``
+object; reading ignores it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 from collections.abc import Sequence
 
 from ..data.sentence import Sentence
-from ._io import Source, json_records
+from ._io import Source, json_meta, json_records
 from . import _provenance
 from ._records import record_id, require
 from ._tags import TokenRecord, iob2_rows, token_sentences
@@ -53,5 +55,8 @@ def write(sentences: Sequence[Sentence], statuses: Sequence[str]) -> tuple[str, 
         side = _provenance.entries(s.spans_with(statuses), _provenance.token_maps(s))
         if side:
             record[_provenance.FIELD] = side
+        meta = json_meta(s, warnings)
+        if meta:
+            record["meta"] = meta
         lines.append(json.dumps(record, ensure_ascii=False))
     return "".join(line + "\n" for line in lines), warnings

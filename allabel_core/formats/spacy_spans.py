@@ -15,7 +15,7 @@ import json
 from collections.abc import Sequence
 
 from ..data.sentence import Sentence
-from ._io import Source, a_kind, json_records
+from ._io import Source, a_kind, json_meta, json_records
 from ._records import RawSpan, record_id, require, span_sentence
 
 
@@ -58,11 +58,8 @@ def write(sentences: Sequence[Sentence], statuses: Sequence[str]) -> tuple[str, 
             "text": s.text,
             "spans": [_span(sp) for sp in s.spans_with(statuses)],
         }
-        if s.meta:
-            try:
-                json.dumps(s.meta)
-                record["meta"] = s.meta
-            except (TypeError, ValueError):
-                warnings.append(f"sentence {s.id!r}: meta not written, it is not JSON-serialisable")
+        meta = json_meta(s, warnings)
+        if meta:
+            record["meta"] = meta
         lines.append(json.dumps(record, ensure_ascii=False))
     return "".join(line + "\n" for line in lines), warnings

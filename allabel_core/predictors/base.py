@@ -20,6 +20,11 @@ from ..data.sentence import TRUSTED, Sentence, Span
 from ..jobs import Progress
 from .ledger import Ledger
 
+# How a sentence's prediction came out: an answer that was read; a request
+# that failed (``error_kind`` says how); an answer cut short (at max_tokens,
+# even after one retry with a larger limit); an answer with nothing readable.
+OUTCOMES = ("ok", "failed", "truncated", "unparseable")
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -32,8 +37,12 @@ class Prediction:
     least similar first, most similar last, nearest the query — with their
     cosine ``similarities`` in the same order. ``error`` is set (and
     ``spans`` empty) when this sentence failed; a failed sentence never fails
-    the batch. ``details`` holds what the Predictions page shows (rendered
-    prompt, raw answer, parse counts), free-form.
+    the batch. ``outcome`` is one of :data:`OUTCOMES` (``"failed"`` whenever
+    ``error`` is set), ``error_kind`` the failure's kind (``timeout``,
+    ``rate_limit``, ...). Only ``ok`` predictions are answers to score or
+    cache; the spans of a ``truncated`` one are what could be read of it.
+    ``details`` holds what the Predictions page shows (rendered prompt, raw
+    answer, parse counts), free-form.
     """
 
     sentence_id: str
@@ -44,6 +53,18 @@ class Prediction:
     similarities: tuple[float, ...] = ()
     error: str | None = None
     details: dict = field(default_factory=dict, compare=False)
+    outcome: str = "ok"
+    error_kind: str | None = None
+
+    def __post_init__(self):
+        if self.error is not None and self.outcome == "ok":
+            object.__setattr__(self, "outcome", "failed")
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, got {self.outcome!r}")
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome == "ok"
 
 
 class DemoStore:

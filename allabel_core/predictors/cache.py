@@ -4,9 +4,11 @@ One SQLite file (default ``<cache_dir>/llm_cache.sqlite``) shared by the
 notebook, the CLI and the dashboard. An entry is keyed by a SHA-256 over the
 endpoint (``base_url`` without credentials), the model name, the prompt
 version, the rendered messages and the sampling parameters; the API key is
-never part of the key or of anything stored. Only answers the server
-actually gave are stored (whether or not they parsed); errors never are, so
-a failed sentence is asked again on the next run.
+never part of the key or of anything stored: every payload passes through
+the one scrubber (:mod:`allabel_core.io.scrubbing`), so a key a server echoes
+in an answer does not reach the file. Only answers that were read are
+stored (the predictor decides); errors, answers cut short and unreadable
+ones never are, so such a sentence is asked again on the next run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ..io.scrubbing import scrub
 from ..io.sqlite import ThreadLocalConnection
 from ..paths import cache_dir
 
@@ -69,13 +72,15 @@ class LlmCache:
 
     def put(self, key: str, payload: Mapping, *, base_url: str, model: str, prompt_version: str) -> None:
         """Store one answer. ``payload`` must be JSON-serialisable (the
-        answer text, token counts, log-probabilities); it never holds a key."""
+        answer text, token counts, log-probabilities); it is scrubbed of
+        every known key before it is written."""
+        payload = scrub(dict(payload))
         conn = self._conn()
         with conn:
             conn.execute(
                 "INSERT OR REPLACE INTO answers (key, created, base_url, model, prompt_version, payload)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (key, time.time(), base_url, model, prompt_version, json.dumps(dict(payload), ensure_ascii=False)),
+                (key, time.time(), scrub(base_url), scrub(model), prompt_version, json.dumps(payload, ensure_ascii=False)),
             )
 
     def __len__(self) -> int:

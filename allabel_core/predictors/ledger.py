@@ -40,6 +40,16 @@ class Prices:
         return cls(a, b)
 
 
+# How the ledger line words a parse count (the rest: the count's name, spaced).
+_PARSE_WORDS = {
+    "malformed_items": "malformed items (no text or no label)",
+    "invented_labels": "invented labels (not in the schema)",
+    "ungrounded": "ungrounded (not in the sentence)",
+    "overlapping": "overlapping",
+    "snapped": "snapped to tokens",
+}
+
+
 def estimate_tokens(text: str) -> int:
     """A rough token count for cost estimates: ~4 characters per token."""
     return max(1, (len(text) + 3) // 4)
@@ -66,6 +76,7 @@ class Ledger:
             self.completion_tokens = 0
             self.latencies: list[float] = []
             self.parse: Counter = Counter()
+            self.outcomes: Counter = Counter()  # sentences by outcome (ok, failed, truncated, unparseable)
             self.estimate: dict | None = None
 
     # -- recording ---------------------------------------------------------
@@ -98,6 +109,10 @@ class Ledger:
     def record_parse(self, counts: dict) -> None:
         with self._lock:
             self.parse.update({k: v for k, v in counts.items() if v})
+
+    def record_outcome(self, outcome: str) -> None:
+        with self._lock:
+            self.outcomes[outcome] += 1
 
     def record_estimate(self, *, requests: int, prompt_tokens: int, completion_tokens: int) -> dict:
         """The cost estimate made before a run (for requests not cached)."""
@@ -132,6 +147,7 @@ class Ledger:
                 "latency_mean_s": round(sum(lat) / len(lat), 3) if lat else None,
                 "latency_p95_s": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 3) if lat else None,
                 "parse": dict(self.parse),
+                "outcomes": dict(self.outcomes),
                 "estimate": dict(self.estimate) if self.estimate else None,
             }
         out["cost_usd"] = self.cost()
@@ -148,10 +164,16 @@ class Ledger:
             parts.append("errors: " + ", ".join(f"{k} x{v}" for k, v in sorted(s["errors"].items())))
         if s["fallbacks"]:
             parts.append("unsupported: " + ", ".join(sorted(s["fallbacks"])))
+        if s["outcomes"]:
+            o = s["outcomes"]
+            order = sorted(o, key=lambda k: (k != "ok", k))
+            parts.append("sentences: " + ", ".join(f"{o[k]} {k}" for k in order))
         p = s["parse"]
-        dropped = [(k, p.get(k, 0)) for k in ("unparseable", "invented_labels", "ungrounded", "overlapping")]
-        if any(v for _, v in dropped):
-            parts.append("dropped: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in dropped if v))
+        if p:
+            from .predictors.parse import COUNT_KEYS  # the parse counts' one list, in its order
+
+            kinds = [k for k in COUNT_KEYS if p.get(k)] + sorted(k for k in p if k not in COUNT_KEYS and p[k])
+            parts.append("parse: " + ", ".join(f"{p[k]} {_PARSE_WORDS.get(k, k.replace('_', ' '))}" for k in kinds))
         if s["cost_usd"] is not None:
             cost = f"cost ${s['cost_usd']:.4f}"
             if s["estimate"] and "cost_usd" in s["estimate"]:

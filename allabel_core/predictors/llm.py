@@ -20,17 +20,18 @@ import asyncio
 import math
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..errors import ConfigError
-from .ledger import Ledger, Prices, estimate_tokens
-from .cache import LlmCache, cache_key
 from ..data.sentence import Sentence
+from ..errors import ConfigError
+from ..io.scrubbing import scrub
 from ..jobs import Progress
 from .base import DemoStore, Prediction
+from .cache import LlmCache, cache_key
+from .ledger import Ledger, Prices, estimate_tokens
 # The model side lives in .chat_model and .openai_model; its public names
 # are re-exported here so that imports from this module keep working.
 from .chat_model import CallableModel, Completion, LlmRequestError, as_chat_model, run_sync  # noqa: F401
@@ -265,39 +266,53 @@ class LlmPredictor:
         )
 
     # -- running -------------------------------------------------------------
-    def predict(self, demos: DemoStore, sentences: Sequence[Sentence], *, progress: Progress | None = None) -> list[Prediction]:
-        """One :class:`Prediction` per sentence, in order. A sentence whose
-        request failed has ``error`` set and no spans; run again (answers
-        given are cached) or use :meth:`retry_failed`."""
-        return run_sync(lambda: self.apredict(demos, sentences, progress=progress))
+    def predict(
+        self, demos: DemoStore, sentences: Sequence[Sentence], *, progress: Progress | None = None,
+        ask: Collection[str] | None = None,
+    ) -> list[Prediction]:
+        """One :class:`Prediction` per sentence, in order, each with its
+        ``outcome``. A sentence whose request failed has ``error`` set and no
+        spans; only answers that were read (outcome ``ok``) are cached, so
+        running again asks exactly the others (or use :meth:`retry_failed`).
+
+        ``ask``: the ids of the sentences that may be sent to the server; the
+        others are answered from the cache only (one without a cached answer
+        fails with kind ``not_cached``). None: all may be sent."""
+        return run_sync(lambda: self.apredict(demos, sentences, progress=progress, ask=ask))
 
     def retry_failed(
         self, demos: DemoStore, sentences: Sequence[Sentence], predictions: Sequence[Prediction], *, progress: Progress | None = None
     ) -> list[Prediction]:
-        """``predictions`` with the failed ones predicted again."""
-        failed = {p.sentence_id for p in predictions if p.error}
-        again = {p.sentence_id: p for p in self.predict(demos, [s for s in sentences if s.id in failed], progress=progress)}
+        """``predictions`` with the ones that did not succeed (failed,
+        truncated, unparseable) predicted again."""
+        redo = {p.sentence_id for p in predictions if not p.succeeded}
+        again = {p.sentence_id: p for p in self.predict(demos, [s for s in sentences if s.id in redo], progress=progress)}
         return [again.get(p.sentence_id, p) for p in predictions]
 
     async def apredict(
-        self, demos: DemoStore, sentences: Sequence[Sentence], *, progress: Progress | None = None
+        self, demos: DemoStore, sentences: Sequence[Sentence], *, progress: Progress | None = None,
+        ask: Collection[str] | None = None,
     ) -> list[Prediction]:
         sentences = list(sentences)
         n = len(sentences)
         if n == 0:
             return []
         plans = self.render(demos, sentences)
-        self.estimate(plans)
+        allowed = None if ask is None else set(ask)
+        self.estimate([p for p in plans if allowed is None or p.sentence.id in allowed])
         run = _Run(asyncio.Semaphore(self.concurrency))
         done = 0
         stats = Counter()
 
         async def one(plan: _Plan) -> Prediction:
             nonlocal done
-            pred = await self._predict_one(plan, run)
+            may_ask = allowed is None or plan.sentence.id in allowed
+            pred = await self._predict_one(plan, run, may_ask)
             stats.update(pred.details.get("parse", {}))
             stats["errors"] += pred.error is not None
             stats["cached"] += bool(pred.details.get("cached"))
+            stats[f"outcome_{pred.outcome}"] += 1
+            self.ledger.record_outcome(pred.outcome)
             done += 1
             if progress:
                 progress(done, n)
@@ -311,24 +326,34 @@ class LlmPredictor:
         self.last_run = {"sentences": n, "seconds": round(time.perf_counter() - t0, 3), **{k: stats[k] for k in sorted(stats)}}
         return list(out)
 
-    async def _ask(self, messages, params: dict, key: str, cached: dict | None, run: _Run) -> Completion:
-        if cached is None and self.cache is not None:
-            cached = self.cache.get(key)
-        if cached is not None:
-            self.ledger.record_cache_hit()
-            return Completion.from_payload(cached)
+    async def _ask(
+        self, messages, params: dict, key: str, cached: dict | None, run: _Run, may_ask: bool = True, *, fresh: bool = False
+    ) -> Completion:
+        """The answer to one request: from the cache (unless ``fresh``), from
+        the same request already in flight, or from the server."""
+        if not fresh:
+            if cached is None and self.cache is not None:
+                cached = self.cache.get(key)
+            if cached is not None:
+                self.ledger.record_cache_hit()
+                return Completion.from_payload(cached)
         pending = run.inflight.get(key)
-        if pending is not None:
+        if pending is not None and not (fresh and pending.done()):
             # The same request is already on its way (a repeated sentence):
             # share its answer rather than pay twice.
             self.ledger.record_cache_hit()
             return replace(await pending, cached=True)
-        pending = run.inflight[key] = asyncio.ensure_future(self._fetch(messages, params, key, run.sem))
+        if not may_ask:
+            raise LlmRequestError(
+                "no cached answer for this sentence, and it was not to be asked again "
+                "(only the sentences that did not succeed were)", kind="not_cached",
+            )
+        pending = run.inflight[key] = asyncio.ensure_future(self._fetch(messages, params, run.sem))
         return await pending
 
-    async def _fetch(self, messages, params: dict, key: str, sem: asyncio.Semaphore) -> Completion:
+    async def _fetch(self, messages, params: dict, sem: asyncio.Semaphore) -> Completion:
         async with sem:
-            completion = await self.model.acomplete(
+            return await self.model.acomplete(
                 messages,
                 temperature=params["temperature"],
                 max_tokens=params["max_tokens"],
@@ -337,22 +362,57 @@ class LlmPredictor:
                 seed=params["seed"],
                 ledger=self.ledger,
             )
-        if self.cache is not None:
-            ident = self.model.identity()
+
+    def _store(self, keys: Sequence[str], completion: Completion) -> None:
+        """Cache an answer that was read (never an error, a cut or an
+        unreadable one: those are asked again next time)."""
+        if self.cache is None or completion.cached:
+            return
+        ident = self.model.identity()
+        for key in keys:
             self.cache.put(
                 key, completion.to_payload(), base_url=ident["base_url"], model=ident["model"], prompt_version=self.prompt_version
             )
-        return completion
 
-    async def _predict_one(self, plan: _Plan, run: _Run) -> Prediction:
+    def _read(self, c: Completion, sentence: Sentence):
+        """``(parsed, grounding, outcome)`` of one answer."""
+        parsed, g = parse_and_ground(c.text, sentence, self.labels)
+        cut = c.finish_reason == "length" or parsed.cut
+        g.counts["truncated"] = int(cut)
+        outcome = "truncated" if cut else ("ok" if parsed.ok else "unparseable")
+        return parsed, g, outcome
+
+    async def _predict_one(self, plan: _Plan, run: _Run, may_ask: bool = True) -> Prediction:
         s = plan.sentence
         details: dict = {"messages": plan.messages, "prompt_version": self.prompt_version}
         try:
-            c = await self._ask(plan.messages, plan.params, plan.key, plan.cached, run)
+            c = await self._ask(plan.messages, plan.params, plan.key, plan.cached, run, may_ask)
+            parsed, g, outcome = self._read(c, s)
+            if c.cached and outcome != "ok" and may_ask:
+                # Cached by an older version that kept every answer: ask anew.
+                c = await self._ask(plan.messages, plan.params, plan.key, None, run, may_ask, fresh=True)
+                parsed, g, outcome = self._read(c, s)
+            keys = [plan.key]
+            if outcome == "truncated":
+                # Cut short: once more with room to finish. The longer answer
+                # is cached under both requests, so a rerun is free.
+                params = dict(plan.params, max_tokens=2 * int(plan.params["max_tokens"]))
+                details["first_answer"] = {"raw": c.text, "finish_reason": c.finish_reason, "max_tokens": plan.params["max_tokens"]}
+                try:
+                    c2 = await self._ask(plan.messages, params, self._key(plan.messages, params), None, run, may_ask)
+                except LlmRequestError as exc:
+                    details["retry_error"] = scrub(str(exc))
+                else:
+                    c = c2
+                    parsed, g, outcome = self._read(c, s)
+                    keys.append(self._key(plan.messages, params))
         except LlmRequestError as exc:
             details["error_kind"] = exc.kind
-            return Prediction(s.id, (), float("nan"), "none", plan.demo_ids, plan.sims, error=str(exc), details=details)
-        parsed, g = parse_and_ground(c.text, s, self.labels)
+            details["outcome"] = "failed"
+            return Prediction(
+                s.id, (), float("nan"), "none", plan.demo_ids, plan.sims, error=scrub(str(exc)),
+                details=scrub(details), outcome="failed", error_kind=exc.kind,
+            )
         self.ledger.record_parse(g.counts)
         details.update(
             raw=c.text,
@@ -363,11 +423,19 @@ class LlmPredictor:
             latency=round(c.latency, 4),
             tokens={"prompt": c.prompt_tokens, "completion": c.completion_tokens},
             finish_reason=c.finish_reason,
+            outcome=outcome,
         )
-        value, kind = await self._uncertainty(plan, c, g.spans, run, details)
-        return Prediction(s.id, tuple(g.spans), value, kind, plan.demo_ids, plan.sims, details=details)
+        if outcome != "ok":
+            value, kind = float("nan"), "none"
+            details["uncertainty_note"] = f"no uncertainty for an answer that is {outcome}"
+        else:
+            self._store(keys, c)
+            value, kind = await self._uncertainty(plan, c, g.spans, run, details, may_ask)
+        return Prediction(
+            s.id, tuple(g.spans), value, kind, plan.demo_ids, plan.sims, details=scrub(details), outcome=outcome
+        )
 
-    async def _uncertainty(self, plan: _Plan, c: Completion, spans, run: _Run, details: dict) -> tuple[float, str]:
+    async def _uncertainty(self, plan: _Plan, c: Completion, spans, run: _Run, details: dict, may_ask: bool = True) -> tuple[float, str]:
         if self.uncertainty == "none":
             return float("nan"), "none"
         if self.uncertainty in ("auto", "perplexity") and c.logprobs:
@@ -380,22 +448,27 @@ class LlmPredictor:
 
         async def sample(j: int):
             params = self._request_params(j)
+            key = self._key(plan.messages, params)
             try:
-                sc = await self._ask(plan.messages, params, self._key(plan.messages, params), None, run)
+                sc = await self._ask(plan.messages, params, key, None, run, may_ask)
             except LlmRequestError as exc:
                 return exc
-            _, sg = parse_and_ground(sc.text, plan.sentence, self.labels)
-            for key, v in sg.counts.items():
-                sample_counts[key] += v
+            _, sg, outcome = self._read(sc, plan.sentence)
+            for name, v in sg.counts.items():
+                sample_counts[name] += v
+            if outcome != "ok":
+                return outcome  # a cut or unreadable sample says nothing about agreement
+            self._store([key], sc)
             return frozenset(sp.key() for sp in sg.spans)
 
         results = await asyncio.gather(*(sample(j) for j in range(self.n_samples)))
         sets = [r for r in results if isinstance(r, frozenset)]
         failed = [r for r in results if isinstance(r, LlmRequestError)]
+        unread = [r for r in results if isinstance(r, str)]
         details["samples"] = {"n": self.n_samples, "answered": len(sets), "parse": sample_counts}
         details["samples"]["agree_with_prediction"] = sum(st == frozenset(sp.key() for sp in spans) for st in sets)
         if len(sets) < 2:
-            details["uncertainty_note"] = f"{len(failed)} of {self.n_samples} samples failed" + (
+            details["uncertainty_note"] = f"{len(failed) + len(unread)} of {self.n_samples} samples failed or were unreadable" + (
                 f": {failed[0]}" if failed else ""
             )
             return float("nan"), "disagreement"

@@ -24,6 +24,7 @@ from ..data.sentence import Sentence, Span
 
 _FENCE = re.compile(r"```[ \t]*[\w+-]*[ \t]*\n?(.*?)(?:```|\Z)", re.S)
 _TRAILING_COMMA = re.compile(r",(\s*[\]}])")
+_JSON_START = re.compile(r"[\[{]\s*(?:[\"'{\[\]}]|$)")
 _TEXT_KEYS = ("text", "entity", "span", "mention", "name", "value")
 _LABEL_KEYS = ("label", "type", "entity_type", "category", "tag")
 _LIST_KEYS = ("entities", "entity", "spans", "results", "items", "answer", "output")
@@ -32,6 +33,7 @@ COUNT_KEYS = (
     "answers",  # answers parsed (one per model reply)
     "unparseable",  # replies with no readable JSON at all (empty, garbage)
     "salvaged",  # replies cut short or malformed, of which some entities were read
+    "truncated",  # replies cut short (JSON never closed, or the server says max_tokens was hit)
     "malformed_items",  # list items without a text and a label
     "entities",  # (text, label) pairs read
     "invented_labels",  # labels outside the schema, dropped
@@ -51,7 +53,8 @@ class ParsedAnswer:
     """The ``(text, label)`` pairs read from one reply, in answer order.
 
     ``ok`` is False when nothing readable was found (``problem`` says why);
-    ``salvaged`` when the reply was broken but some entities were recovered.
+    ``salvaged`` when the reply was broken but some entities were recovered;
+    ``cut`` when its JSON opens and never closes (the reply was cut short).
     """
 
     items: tuple[tuple[str, str], ...]
@@ -59,6 +62,7 @@ class ParsedAnswer:
     problem: str | None = None
     salvaged: bool = False
     malformed_items: int = 0
+    cut: bool = False
 
 
 # -- reading the reply --------------------------------------------------------
@@ -213,13 +217,16 @@ def parse_answer(reply: str | None) -> ParsedAnswer:
             items, bad = _items(values)
             return ParsedAnswer(tuple(items), True, malformed_items=bad)
     # Cut short or broken: keep what complete objects there are.
+    # Unclosed JSON (not a stray bracket in prose) means the reply was cut.
+    cut = chunk is None and _JSON_START.match(text, start) is not None
     rescued = _salvage(text[start:])
     if rescued:
         items, bad = _items(rescued)
         if items:
-            return ParsedAnswer(tuple(items), True, "answer cut short or malformed", salvaged=True, malformed_items=bad)
-    if text[start] == "[" and chunk is None and not text[start + 1 :].strip(" \n\t,"):
-        return ParsedAnswer((), False, "answer cut short")
+            problem = "answer cut short" if cut else "answer malformed"
+            return ParsedAnswer(tuple(items), True, problem, salvaged=True, malformed_items=bad, cut=cut)
+    if cut:
+        return ParsedAnswer((), False, "answer cut short", cut=True)
     return ParsedAnswer((), False, "answer is not readable JSON")
 
 
@@ -342,7 +349,8 @@ def ground(sentence: Sentence, items: Sequence[tuple[str, str]], labels: Iterabl
 
 def parse_and_ground(reply: str | None, sentence: Sentence, labels) -> tuple[ParsedAnswer, Grounding]:
     """:func:`parse_answer` then :func:`ground`; the grounding's counts include
-    the parse's (``answers``, ``unparseable``, ``salvaged``, ``malformed_items``)."""
+    the parse's (``answers``, ``unparseable``, ``salvaged``, ``truncated``,
+    ``malformed_items``)."""
     parsed = parse_answer(reply)
     grounding = ground(sentence, parsed.items, labels)
     c = grounding.counts
@@ -350,4 +358,5 @@ def parse_and_ground(reply: str | None, sentence: Sentence, labels) -> tuple[Par
     c["unparseable"] = 0 if parsed.ok else 1
     c["salvaged"] = int(parsed.salvaged)
     c["malformed_items"] = parsed.malformed_items
+    c["truncated"] = int(parsed.cut)
     return parsed, grounding

@@ -66,7 +66,7 @@ def _build_knn(embedder, **params) -> Predictor:
     return KnnPredictor(embedder, **params)
 
 
-_LLM_MODEL_OPTIONS = ("timeout", "max_retries", "json_mode")
+_LLM_MODEL_OPTIONS = ("timeout", "max_retries", "json_mode", "key_hint")
 
 
 def _build_llm(embedder, *, base_url=None, model=None, api_key=None, labels=(), **params) -> Predictor:
@@ -96,6 +96,7 @@ PREDICTORS: dict[str, PredictorSpec] = {
                      "uncertainty", "n_samples", "prompt_version", "cache", "prices", *_LLM_MODEL_OPTIONS),
             from_settings=lambda settings, schema, api_key: {
                 "base_url": settings.get("base_url"), "model": settings.get("model"), "api_key": api_key,
+                "key_hint": "type the key on the Settings page, or set $OPENAI_API_KEY",
                 "labels": schema.types,  # the same EntityType the prompts read
                 "k": int(settings.get("k", 5)), "seed": int(settings.get("seed", 0)),
             },
