@@ -35,6 +35,7 @@ from ..predictors.registry import DEFAULT_PREDICTOR, PREDICTORS, build_predictor
 from .reading import add_input_options, read_input
 
 SCHEMA_FILE = "schema.json"
+NO_META_FORMATS = ("conll", "text")  # formats whose records have no place for an outcome
 LISTED_ON_STDERR = 20  # failed ids printed; more are counted, the file lists all
 
 
@@ -259,10 +260,17 @@ def _failure_line(preds, total: int, listed: Path) -> str:
     shown = ", ".join(f"{p.sentence_id} ({why(p)})" for p in preds[:LISTED_ON_STDERR])
     if len(preds) > LISTED_ON_STDERR:
         shown += f" and {len(preds) - LISTED_ON_STDERR} more"
+    errors: dict[str, int] = {}
+    for p in preds:
+        if p.error:
+            errors[p.error] = errors.get(p.error, 0) + 1
+    said = "".join(f"\n  {msg}" + (f" (x{n})" if n > 1 else "") for msg, n in list(errors.items())[:3])
+    if len(errors) > 3:
+        said += f"\n  ... and {len(errors) - 3} other errors"
     return (
         f"{len(preds)} of {total} sentences failed: {shown}; all listed in {listed}. "
         "To ask exactly those again, run the same command again with --retry-failed "
-        "(the answers already given are cached)"
+        f"(the answers already given are cached){said}"
     )
 
 
@@ -327,9 +335,9 @@ def run(args) -> int:
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     print(f"wrote {len(labelled)} sentences to {args.out}", file=sys.stderr)
-    if out_fmt == "text":
-        print("note: plain text holds no outcomes; the sentences that did not succeed are listed in "
-              f"{listed}", file=sys.stderr)
+    if out_fmt in NO_META_FORMATS:
+        print(f"note: {out_fmt} records cannot hold a prediction's outcome; the sentences that did not succeed "
+              f"are listed in {listed}", file=sys.stderr)
     bad = [p for p in preds if not p.succeeded]
     if bad:
         _write_failures(listed, bad)

@@ -108,6 +108,7 @@ class Records:
         if row is None:
             return None
         spans, unc, kind, demos, sims, error, details = row
+        details = json.loads(details)
         return Prediction(
             sentence_id,
             tuple(Span(a, b, label, text, "suggested") for a, b, label, text in json.loads(spans)),
@@ -116,7 +117,9 @@ class Records:
             tuple(json.loads(demos)),
             tuple(float("nan") if s is None else s for s in json.loads(sims)),
             error,
-            json.loads(details),
+            details,
+            outcome=details.get("outcome") or ("failed" if error else "ok"),
+            error_kind=details.get("error_kind"),
         )
 
     # -- LLM ledger ----------------------------------------------------------
