@@ -57,7 +57,10 @@ def llm_cache(tmp_path) -> LlmCache:
 def fault_server():
     from fault_server import FaultServer
 
+    from allabel_core.predictors.openai_model import forget_capabilities
+
     server = FaultServer()
+    forget_capabilities()  # a new server may reuse an earlier one's port, and so its URL
     yield server
     server.close()
 

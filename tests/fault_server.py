@@ -107,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         behaviour = fs._next(body)
         kind = behaviour[0]
-        fs._enter()
+        started = fs._enter()
         try:
             while kind == "after":
                 fs._stop.wait(behaviour[1])
@@ -167,7 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
         finally:
-            fs._leave()
+            fs._leave(started)
 
 
 class _Server(ThreadingHTTPServer):
@@ -190,6 +190,7 @@ class FaultServer:
         self.requests: list[dict] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self.served: list[tuple[float, float]] = []  # (start, end) monotonic times of each answered request
         self._queue: deque = deque()
         self._rules: list[tuple[str, deque]] = []
         self._lock = threading.Lock()
@@ -232,14 +233,26 @@ class FaultServer:
                 return self._queue.popleft()
         return ("ok", self.default_answer(body))
 
-    def _enter(self) -> None:
+    def _enter(self) -> float:
         with self._lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        return time.monotonic()
 
-    def _leave(self) -> None:
+    def _leave(self, started: float) -> None:
         with self._lock:
             self.in_flight -= 1
+            self.served.append((started, time.monotonic()))
+
+    def mean_in_flight(self) -> float:
+        """Requests being answered at once, on average, from the first
+        request's arrival to the last one's answer."""
+        with self._lock:
+            if not self.served:
+                return 0.0
+            span = max(e for _, e in self.served) - min(s for s, _ in self.served)
+            busy = sum(e - s for s, e in self.served)
+        return busy / span if span > 0 else float(len(self.served))
 
     def _record(self, path: str, headers: dict, body) -> None:
         with self._lock:

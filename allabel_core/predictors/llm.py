@@ -364,9 +364,9 @@ class LlmPredictor:
             )
 
     def _store(self, keys: Sequence[str], completion: Completion) -> None:
-        """Cache an answer that was read (never an error, a cut or an
-        unreadable one: those are asked again next time)."""
-        if self.cache is None or completion.cached:
+        """Cache an answer that was read under ``keys`` (never an error, a
+        cut or an unreadable one: those are asked again next time)."""
+        if self.cache is None:
             return
         ident = self.model.identity()
         for key in keys:
@@ -392,7 +392,7 @@ class LlmPredictor:
                 # Cached by an older version that kept every answer: ask anew.
                 c = await self._ask(plan.messages, plan.params, plan.key, None, run, may_ask, fresh=True)
                 parsed, g, outcome = self._read(c, s)
-            keys = [plan.key]
+            keys = [] if c.cached else [plan.key]
             if outcome == "truncated":
                 # Cut short: once more with room to finish. The longer answer
                 # is cached under both requests, so a rerun is free.
@@ -405,7 +405,8 @@ class LlmPredictor:
                 else:
                     c = c2
                     parsed, g, outcome = self._read(c, s)
-                    keys.append(self._key(plan.messages, params))
+                    # Under the first request too, so a rerun is free.
+                    keys = [plan.key] + ([] if c.cached else [self._key(plan.messages, params)])
         except LlmRequestError as exc:
             details["error_kind"] = exc.kind
             details["outcome"] = "failed"
@@ -458,7 +459,8 @@ class LlmPredictor:
                 sample_counts[name] += v
             if outcome != "ok":
                 return outcome  # a cut or unreadable sample says nothing about agreement
-            self._store([key], sc)
+            if not sc.cached:
+                self._store([key], sc)
             return frozenset(sp.key() for sp in sg.spans)
 
         results = await asyncio.gather(*(sample(j) for j in range(self.n_samples)))

@@ -37,6 +37,13 @@ _ENDPOINTS: dict[tuple[str, str], dict[str, bool]] = {}
 _ENDPOINTS_LOCK = threading.Lock()
 
 
+def forget_capabilities() -> None:
+    """Forget what this process learnt about endpoints (a server that was
+    reconfigured, or a test server reusing a port)."""
+    with _ENDPOINTS_LOCK:
+        _ENDPOINTS.clear()
+
+
 def offers(models: Sequence[str], name: str) -> bool:
     """Whether a model list names ``name`` (Ollama lists ``llama3:latest``
     for the ``llama3`` it answers to)."""
