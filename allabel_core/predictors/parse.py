@@ -129,7 +129,10 @@ def _salvage(text: str) -> list:
     while i != -1:
         chunk = _balanced(text, i)
         if chunk is None:
-            break
+            # Never closes (the outer object of a reply cut short): look
+            # inside it for the complete ones.
+            i = text.find("{", i + 1)
+            continue
         try:
             value = _load(chunk)
         except ValueError:
@@ -355,7 +358,7 @@ def parse_and_ground(reply: str | None, sentence: Sentence, labels) -> tuple[Par
     grounding = ground(sentence, parsed.items, labels)
     c = grounding.counts
     c["answers"] = 1
-    c["unparseable"] = 0 if parsed.ok else 1
+    c["unparseable"] = 0 if parsed.ok or parsed.cut else 1  # a cut reply counts as truncated
     c["salvaged"] = int(parsed.salvaged)
     c["malformed_items"] = parsed.malformed_items
     c["truncated"] = int(parsed.cut)
