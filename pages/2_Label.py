@@ -85,6 +85,9 @@ def suggest(sid: str) -> None:
         return
     if pred.error:
         say("error", f"{describe_predictor(settings)} failed: {pred.error}")
+    elif not pred.succeeded:
+        say("warning", f"{describe_predictor(settings)} gave an answer that is {pred.outcome}; "
+                       "no suggestion was made, ask again (G) or label it yourself.")
     else:
         say("success", f"{len(pred.spans)} suggestion(s) from {describe_predictor(settings)}; "
                        f"{len(project.annotated())} confirmed sentence(s) as demonstrations.")

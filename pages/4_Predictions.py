@@ -37,6 +37,8 @@ c[2].metric("Demonstrations", len(pred.demonstrations))
 c[3].metric("Gold spans", "—" if gold is None else len(gold))
 if pred.error:
     st.error(f"This prediction failed: {pred.error}")
+elif not pred.succeeded:
+    st.warning(f"This answer is {pred.outcome}: it is not scored, and was not cached.")
 
 st.subheader("Retrieved demonstrations (prompt order: most similar last)")
 demo_sentences = {s.id: s for s in project.annotated()}

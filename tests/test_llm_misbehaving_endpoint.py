@@ -285,3 +285,22 @@ def test_a_401_says_what_to_do_with_the_key(fault_server):
     m = model(fault_server, json_mode=False, logprobs=False, key_hint="set $MY_KEY")
     with pytest.raises(LlmRequestError, match=r"refused the API key \(HTTP 401\): set \$MY_KEY$"):
         m(msg())
+
+
+def test_a_truncated_answer_suggests_nothing_in_a_project(fault_server, tmp_path, embedder, demo_sentences, query_sentences):
+    from allabel_core.corpus import Corpus
+    from allabel_core.project import Project
+    from allabel_core.project_predict import suggest_for
+
+    cut = '[{"text": "ZnO", "label": "MAT"}, {"text": "sol'
+    fault_server.push(("length", cut), ("length", cut), ("ok", ANSWER))
+    project = Project.create(tmp_path / "p.allabel", Corpus(demo_sentences + query_sentences), schema=list(LABELS))
+    try:
+        p = predictor(fault_server, LlmCache(tmp_path / "c.sqlite"), embedder, model_kw={"json_mode": False, "logprobs": False})
+        pred = suggest_for(project, "q1", p, embedder)
+        assert pred.outcome == "truncated" and pred.spans  # what could be read, kept in the record...
+        assert not project.spans("q1")  # ...but never shown as a suggestion
+        assert project.prediction("q1").outcome == "truncated"  # and stored with its outcome
+        assert suggest_for(project, "q1", p, embedder).outcome == "ok" and project.spans("q1")
+    finally:
+        project.close()

@@ -74,10 +74,10 @@ def predict_one(project, sentence_id: str, predictor, embedder, *, role: str = "
 
 def suggest_for(project, sentence_id: str, predictor, embedder) -> Prediction:
     """:func:`predict_one` for a pool sentence, then its spans shown as
-    suggestions. A failed prediction is stored with its error and changes no
-    span."""
+    suggestions. A prediction that did not succeed (failed, truncated,
+    unparseable) is stored with its outcome and changes no span."""
     pred = predict_one(project, sentence_id, predictor, embedder, purpose="suggest",
                        details={"sentence_id": sentence_id})
-    if not pred.error:
+    if pred.succeeded:
         project.labels.suggest(sentence_id, pred.spans)
     return pred
