@@ -39,10 +39,12 @@ from allabel_core.formats import read_corpus  # noqa: E402
 from allabel_core.paths import sample_data_dir  # noqa: E402
 from allabel_core.predictors.base import DemoStore  # noqa: E402
 from allabel_core.predictors.llm import LlmPredictor, OpenAICompatible  # noqa: E402
+from allabel_core.predictors.openai_model import forget_capabilities  # noqa: E402
 
 
 def one_run(sentences, labels, *, concurrency: int, delay: float) -> dict:
     with FaultServer(model="bench-model") as server:
+        forget_capabilities()  # a new port may be an old one: start from an unknown endpoint every time
         server.push(*[("slow", delay, '{"entities": []}')] * len(sentences))
         model = OpenAICompatible(server.url, "bench-model")  # library defaults: json_mode and logprobs "auto"
         p = LlmPredictor(model, labels, k=0, concurrency=concurrency, uncertainty="none", cache=False)
