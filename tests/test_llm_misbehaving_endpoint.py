@@ -13,7 +13,6 @@ import time
 import pytest
 from conftest_llm import (  # noqa: F401  (fixtures)
     LABELS,
-    QUERIES,
     demo_sentences,
     demo_store,
     embedder,
