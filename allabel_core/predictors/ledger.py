@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from .parse import COUNT_KEYS  # the parse counts' one list, in its order
 
 
 @dataclass(frozen=True)
@@ -170,8 +171,6 @@ class Ledger:
             parts.append("sentences: " + ", ".join(f"{o[k]} {k}" for k in order))
         p = s["parse"]
         if p:
-            from .predictors.parse import COUNT_KEYS  # the parse counts' one list, in its order
-
             kinds = [k for k in COUNT_KEYS if p.get(k)] + sorted(k for k in p if k not in COUNT_KEYS and p[k])
             parts.append("parse: " + ", ".join(f"{p[k]} {_PARSE_WORDS.get(k, k.replace('_', ' '))}" for k in kinds))
         if s["cost_usd"] is not None:

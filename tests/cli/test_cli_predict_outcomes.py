@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest_llm import DEMOS, QUERIES, fault_server, make_sentence  # noqa: F401  (fixture)
+from fakes import DEMOS, QUERIES, make_sentence
 
 from allabel_core.cli import main
 from allabel_core.formats import write_corpus

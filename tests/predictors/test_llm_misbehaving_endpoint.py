@@ -11,20 +11,11 @@ import random
 import time
 
 import pytest
-from conftest_llm import (  # noqa: F401  (fixtures)
-    LABELS,
-    demo_sentences,
-    demo_store,
-    embedder,
-    fault_server,
-    llm_cache,
-    make_sentence,
-    query_sentences,
-)
+from fakes import LABELS, make_sentence
 
 from allabel_core.errors import ConfigError
-from allabel_core.ledger import Ledger
-from allabel_core.llm_cache import LlmCache
+from allabel_core.predictors.cache import LlmCache
+from allabel_core.predictors.ledger import Ledger
 from allabel_core.predictors.llm import LlmPredictor, LlmRequestError, OpenAICompatible
 
 ANSWER = '[{"text": "ZnO", "label": "MAT"}]'
@@ -240,8 +231,8 @@ def test_a_key_echoed_in_a_200_answer_is_scrubbed_from_everything_stored(fault_s
     assert sum(passed_key in json.dumps(pr.details) for pr in preds) == 0
     assert any("[redacted]" in pr.details["raw"] for pr in preds)
     project = Project.create(tmp_path / "p.allabel", query_sentences, schema={"labels": list(LABELS)})
-    project.save_predictions(preds, p.name)
-    project.log_ledger(model="fault-model", base_url=fault_server.url, details={"raw": preds[0].details["raw"]})
+    project.records.save_predictions(preds, p.name)
+    project.records.log_ledger(model="fault-model", base_url=fault_server.url, details={"raw": preds[0].details["raw"]})
     project.close()
     cache.close()
     blobs = b"".join(f.read_bytes() for f in tmp_path.rglob("*") if f.is_file())
@@ -287,9 +278,9 @@ def test_a_401_says_what_to_do_with_the_key(fault_server):
 
 
 def test_a_truncated_answer_suggests_nothing_in_a_project(fault_server, tmp_path, embedder, demo_sentences, query_sentences):
-    from allabel_core.corpus import Corpus
+    from allabel_core.data.corpus import Corpus
     from allabel_core.project import Project
-    from allabel_core.project_predict import suggest_for
+    from allabel_core.project.predict import suggest_for
 
     cut = '[{"text": "ZnO", "label": "MAT"}, {"text": "sol'
     fault_server.push(("length", cut), ("length", cut), ("ok", ANSWER))
@@ -298,8 +289,8 @@ def test_a_truncated_answer_suggests_nothing_in_a_project(fault_server, tmp_path
         p = predictor(fault_server, LlmCache(tmp_path / "c.sqlite"), embedder, model_kw={"json_mode": False, "logprobs": False})
         pred = suggest_for(project, "q1", p, embedder)
         assert pred.outcome == "truncated" and pred.spans  # what could be read, kept in the record...
-        assert not project.spans("q1")  # ...but never shown as a suggestion
-        assert project.prediction("q1").outcome == "truncated"  # and stored with its outcome
-        assert suggest_for(project, "q1", p, embedder).outcome == "ok" and project.spans("q1")
+        assert not project.labels.spans("q1")  # ...but never shown as a suggestion
+        assert project.records.prediction("q1").outcome == "truncated"  # and stored with its outcome
+        assert suggest_for(project, "q1", p, embedder).outcome == "ok" and project.labels.spans("q1")
     finally:
         project.close()
