@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 import threading
 
@@ -54,6 +55,14 @@ def make_sentence(sid: str, text: str, ents) -> Sentence:
         start = text.index(ent)
         spans.append((start, start + len(ent), label))
     return Sentence.from_text(sid, text, spans)
+
+
+def gold_answer(body: dict) -> str:
+    """What a perfect model answers (JSON mode) to a chat request whose last
+    message holds one of the QUERIES: its gold entities."""
+    query = body["messages"][-1]["content"]
+    ents = [e for q in QUERIES if q[1] in query for e in q[2]]
+    return json.dumps({"entities": [{"text": t, "label": lab} for t, lab in ents]})
 
 
 class HashEmbedder:

@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from fakes import DEMOS, QUERIES, make_sentence
+from fakes import QUERIES, gold_answer
 
 from allabel_core.cli import main
-from allabel_core.formats import read_corpus, write_corpus
-
-
-@pytest.fixture
-def files(tmp_path, monkeypatch):
-    monkeypatch.setenv("ALLABEL_CACHE_DIR", str(tmp_path / "cache"))
-    labeled, data = tmp_path / "labeled.jsonl", tmp_path / "data.jsonl"
-    write_corpus([make_sentence(*d) for d in DEMOS], labeled, "spacy")
-    write_corpus([make_sentence(*q) for q in QUERIES], data, "spacy")
-    return labeled, data, tmp_path / "out.jsonl"
-
-
-def answer(body):
-    query = body["messages"][-1]["content"]
-    ents = [e for q in QUERIES if q[1] in query for e in q[2]]
-    return json.dumps({"entities": [{"text": t, "label": lab} for t, lab in ents]})
+from allabel_core.formats import read_corpus
 
 
 def test_predict_openai_writes_predictions_and_scores(files, fault_server, capsys, monkeypatch):
     labeled, data, out = files
     monkeypatch.setenv("OPENAI_API_KEY", "sk-cli-SECRET-123456")
-    fault_server.default_answer = answer
+    fault_server.default_answer = gold_answer
     args = [
         "predict", "--labeled", str(labeled), "--data", str(data), "--out", str(out), "--out-format", "doccano",
         "--predictor", "openai", "--base-url", fault_server.url, "--model", "fault-model", "--k", "2",
@@ -67,7 +50,7 @@ def test_predict_unreachable_server_is_one_clear_line(files, capsys):
 
 def test_predict_reports_failed_sentences(files, fault_server, capsys):
     labeled, data, out = files
-    fault_server.default_answer = answer
+    fault_server.default_answer = gold_answer
     fault_server.on(QUERIES[1][1], *[("status", 500, {}, {"error": {"message": "boom"}})] * 3)
     code = main([
         "predict", "--labeled", str(labeled), "--data", str(data), "--out", str(out), "--out-format", "spacy",

@@ -7,27 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakes import DEMOS, QUERIES, make_sentence
+from fakes import DEMOS, QUERIES, gold_answer, make_sentence
 
 from allabel_core.cli import main
 from allabel_core.formats import write_corpus
 
 BOOM = ("status", 500, {}, {"error": {"message": "boom"}})
-
-
-@pytest.fixture
-def files(tmp_path, monkeypatch):
-    monkeypatch.setenv("ALLABEL_CACHE_DIR", str(tmp_path / "cache"))
-    labeled, data = tmp_path / "labeled.jsonl", tmp_path / "data.jsonl"
-    write_corpus([make_sentence(*d) for d in DEMOS], labeled, "spacy")
-    write_corpus([make_sentence(*q) for q in QUERIES], data, "spacy")
-    return labeled, data, tmp_path / "out.jsonl"
-
-
-def answer(body):
-    query = body["messages"][-1]["content"]
-    ents = [e for q in QUERIES if q[1] in query for e in q[2]]
-    return json.dumps({"entities": [{"text": t, "label": lab} for t, lab in ents]})
 
 
 def args_for(files, server, *extra):
@@ -47,7 +32,7 @@ def records(path):
 
 def test_every_record_carries_its_outcome_and_scores_leave_failures_out(files, fault_server, capsys):
     _, _, out = files
-    fault_server.default_answer = answer
+    fault_server.default_answer = gold_answer
     fault_server.on(QUERIES[1][1], BOOM)
     fault_server.on(QUERIES[2][1], ("ok", '{"entities": []}'))  # a real "no entities" answer
     assert main(args_for(files, fault_server)) == 1
@@ -63,7 +48,7 @@ def test_every_record_carries_its_outcome_and_scores_leave_failures_out(files, f
 
 
 def test_a_server_that_fails_everything_scores_nothing(files, fault_server, capsys):
-    fault_server.default_answer = answer
+    fault_server.default_answer = gold_answer
     fault_server.push(*[BOOM] * 3)
     assert main(args_for(files, fault_server)) == 1
     err = capsys.readouterr().err
@@ -92,7 +77,7 @@ def test_every_failed_id_is_listed(tmp_path, fault_server, capsys, monkeypatch):
 
 def test_retry_failed_asks_exactly_those_and_keeps_the_good_ones_from_the_cache(files, fault_server, capsys):
     _, _, out = files
-    fault_server.default_answer = answer
+    fault_server.default_answer = gold_answer
     cut = '{"entities": [{"text": "TiO2", "label": "MAT"}, {"text": "band'
     fault_server.on(QUERIES[1][1], BOOM)
     fault_server.on(QUERIES[2][1], ("length", cut), ("length", cut))
@@ -133,7 +118,7 @@ def test_retry_failed_needs_the_cache_and_a_matching_list(files, fault_server, c
 def test_uncertainty_is_written_per_sentence(files, fault_server, mode, kind):
     _, _, out = files
     fault_server.logprobs = True
-    fault_server.default_answer = answer
+    fault_server.default_answer = gold_answer
     assert main(args_for(files, fault_server, "--uncertainty", mode, "--n-samples", "2")) == 0
     metas = [r["meta"] for r in records(out)]
     assert all(m["uncertainty_kind"] == kind and isinstance(m["uncertainty"], float) for m in metas)
