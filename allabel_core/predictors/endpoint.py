@@ -237,8 +237,9 @@ class Endpoint:
             while True:
                 t0 = time.perf_counter()
                 try:
-                    async with asyncio.timeout(deadline):
-                        result = await call(client)
+                    # wait_for (not asyncio.timeout: Python 3.10 is supported)
+                    # cancels the attempt at the deadline, whatever stage it is in.
+                    result = await asyncio.wait_for(call(client), deadline)
                     return result, time.perf_counter() - t0
                 except Exception as exc:  # classified below; unknown kinds re-raise
                     latency = time.perf_counter() - t0
@@ -269,7 +270,7 @@ class Endpoint:
         by a request; kind ``"bug"`` for one that is not about the server."""
         import openai
 
-        if isinstance(exc, (openai.APITimeoutError, TimeoutError)):
+        if isinstance(exc, (openai.APITimeoutError, TimeoutError, asyncio.TimeoutError)):
             return "timeout", True, None, None
         if isinstance(exc, openai.APIConnectionError):
             return "connection", True, None, None

@@ -219,7 +219,7 @@ class OpenAICompatible:
             else:
                 try:
                     await asyncio.wait_for(verdict.wait(), min(self.timeout, PROBE_WAIT))
-                except TimeoutError:
+                except asyncio.TimeoutError:
                     pass
                 features = self._features(json_mode, logprobs)
         return await self._request(messages, features, temperature, max_tokens, seed, ledger, settled)
