@@ -1,18 +1,23 @@
 """The budget curve on MatScholar, BC5CDR and WNUT-17 with the offline kNN predictor.
 
-    python benchmarks/bench_curve.py                       # test splits, main strategies + ablations
+    python benchmarks/bench_curve.py                       # test splits, main strategies
+    python benchmarks/bench_curve.py --ablations           # plus the ablations
     python benchmarks/bench_curve.py --split dev           # the DEV splits (for choosing variants)
     python benchmarks/bench_curve.py --datasets wnut17 --seeds 1 --budgets 0.05
+    python benchmarks/bench_curve.py --retriever dense     # every retrieval dense, as before retrievers
 
 Pool = the train split (gold revealed only for selected sentences); target =
 the test split (or dev), subsampled to ``--target-max`` sentences at random
 (seed 0) when larger, so each point costs seconds; every strategy is scored on
 the same sentences. Stage 2 covers the target's sentences (never their
-labels). Prints strict-IOB2 F1 mean ± std over seeds per strategy and budget,
-and each mean as a share of the full-pool ceiling. Results and manifests go to
-``--out-dir`` (default ``.allabel_cache/bench_curve/``, git-ignored).
-Embeddings (sentence and word vectors) are cached in ``$ALLABEL_CACHE_DIR``
-(default ``.allabel_cache/``), so only the first run embeds.
+labels). Prints, per strategy and budget, strict-IOB2 F1 and demonstration
+entity coverage@5 (the share of a target sentence's gold entities among its 5
+retrieved demonstrations' entities), mean ± std over seeds, each F1 mean as a
+share of the full-pool ceiling, and which retriever did what. Results and
+manifests go to ``--out-dir`` (default ``.allabel_cache/bench_curve/``,
+git-ignored). Embeddings (sentence and word vectors) and BM25 indexes are
+cached in ``$ALLABEL_CACHE_DIR`` (default ``~/.cache/allabel``, shared with
+the CLI and the dashboard), so only the first run embeds.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("ALLABEL_CACHE_DIR", str(ROOT / ".allabel_cache"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(ROOT))
 
@@ -32,7 +36,7 @@ import numpy as np  # noqa: E402
 
 from allabel_core.cli.curve_cmd import format_table  # noqa: E402
 from allabel_core.vectors.embed import Embedder  # noqa: E402
-from allabel_core.experiment.curve import run_curve
+from allabel_core.experiment.curve import run_curve, strategy_runs  # noqa: E402
 from allabel_core.predictors.registry import DEFAULT_PREDICTOR, build_predictor  # noqa: E402
 from allabel_core.formats import read_corpus  # noqa: E402
 
@@ -62,12 +66,23 @@ def share_table(summary) -> str:
     return format_table(s).replace(" ± 0.000", "")
 
 
+def retrieval_line(manifest) -> str:
+    r = manifest["retrieval"]
+    lists = sorted({v["retriever"] for v in r["coverage_lists"].values()})
+    return (f"retrievers: demonstrations {r['demonstrations']['retriever']}"
+            f"{' (rrf_k ' + format(r['demonstrations']['rrf_k'], 'g') + ')' if 'rrf_k' in r['demonstrations'] else ''}; "
+            f"stage-2 coverage lists {', '.join(lists) or '-'}; core-set {r['core_set']}; "
+            f"coverage@{r['coverage']['k']} with {r['coverage']['retriever']}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--split", default="test", choices=("test", "dev"))
-    ap.add_argument("--strategies", help="comma-separated specs (default: main strategies and ablations)")
-    ap.add_argument("--no-ablations", action="store_true")
+    ap.add_argument("--strategies", help="comma-separated specs (default: the main strategies; --ablations adds variants)")
+    ap.add_argument("--ablations", action="store_true", help="also run the ablations (variants of ALLabel and the core-set)")
+    ap.add_argument("--retriever", choices=("dense", "bm25", "hybrid"),
+                    help="one retriever for demonstrations and stage 2 (default: the library's defaults)")
     ap.add_argument("--budgets", default="0.01,0.02,0.05,0.1,0.2")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--target-max", type=int, default=1000)
@@ -75,10 +90,11 @@ def main() -> None:
     args = ap.parse_args()
     from allabel_core.selection.registry import split_strategy_list
 
-    strategies = split_strategy_list(args.strategies) if args.strategies else MAIN + ([] if args.no_ablations else ABLATIONS)
+    strategies = split_strategy_list(args.strategies) if args.strategies else MAIN + (ABLATIONS if args.ablations else [])
+    runs = strategy_runs(strategies, args.retriever)
     budgets = [float(b) for b in args.budgets.split(",")]
     embedder = Embedder()
-    predictor = build_predictor(DEFAULT_PREDICTOR, embedder)
+    predictor = build_predictor(DEFAULT_PREDICTOR, embedder, **({"retriever": args.retriever} if args.retriever else {}))
     print(f"predictor: {predictor.name} {predictor.params()}")
     for name in args.datasets.split(","):
         pool = read_corpus(DATA / name / "train.jsonl")
@@ -98,7 +114,7 @@ def main() -> None:
                 _last[0] = now
 
         out = Path(args.out_dir) / f"{name}-{args.split}.json"
-        res = run_curve(pool, target, strategies, budgets, predictor, args.seeds, embedder=embedder,
+        res = run_curve(pool, target, runs, budgets, predictor, args.seeds, embedder=embedder,
                         progress=progress, manifest_extra=extra, out=out)
         secs = time.perf_counter() - started
         summary = res.summary()
@@ -106,8 +122,11 @@ def main() -> None:
         print(f"\n== {name}: pool {len(pool)} train, target {len(target)} {args.split}"
               f"{' (sampled from ' + str(extra['target_sample']['of']) + ')' if extra else ''}; "
               f"{len(df)} points in {secs:.0f} s; results {out}")
+        print(retrieval_line(res.manifest))
         print("F1, strict IOB2, mean ± std over seeds:")
         print(format_table(summary))
+        print("demonstration entity coverage@5, mean ± std over seeds:")
+        print(format_table(summary, "cov"))
         print("as a share of the full-pool F1:")
         print(share_table(summary))
         timing = df.groupby("strategy", sort=False)[["select_seconds", "select_predictor_seconds", "predict_seconds"]].median()

@@ -19,7 +19,9 @@ jobs, key = state.get_jobs(), str(project.path)
 # (with the key typed in Settings), never the session.
 embedder, predictor = state.get_embedder(), state.get_predictor(project)
 st.title("F1 against budget")
-st.caption(f"Scores: {SCORING}. Predictor: {predictor.name}.")
+st.caption(f"Scores: {SCORING}. Predictor: {predictor.name}; demonstrations retrieved with "
+           f"{project.settings['retriever']}. Beside F1: demonstration entity coverage@5, the share of a target "
+           "sentence's gold entities among its 5 retrieved demonstrations' entities.")
 
 gold_ok = project.target() is not None and project.has_gold("target") and project.has_gold("pool")
 if gold_ok:
@@ -71,12 +73,15 @@ def curve() -> None:
         elif job is not None and job.state == "failed":
             st.error(f"{label} failed: {job.error}")
     results = project.records.curve_results("experiment")
-    band = st.radio("Spread over seeds", ["minmax", "std"], horizontal=True, key="curve_band",
-                    format_func=lambda b: "min–max" if b == "minmax" else "± std")
-    st.plotly_chart(figures.curve_figure(results, band=band, live=project.records.curve_results("live"), pool_size=len(project)),
-                    key="curve_chart")
+    c = st.columns(2)
+    band = c[0].radio("Spread over seeds", ["minmax", "std"], horizontal=True, key="curve_band",
+                      format_func=lambda b: "min–max" if b == "minmax" else "± std")
+    metric = c[1].radio("Measure", list(figures.METRICS), horizontal=True, key="curve_metric",
+                        format_func=lambda m: "F1" if m == "f1" else "demonstration entity coverage@5")
+    st.plotly_chart(figures.curve_figure(results, band=band, live=project.records.curve_results("live"),
+                                         pool_size=len(project), metric=metric), key="curve_chart")
     if len(results):
-        st.dataframe(figures.curve_summary(results, band=band), hide_index=True)
+        st.dataframe(tables.curve_table(results, band=band), hide_index=True)
 
 
 curve()

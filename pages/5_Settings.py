@@ -15,6 +15,7 @@ from allabel_core.errors import AllabelError
 from allabel_core.formats import FORMATS
 from allabel_core.predictors.registry import PREDICTORS, describe_predictor
 from allabel_core.project.settings import parse_seed_list
+from allabel_core.retrieval import DESCRIPTIONS as RETRIEVERS
 from allabel_core.selection.stages import STAGE_NAMES
 
 EXPORTS = {"conll": "CoNLL (IOB2)", "jsonl": "JSONL tokens/tags", "doccano": "doccano JSONL",
@@ -43,6 +44,12 @@ with st.form(key=f"settings_form_{tag}"):
                              help="Ollama http://localhost:11434/v1 · vLLM / llama.cpp http://localhost:8000/v1")
     model = st.text_input("Model", settings["model"], key=f"settings_model_{tag}")
     k = st.number_input("k: demonstrations per LLM prompt", 1, 64, int(settings["k"]), key=f"settings_k_{tag}")
+    r = st.columns([3, 1])
+    retriever = r[0].radio("Retriever: how demonstrations are found (both predictors) and how the similarity stage "
+                           "ranks its coverage lists", list(RETRIEVERS), index=list(RETRIEVERS).index(settings["retriever"]),
+                           format_func=lambda x: f"{x}: {RETRIEVERS[x]}", key=f"settings_retriever_{tag}")
+    rrf_k = r[1].number_input("Fusion constant (hybrid)", 0.0, 1000.0, float(settings["rrf_k"]), step=10.0,
+                              key=f"settings_rrf_k_{tag}", help="c in 1/(c + rank): larger values reward sentences both lists rank")
     budget = st.number_input("Budget: sentences to annotate", 1, len(project), min(int(settings["budget"]), len(project)),
                              key=f"settings_budget_{tag}")
     st.markdown("Stage split (diversity : similarity : uncertainty)")
@@ -55,6 +62,7 @@ with st.form(key=f"settings_form_{tag}"):
 if saved:
     try:
         project.set_settings(predictor=predictor, base_url=base_url.strip(), model=model.strip(), k=int(k),
+                             retriever=retriever, rrf_k=float(rrf_k),
                              budget=int(budget), split=[float(x) for x in split], seed=int(seed),
                              seeds=parse_seed_list(seeds))
     except AllabelError as exc:

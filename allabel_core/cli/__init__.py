@@ -20,6 +20,7 @@ COMMANDS = {
     "curve": "curve_cmd",
     "predict": "predict_cmd",
     "evaluate": "evaluate_cmd",
+    "coverage": "coverage_cmd",
 }
 
 

@@ -5,8 +5,10 @@
         --budgets 0.01,0.02,0.05,0.1,0.2 --seeds 3 --predictor knn --out curve.json
 
 Writes ``{"manifest": {...}, "results": [...]}`` (kept up to date after every
-point, so a long run can be watched) and prints F1 mean ± std per strategy
-and budget. Progress goes to stderr. Both files need gold labels: the pool's
+point, so a long run can be watched) and prints F1 and demonstration entity
+coverage@k (``--coverage-k``, default 5) mean ± std per strategy and budget.
+``--retriever`` (dense, bm25 or hybrid) sets how demonstrations are retrieved
+and how the similarity stage ranks its coverage lists. Progress goes to stderr. Both files need gold labels: the pool's
 are revealed only for selected sentences, the target's are used only to score.
 """
 
@@ -16,6 +18,7 @@ import sys
 import time
 
 from ..errors import ConfigError
+from ..retrieval.retrievers import RETRIEVERS
 from ..selection.budget import parse_budgets
 from .reading import add_input_options
 from .select_cmd import err, load_pool
@@ -37,6 +40,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seeds", default="3", help="a count (3 = seeds 0,1,2) or a comma-separated list")
     p.add_argument("--predictor", default=DEFAULT_PREDICTOR,
                    help=f"a predictor name (default {DEFAULT_PREDICTOR}, the {PREDICTORS[DEFAULT_PREDICTOR].description})")
+    p.add_argument("--retriever", choices=RETRIEVERS,
+                   help="demonstration retrieval and the similarity stage's lists: "
+                        "dense (MiniLM cosine), bm25 or hybrid (their reciprocal-rank fusion); default: the library's defaults")
+    p.add_argument("--rrf-k", dest="rrf_k", type=float, help="hybrid's fusion constant c in 1/(c + rank) (default 60)")
+    p.add_argument("--coverage-k", dest="coverage_k", type=int, default=5,
+                   help="k of demonstration entity coverage@k (default 5)")
     p.add_argument("--cover", choices=("target", "pool"), default="target", help="what the similarity stage covers (default target)")
     p.add_argument("--target-sample", dest="target_sample", type=int,
                    help="score on this many target sentences drawn at random (seed 0), to save time")
@@ -58,8 +67,9 @@ def parse_seeds(text: str) -> int | list[int]:
     return n
 
 
-def format_table(summary) -> str:
-    """F1 mean ± std per strategy (rows) and budget (columns)."""
+def format_table(summary, value: str = "f1") -> str:
+    """``value`` (``"f1"`` or ``"cov"``, coverage@k) mean ± std per strategy
+    (rows) and budget (columns)."""
     budgets = sorted(summary["budget"].unique())
     strategies = list(dict.fromkeys(summary["strategy"]))
     cells = {(r.strategy, r.budget): r for r in summary.itertuples()}
@@ -69,7 +79,8 @@ def format_table(summary) -> str:
         row = [s]
         for b in budgets:
             r = cells.get((s, b))
-            row.append("" if r is None else f"{r.f1_mean:.3f} ± {r.f1_std:.3f}" + (" (1 run)" if r.runs == 1 else ""))
+            mean, std = (None, None) if r is None else (getattr(r, f"{value}_mean"), getattr(r, f"{value}_std"))
+            row.append("" if r is None or mean != mean else f"{mean:.3f} ± {std:.3f}" + (" (1 run)" if r.runs == 1 else ""))
         rows.append(row)
     widths = [max(len(x) for x in col) for col in zip(head, *rows)]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths))  # noqa: E731
@@ -80,7 +91,7 @@ def run(args) -> int:
     import numpy as np
 
     from ..vectors.embed import Embedder
-    from ..experiment.curve import StrategyRun, run_curve
+    from ..experiment.curve import run_curve, strategy_runs
     from ..predictors.registry import build_predictor
     from ..selection.budget import resolve_budget
     from ..selection.registry import split_strategy_list
@@ -109,10 +120,16 @@ def run(args) -> int:
     # Check everything cheap before the model loads, so a typo fails at once.
     for b in budgets:
         resolve_budget(b, len(pool))
-    for spec in strategies:
-        StrategyRun.parse(spec)
+    if args.coverage_k < 1:
+        raise ConfigError("--coverage-k must be at least 1")
+    runs = strategy_runs(strategies, args.retriever, args.rrf_k)
     embedder = Embedder()
-    predictor = build_predictor(args.predictor, embedder)
+    options = {}
+    if args.retriever is not None:
+        from ..retrieval import as_config
+
+        options["retriever"] = as_config(args.retriever, args.rrf_k)
+    predictor = build_predictor(args.predictor, embedder, **options)
     err(f"embedding {len(pool)} pool and {len(target)} target sentences (cached after the first run)")
     started = time.perf_counter()
 
@@ -120,10 +137,14 @@ def run(args) -> int:
         if done < total:
             err(f"[{done + 1}/{total}] {what}  ({time.perf_counter() - started:.0f} s)")
 
-    result = run_curve(pool, target, strategies, budgets, predictor, seeds, embedder=embedder,
-                       progress=progress, cover=args.cover, manifest_extra=extra, out=args.out)
-    print(f"F1 (strict IOB2, mean ± std over seeds) on {len(target)} target sentences, pool {len(pool)}:")
+    result = run_curve(pool, target, runs, budgets, predictor, seeds, embedder=embedder, progress=progress,
+                       cover=args.cover, manifest_extra=extra, out=args.out, coverage_k=args.coverage_k)
+    retrieval = result.manifest["retrieval"]["coverage"]["retriever"]
+    print(f"F1 (strict IOB2, mean ± std over seeds) on {len(target)} target sentences, pool {len(pool)}; "
+          f"demonstrations retrieved with {retrieval}:")
     print(format_table(result.summary()))
+    print(f"Demonstration entity coverage@{args.coverage_k} ({retrieval}), mean ± std over seeds:")
+    print(format_table(result.summary(), "cov"))
     err(f"wrote {args.out}")
     sys.stdout.flush()
     return 0

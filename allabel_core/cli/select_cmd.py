@@ -47,6 +47,13 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed-rule", dest="seed_rule", help="core-set seed: lowest-mean (default), highest-mean or random")
     p.add_argument("--k-cov", dest="k_cov", type=int, help="similarity stage: neighbours listed per target (default 10)")
     p.add_argument("--discount", type=float, help="similarity stage: divisor for served targets (default 10)")
+    p.add_argument("--retriever", choices=("dense", "bm25", "hybrid"),
+                   help="similarity stage's lists and the uncertainty stage's demonstrations: dense (MiniLM cosine), "
+                        "bm25 or hybrid (their reciprocal-rank fusion); bm25 and hybrid need a corpus, not a .npy")
+    p.add_argument("--rrf-k", dest="rrf_k", type=float, help="hybrid's fusion constant (default 60)")
+    p.add_argument("--min-stage", dest="min_stage", type=int,
+                   help="allabel: a diversity or uncertainty share below this many sentences goes to similarity "
+                        "(default 20; 0 keeps the split as given)")
     p.add_argument("--shortlist-factor", dest="shortlist_factor", type=float, help="uncertainty stage: predict this many × its quota (default 5)")
     p.add_argument("--selected", help="ids already annotated (one per line, or a previous select output): resume from them")
     p.add_argument("--predictor", default=DEFAULT_PREDICTOR,
@@ -101,8 +108,11 @@ def strategy_options(args, spec: str) -> tuple[str, dict]:
     _, name, params = parse_strategy(spec)
     strat = get_strategy(name)
     flags = {"split": args.split, "order": args.order, "seed": getattr(args, "seed_rule", None), "k_cov": args.k_cov,
-             "discount": args.discount, "shortlist_factor": args.shortlist_factor}
-    names = {"seed": "--seed-rule", "k_cov": "--k-cov", "shortlist_factor": "--shortlist-factor"}
+             "discount": args.discount, "shortlist_factor": args.shortlist_factor,
+             "retriever": getattr(args, "retriever", None), "rrf_k": getattr(args, "rrf_k", None),
+             "min_stage": getattr(args, "min_stage", None)}
+    names = {"seed": "--seed-rule", "k_cov": "--k-cov", "shortlist_factor": "--shortlist-factor", "rrf_k": "--rrf-k",
+             "min_stage": "--min-stage"}
     for key, value in flags.items():
         if value is None:
             continue
@@ -191,10 +201,15 @@ def run(args) -> int:
     else:
         ids = [str(i) for i in range(len(vectors))]
     target_vectors = None
+    tcorpus = None
     if args.target:
         tcorpus, target_vectors = load_pool(args.target, args.format, args)
         if tcorpus is not None:
             target_vectors = embed_corpus(tcorpus, embedder, "target")
+    retriever = strat.resolve(params).get("retriever", "dense")
+    if retriever in ("bm25", "hybrid") and (corpus is None or (args.target and tcorpus is None)):
+        raise ConfigError(f"the {retriever} retriever needs sentences' text: give corpus files, not .npy matrices, "
+                          "or use --retriever dense")
     selected: list[int] = []
     if args.selected:
         position = {sid: i for i, sid in enumerate(ids)}
@@ -210,12 +225,18 @@ def run(args) -> int:
 
         if not corpus.has_gold() and not any(sp.status == "confirmed" for s in corpus for sp in s.spans):
             err("allabel select: warning: the pool carries no labels, so the uncertainty stage sees selected sentences without entities")
+        from ..retrieval import as_config
+
+        resolved = strat.resolve(params)
+        demo_retriever = as_config(resolved.get("retriever", "dense"), resolved.get("rrf_k"))
         context = SelectionContext(
-            [s.with_spans([]) for s in corpus], build_predictor(args.predictor, embedder),
+            [s.with_spans([]) for s in corpus], build_predictor(args.predictor, embedder, retriever=demo_retriever),
             annotate=lambda idx: [corpus[int(i)] for i in idx], embedder=embedder,
         )
     selection = run_strategy(name, vectors, selected, n, rng=np.random.default_rng(args.seed),
-                             target_vectors=target_vectors, context=context, **params)
+                             target_vectors=target_vectors, context=context,
+                             pool_texts=corpus.texts if corpus is not None else None,
+                             target_texts=tcorpus.texts if tcorpus is not None else None, **params)
     write_picks(args.out, selection, ids)
     stages = ", ".join(f"{k} {v}" for k, v in selection.by_stage().items())
     err(f"selected {len(selection)} of {len(vectors)} pool sentences ({stages}) -> {args.out}")

@@ -3,7 +3,12 @@
 For every strategy, budget and seed: select from the pool (no strategy sees a
 gold label; the uncertainty stage sees labels of selected sentences only),
 reveal gold for the selected sentences, predict the target with demonstrations
-retrieved from them, and score with strict seqeval (:mod:`.scoring`).
+retrieved from them, and score with strict seqeval (:mod:`.scoring`). Beside
+F1, each point reports demonstration entity coverage@k
+(:mod:`allabel_core.retrieval.coverage`): the share of a target sentence's gold entities
+found among the entities of its ``k`` retrieved demonstrations, under the
+predictor's retriever; it needs no predictor, so it is what a selection
+offers an LLM one does not have.
 
 Seeds: a strategy whose result cannot depend on the seed (``full``; the
 core-set with a deterministic seed rule) is run once per budget and reported
@@ -31,6 +36,9 @@ from ..data.corpus import Corpus
 from ..errors import ConfigError
 from ..jobs import StepProgress
 from ..predictors.base import DemoStore
+from ..retrieval import as_config
+from ..retrieval.coverage import DEFAULT_K as COVERAGE_K
+from ..retrieval.coverage import demonstration_coverage
 from ..scoring import evaluate
 from .manifest import ResultsFile, build_manifest
 from ..selection.budget import resolve_budget
@@ -41,9 +49,10 @@ from ..data.sentence import spans_to_tags
 DEFAULT_BUDGETS = (0.01, 0.02, 0.05, 0.1, 0.2)
 DEFAULT_SEEDS = 3
 COLUMNS = [
-    "strategy", "budget", "n_selected", "seed", "precision", "recall", "f1", "support",
+    "strategy", "budget", "n_selected", "seed", "precision", "recall", "f1", "support", "coverage", "coverage_micro",
     "select_seconds", "select_predictor_seconds", "predict_seconds", "deterministic", "stages",
 ]
+
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,43 @@ class StrategyRun:
         return not get_strategy(self.name).uses_rng(self.params)
 
 
+def strategy_runs(specs: Sequence, retriever=None, rrf_k: float | None = None) -> list[StrategyRun]:
+    """Parse strategy specs, giving ``retriever=`` (and ``rrf_k=``) to every
+    strategy that takes them and whose spec does not set them: how one
+    ``--retriever`` reaches every strategy of a curve. Labels stay as
+    written; the manifest records the retriever each one used."""
+    runs = []
+    for spec in specs:
+        if isinstance(spec, StrategyRun) or (retriever is None and rrf_k is None):
+            runs.append(StrategyRun.parse(spec))
+            continue
+        label, name, params = parse_strategy(spec) if isinstance(spec, str) else spec
+        defaults = get_strategy(name).defaults
+        params = dict(params)
+        if retriever is not None and "retriever" in defaults:
+            params.setdefault("retriever", as_config(retriever).name)
+        if rrf_k is not None and "rrf_k" in defaults:
+            params.setdefault("rrf_k", float(rrf_k))
+        runs.append(StrategyRun(label, name, get_strategy(name).resolve(params)))
+    return runs
+
+
+def retriever_of(predictor):
+    """The demonstration retriever of ``predictor`` (dense if it names none)."""
+    return as_config(getattr(predictor, "retriever", None))
+
+
+def retrieval_manifest(runs: Sequence[StrategyRun], predictor, coverage_k: int) -> dict:
+    """Which retriever did what in a curve: demonstrations (the predictor's),
+    each strategy's stage-2 lists, the core-set, and coverage@k."""
+    return {
+        "demonstrations": retriever_of(predictor).params(),
+        # run_curve always gives the stages the sentences' text, so "auto" is resolved as with text.
+        "coverage_lists": {r.label: as_config(r.params["retriever"], r.params.get("rrf_k")).params()
+                           for r in runs if "retriever" in r.params},
+        "core_set": "dense cosine of sentence vectors",
+        "coverage": {"k": int(coverage_k), **retriever_of(predictor).params()},
+    }
 @dataclass
 class CurveResult:
     """``frame``: one row per (strategy, budget, seed) point, columns
@@ -88,11 +134,26 @@ class CurveResult:
 
 
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean, standard deviation (0 for a single run) and run count of F1 per strategy × budget."""
+    """Mean, standard deviation (0 for a single run) and run count of F1 and
+    of demonstration coverage@k per strategy × budget."""
     g = frame.groupby(["strategy", "budget"], sort=False)
-    out = g.agg(n_selected=("n_selected", "max"), f1_mean=("f1", "mean"), f1_std=("f1", "std"), runs=("f1", "size"))
+    aggs = dict(n_selected=("n_selected", "max"), f1_mean=("f1", "mean"), f1_std=("f1", "std"), runs=("f1", "size"))
+    if "coverage" in frame:
+        aggs.update(cov_mean=("coverage", "mean"), cov_std=("coverage", "std"))
+    out = g.agg(**aggs)
     out["f1_std"] = out["f1_std"].fillna(0.0)
+    if "cov_std" in out:
+        out["cov_std"] = out["cov_std"].fillna(0.0)
     return out.reset_index()
+
+
+def selection_coverage(selected: Sequence[int], pool: Corpus, pool_vectors: np.ndarray, target: Corpus,
+                       target_vectors: np.ndarray | None, *, k: int = COVERAGE_K, retriever="dense", embedder=None):
+    """Demonstration entity coverage@``k`` of ``target`` by the gold of the
+    ``selected`` pool rows (:func:`~allabel_core.retrieval.coverage.demonstration_coverage`)."""
+    idx = np.asarray(selected, dtype=np.int64)
+    return demonstration_coverage([pool[int(i)] for i in idx], list(target), k=k, retriever=retriever,
+                                  demo_vectors=pool_vectors[idx], target_vectors=target_vectors, embedder=embedder)
 
 
 def predict_and_score(selected: Sequence[int], pool: Corpus, pool_vectors: np.ndarray, target: Corpus, predictor) -> tuple:
@@ -125,6 +186,7 @@ def run_curve(
     cover: str = "target",
     manifest_extra: dict | None = None,
     out: str | Path | None = None,
+    coverage_k: int = COVERAGE_K,
 ) -> CurveResult:
     """F1 on ``target`` for each strategy, budget and seed.
 
@@ -141,7 +203,9 @@ def run_curve(
     setting: target sentences, never their labels) or ``"pool"``.
     ``on_result(row)`` is called as each point finishes; ``progress(done,
     total, what)`` as each starts. ``out``: a JSON file kept up to date
-    after every point (:class:`ResultsFile`). Returns a :class:`CurveResult`.
+    after every point (:class:`ResultsFile`). ``coverage_k``: the ``k`` of
+    the coverage@k column (demonstrations retrieved with the predictor's
+    retriever). Returns a :class:`CurveResult`.
     """
     if predictor is None:
         raise ConfigError("run_curve needs a predictor to label the target (e.g. allabel_core.predictors.registry.build_predictor(name, embedder))")
@@ -157,11 +221,13 @@ def run_curve(
     counts = [resolve_budget(b, len(pool)) for b in budgets]
     if pool_vectors is None:
         pool_vectors = embedder.encode(pool.texts)
-    if cover == "target" and target_vectors is None:
+    if target_vectors is None:
         target_vectors = embedder.encode(target.texts)
+    demo_retriever = retriever_of(predictor)
     cover_vectors = target_vectors if cover == "target" else None
     manifest = build_manifest(pool, target, runs, budgets, seeds, embedder=embedder, predictor=predictor, cover=cover, extra=manifest_extra)
     manifest["budget_counts"] = counts
+    manifest["retrieval"] = retrieval_manifest(runs, predictor, coverage_k)
     stream = ResultsFile(out, manifest) if out is not None else None
     if stream:
         stream.write()
@@ -186,9 +252,12 @@ def run_curve(
         started = time.perf_counter()
         sel = run_strategy(
             r.name, pool_vectors, [], None if r.name == "full" else n,
-            rng=np.random.default_rng(seed), target_vectors=cover_vectors, context=ctx, **r.params,
+            rng=np.random.default_rng(seed), target_vectors=cover_vectors, context=ctx, pool_texts=pool.texts,
+            target_texts=target.texts if cover == "target" else None, **r.params,
         )
         select_seconds = time.perf_counter() - started
+        cov = selection_coverage(sel.indices, pool, pool_vectors, target, target_vectors, k=coverage_k,
+                                 retriever=demo_retriever)
         scores, predict_seconds = predict_and_score(sel.indices, pool, pool_vectors, target, predictor)
         row = {
             "strategy": r.label,
@@ -199,6 +268,8 @@ def run_curve(
             "recall": scores.recall,
             "f1": scores.f1,
             "support": scores.support,
+            "coverage": cov.macro,
+            "coverage_micro": cov.micro,
             "select_seconds": select_seconds,
             "select_predictor_seconds": ctx.predictor_seconds,
             "predict_seconds": predict_seconds,

@@ -15,9 +15,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import DimensionError
-from ..vectors.index import build_index
 from ..data.sentence import TRUSTED, Sentence, Span
 from ..jobs import Progress
+from ..retrieval import as_config, make_retriever
 from .ledger import Ledger
 
 # How a sentence's prediction came out: an answer that was read; a request
@@ -34,8 +34,10 @@ class Prediction:
     predictor is less sure (``uncertainty_kind`` says which measure:
     ``"knn-margin"``, ``"perplexity"`` or ``"disagreement"``).
     ``demonstrations`` are the retrieved sentence ids in prompt order —
-    least similar first, most similar last, nearest the query — with their
-    cosine ``similarities`` in the same order. ``error`` is set (and
+    least similar first, most similar last, nearest the query — with the
+    retriever's scores as ``similarities`` in the same order (cosine for
+    ``dense``, BM25 score for ``bm25``, fused reciprocal ranks for
+    ``hybrid``). ``error`` is set (and
     ``spans`` empty) when this sentence failed; a failed sentence never fails
     the batch. ``outcome`` is one of :data:`OUTCOMES` (``"failed"`` whenever
     ``error`` is set), ``error_kind`` the failure's kind (``timeout``,
@@ -72,6 +74,8 @@ class DemoStore:
 
     ``sentences`` keep only trusted (gold/confirmed) spans. ``vectors``:
     ``(len(sentences), d)`` float32, unit rows, aligned with ``sentences``.
+    A retriever (:mod:`allabel_core.retrieval`) is built the first time a
+    predictor asks for it, and kept.
     """
 
     def __init__(self, sentences: Sequence[Sentence], vectors: np.ndarray):
@@ -81,7 +85,7 @@ class DemoStore:
         self.sentences = [s.with_spans(s.spans_with(TRUSTED)) for s in sentences]
         self.vectors = vectors
         self.ids = [s.id for s in self.sentences]
-        self._index = build_index(vectors) if len(vectors) else None
+        self._retrievers: dict = {}
 
     @classmethod
     def from_sentences(cls, sentences: Sequence[Sentence], embedder) -> DemoStore:
@@ -93,29 +97,54 @@ class DemoStore:
     def __len__(self) -> int:
         return len(self.sentences)
 
-    def retrieve(self, queries: np.ndarray, k: int, *, exclude: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def retriever(self, config="dense"):
+        """The store's retriever of this kind (a name or a
+        :class:`~allabel_core.retrieval.RetrieverConfig`), built once."""
+        config = as_config(config)
+        if config not in self._retrievers:
+            self._retrievers[config] = make_retriever(config, [s.text for s in self.sentences], self.vectors)
+        return self._retrievers[config]
+
+    def retrieve(
+        self,
+        queries: np.ndarray,
+        k: int,
+        *,
+        exclude: Sequence[str] | None = None,
+        texts: Sequence[str] | None = None,
+        retriever="dense",
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` most similar demonstrations per query, best first.
 
-        Returns ``(positions, similarities)``, both ``(n_queries, k')`` with
+        ``queries``: ``(n_queries, d)`` unit sentence vectors; ``texts``:
+        the queries' texts (needed by the ``bm25`` and ``hybrid``
+        retrievers); ``retriever``: a name or a
+        :class:`~allabel_core.retrieval.RetrieverConfig` (default dense).
+        Returns ``(positions, scores)``, both ``(n_queries, k')`` with
         ``k' = min(k, len(self))`` (one fewer when every query is excluded
         from a store that small); positions index ``self.sentences``; a
-        query that finds fewer gets position ``-1`` in the empty places.
+        query that finds fewer (BM25 returns only stored sentences sharing a
+        term with it) gets position ``-1`` in the empty places.
         ``exclude``: per-query sentence ids never to return (a sentence must
         not be its own demonstration); pass one id per query, or None.
         """
         queries = np.asarray(queries, dtype=np.float32)
-        if self._index is None or k <= 0:
-            return np.zeros((len(queries), 0), np.int64), np.zeros((len(queries), 0), np.float32)
+        nq = len(queries) if texts is None else len(texts)
+        if len(self) == 0 or k <= 0:
+            return np.zeros((nq, 0), np.int64), np.zeros((nq, 0), np.float32)
+        config = as_config(retriever)
+        if config.needs_texts and texts is None:
+            raise ValueError(f"the {config.name} retriever needs the query texts: pass texts=")
         want = min(k + (1 if exclude is not None else 0), len(self))
-        pos, sims = self._index.search(queries, want)
+        pos, sims = self.retriever(config).search(texts, queries, want)
         if exclude is None:
             return pos[:, :k], sims[:, :k]
         # One extra neighbour was fetched, so dropping the query's own id
         # still leaves k whenever the store has k others.
         keep_k = min(k, want)
-        out_p = np.full((len(queries), keep_k), -1, np.int64)
-        out_s = np.full((len(queries), keep_k), -np.inf, np.float32)
-        for q in range(len(queries)):
+        out_p = np.full((nq, keep_k), -1, np.int64)
+        out_s = np.full((nq, keep_k), -np.inf, np.float32)
+        for q in range(nq):
             row = [(p, s) for p, s in zip(pos[q], sims[q]) if p >= 0 and self.ids[p] != exclude[q]][:keep_k]
             for j, (p, s) in enumerate(row):
                 out_p[q, j], out_s[q, j] = p, s

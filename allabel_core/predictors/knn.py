@@ -4,8 +4,10 @@ Token-level nearest-neighbour label transfer in the spirit of kNN-NER (Wang
 et al., 2022, "kNN-NER: Named Entity Recognition with Nearest Neighbor
 Search"), restricted to retrieved demonstrations as an LLM would see them:
 
-1. Retrieve the query's ``k`` most similar demonstrations by sentence vector
-   (never the query itself, when it is also in the store).
+1. Retrieve the query's ``k`` most similar demonstrations with the chosen
+   retriever (``dense`` sentence vectors, ``bm25`` or ``hybrid``; see
+   :mod:`allabel_core.retrieval`), never the query itself when it is also
+   in the store.
 2. Every query word votes over tags with its ``neighbours`` nearest words
    among those demonstrations. Word similarity is the cosine of contextual
    MiniLM word vectors, mixed with agreement of the words' shapes
@@ -31,7 +33,14 @@ The defaults were chosen on the dev splits of MatScholar, BC5CDR and WNUT-17
 0.699 / 0.764 / 0.395 there, against 0.521 / 0.713 / 0.000 for a plain
 longest-match gazetteer of the training entities. BIOES decoding was worth
 +4 F1 on the scientific sets; word shapes and two-layer word vectors most of
-WNUT's gain. ``"mean"`` is the default aggregate because it ranks sentences
+WNUT's gain. Those figures were measured with dense retrieval; the default became
+``hybrid`` afterwards (``benchmarks/tune_retrieval.py demos``, 500 dev
+sentences each, all of train as the store): F1 0.718 / 0.783 / 0.353
+against 0.701 / 0.761 / 0.382 for dense, and with a random 10 % of train
+0.628 / 0.673 / 0.344 against 0.614 / 0.669 / 0.356 — better on the
+scientific sets, worse on WNUT's tweets, where ``retriever="dense"`` is the
+better choice. ``k`` 64 and store-wide entity strings stayed best under
+hybrid retrieval (``tune_retrieval.py knn``). ``"mean"`` is the default aggregate because it ranks sentences
 with errors better among sentences of similar length (AUROC 0.79 / 0.78 /
 0.74 against 0.70 / 0.78 / 0.74 for ``"max"``, whose edge overall is mostly
 that longer sentences hold more errors).
@@ -52,6 +61,7 @@ from ..errors import ConfigError
 
 from ..data.sentence import Sentence, tags_to_spans
 from ..jobs import Progress
+from ..retrieval import DEFAULT_RETRIEVER, as_config
 from .base import DemoStore, Prediction
 from .registry import KNN
 from .decode import SCHEMES, TagSpace
@@ -131,6 +141,9 @@ class KnnPredictor:
             model (``None``: the embedder's own setting). Shares the
             embedder's model and cache.
         k: demonstrations retrieved per query sentence.
+        retriever: how they are retrieved: ``"hybrid"`` (default),
+            ``"dense"``, ``"bm25"`` or a
+            :class:`~allabel_core.retrieval.RetrieverConfig`.
         neighbours: nearest demonstration words voting for each query word.
         temperature: softness of the similarity weights (lower: the nearest
             neighbour counts more).
@@ -167,6 +180,7 @@ class KnnPredictor:
         *,
         word_layers: int | None = 2,
         k: int = 64,
+        retriever=DEFAULT_RETRIEVER,
         neighbours: int = 10,
         temperature: float = 0.1,
         threshold: float = 0.3,
@@ -198,6 +212,7 @@ class KnnPredictor:
         self.word_layers = word_layers
         self.word_embedder = _with_word_layers(embedder, word_layers)
         self.k = int(k)
+        self.retriever = as_config(retriever)
         self.neighbours = int(neighbours)
         self.temperature = float(temperature)
         self.threshold = float(threshold)
@@ -220,6 +235,7 @@ class KnnPredictor:
             "embedder": getattr(self.embedder, "name", type(self.embedder).__name__),
             "word_layers": getattr(self.word_embedder, "word_layers", None),
             "k": self.k,
+            **self.retriever.params(),
             "neighbours": self.neighbours,
             "temperature": self.temperature,
             "threshold": self.threshold,
@@ -268,7 +284,7 @@ class KnnPredictor:
         qwords: list[np.ndarray] = [np.zeros((0, qvecs.shape[1]), np.float32)] * n
         for q, v in zip(has_words, self.word_embedder.word_vectors([sentences[q].words for q in has_words])):
             qwords[q] = v
-        positions, sims = self._retrieve(demos, qvecs, [s.id for s in sentences])
+        positions, sims = self._retrieve(demos, qvecs, sentences)
         with self._lock:
             view.load([p for row in positions for p in row], self.word_embedder)
         chunks = [range(c, min(c + _CHUNK, n)) for c in range(0, n, _CHUNK)]
@@ -290,10 +306,11 @@ class KnnPredictor:
                     progress(len(out), n)  # from the calling thread, in order
         return out
 
-    def _retrieve(self, demos: DemoStore, qvecs: np.ndarray, ids: list[str]) -> tuple[list[list[int]], list[np.ndarray]]:
-        """Per query, the ``k`` best demonstration positions and similarities,
+    def _retrieve(self, demos: DemoStore, qvecs: np.ndarray, sentences) -> tuple[list[list[int]], list[np.ndarray]]:
+        """Per query, the ``k`` best demonstration positions and scores,
         best first, never the query's own id."""
-        pos, sims = demos.retrieve(qvecs, self.k, exclude=ids)
+        ids = [s.id for s in sentences]
+        pos, sims = demos.retrieve(qvecs, self.k, exclude=ids, texts=[s.text for s in sentences], retriever=self.retriever)
         keep = pos >= 0
         return [[int(p) for p in pos[q][keep[q]]] for q in range(len(ids))], [sims[q][keep[q]] for q in range(len(ids))]
 

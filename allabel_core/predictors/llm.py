@@ -29,6 +29,7 @@ from ..data.sentence import Sentence
 from ..errors import ConfigError
 from ..io.scrubbing import scrub
 from ..jobs import Progress
+from ..retrieval import DEFAULT_RETRIEVER, as_config
 from .base import DemoStore, Prediction
 from .cache import LlmCache, cache_key
 from .ledger import Ledger, Prices, estimate_tokens
@@ -90,6 +91,9 @@ class LlmPredictor:
         embedder: embeds query sentences for retrieval (an
             :class:`allabel_core.vectors.embed.Embedder`); unused when the store is empty.
         k: demonstrations per prompt, most similar last (nearest the query).
+        retriever: how demonstrations are found: ``"hybrid"`` (default),
+            ``"dense"`` (sentence vectors), ``"bm25"`` or a
+            :class:`~allabel_core.retrieval.RetrieverConfig`.
         temperature: sampling temperature of the answer used as prediction.
         concurrency: requests in flight at most.
         uncertainty: ``"auto"`` (perplexity from token log-probabilities
@@ -118,6 +122,7 @@ class LlmPredictor:
         *,
         embedder=None,
         k: int = 5,
+        retriever=DEFAULT_RETRIEVER,
         temperature: float = 0.0,
         concurrency: int = 4,
         uncertainty: str = "auto",
@@ -145,6 +150,7 @@ class LlmPredictor:
         self.types = schema_from(labels)
         self.embedder = embedder
         self.k = int(k)
+        self.retriever = as_config(retriever)
         self.temperature = float(temperature)
         self.concurrency = int(concurrency)
         self.uncertainty = uncertainty
@@ -181,6 +187,7 @@ class LlmPredictor:
             "labels": {t.name: t.description for t in self.types},
             "embedder": None if self.embedder is None else self.embedder.name,
             "k": self.k,
+            **self.retriever.params(),
             "temperature": self.temperature,
             "concurrency": self.concurrency,
             "uncertainty": self.uncertainty,
@@ -222,12 +229,13 @@ class LlmPredictor:
         """Retrieve demonstrations and render each sentence's messages (no calls)."""
         ids = [s.id for s in sentences]
         if len(demos) and self.k:
-            if self.embedder is None:
-                raise ConfigError("the LLM predictor needs an embedder to retrieve demonstrations")
-            qvecs = self.embedder.encode([s.text for s in sentences])
+            if self.embedder is None and self.retriever.name != "bm25":
+                raise ConfigError(f"the LLM predictor needs an embedder to retrieve demonstrations with {self.retriever.name}")
+            qvecs = (np.zeros((len(sentences), 0), np.float32) if self.embedder is None
+                     else self.embedder.encode([s.text for s in sentences]))
             # k+1 then drop the query itself: DemoStore.retrieve(exclude=)
             # returns at most len(store)-1 even when the query is not stored.
-            positions, sims = demos.retrieve(qvecs, self.k + 1)
+            positions, sims = demos.retrieve(qvecs, self.k + 1, texts=[s.text for s in sentences], retriever=self.retriever)
             store_ids = np.asarray(demos.ids, dtype=object)
             keep = (positions >= 0) & (store_ids[np.maximum(positions, 0)] != np.asarray(ids, dtype=object)[:, None])
             positions = [positions[q][keep[q]][: self.k] for q in range(len(ids))]

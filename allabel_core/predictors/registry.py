@@ -56,6 +56,13 @@ class PredictorSpec:
         return self.build(embedder, **options)
 
 
+def _retriever(settings: Mapping):
+    """The demonstration retriever the settings name (``retriever``, ``rrf_k``)."""
+    from ..retrieval import DEFAULT_RETRIEVER, as_config
+
+    return as_config(settings.get("retriever", DEFAULT_RETRIEVER), settings.get("rrf_k"))
+
+
 KNN, OPENAI = "knn", "openai"
 KNN_DESCRIPTION = "offline kNN predictor"
 
@@ -83,22 +90,23 @@ PREDICTORS: dict[str, PredictorSpec] = {
     for spec in (
         PredictorSpec(
             KNN, KNN_DESCRIPTION, _build_knn,
-            options=("word_layers", "k", "neighbours", "temperature", "threshold", "shape_weight", "context", "scheme",
+            options=("word_layers", "k", "retriever", "neighbours", "temperature", "threshold", "shape_weight", "context", "scheme",
                      "transitions", "o_weight", "gazetteer", "gazetteer_weight", "ignore_case", "uncertainty", "threads"),
             # Its own k is the number of demonstrations it votes over (tuned); the
             # project's k setting is the LLM's prompt size, so it is not passed.
-            from_settings=lambda settings, schema, api_key: {},
+            from_settings=lambda settings, schema, api_key: {"retriever": _retriever(settings)},
             describe=lambda settings: KNN_DESCRIPTION,
         ),
         PredictorSpec(
             OPENAI, "LLM at an OpenAI-compatible endpoint", _build_llm,
-            options=("base_url", "model", "api_key", "labels", "k", "seed", "temperature", "concurrency",
+            options=("base_url", "model", "api_key", "labels", "k", "retriever", "seed", "temperature", "concurrency",
                      "uncertainty", "n_samples", "prompt_version", "cache", "prices", *_LLM_MODEL_OPTIONS),
             from_settings=lambda settings, schema, api_key: {
                 "base_url": settings.get("base_url"), "model": settings.get("model"), "api_key": api_key,
                 "key_hint": "type the key on the Settings page, or set $OPENAI_API_KEY",
                 "labels": schema.types,  # the same EntityType the prompts read
                 "k": int(settings.get("k", 5)), "seed": int(settings.get("seed", 0)),
+                "retriever": _retriever(settings),
             },
             describe=lambda settings: (f"LLM {settings.get('model') or '(no model set)'} at "
                                        f"{public_url(settings.get('base_url') or '')}"),
@@ -127,7 +135,8 @@ def build_predictor(name: str, embedder, **options) -> Predictor:
 
 def predictor_from_settings(settings: Mapping, embedder, schema, *, api_key: str | None = None) -> Predictor:
     """The predictor a project's settings name (``settings["predictor"]``),
-    built with them: for an LLM the configured ``base_url``, ``model``,
+    built with them: for both the demonstration ``retriever`` (and its
+    ``rrf_k``); for an LLM the configured ``base_url``, ``model``,
     ``k`` demonstrations and ``seed``, the schema's definitions in the
     prompt, and ``api_key`` (typed for the session) or ``$OPENAI_API_KEY``."""
     spec = get_predictor_spec(settings.get("predictor", DEFAULT_PREDICTOR))

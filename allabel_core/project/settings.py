@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from ..errors import ConfigError
 from ..io.scrubbing import SECRET_NAME, known_secrets, register_secret, scrub  # noqa: F401  (the one scrubber)
 from ..predictors.registry import DEFAULT_PREDICTOR, PREDICTORS
+from ..retrieval.retrievers import DEFAULT_RETRIEVER, RETRIEVERS
 from ..selection.stages import STAGE_NAMES
 
 DEFAULT_SETTINGS: dict = {
@@ -23,6 +24,8 @@ DEFAULT_SETTINGS: dict = {
     "base_url": "http://localhost:11434/v1",
     "model": "",
     "k": 5,  # demonstrations retrieved per sentence
+    "retriever": DEFAULT_RETRIEVER,  # demonstration retrieval and stage 2's lists: dense, bm25 or hybrid
+    "rrf_k": 60.0,  # hybrid's reciprocal-rank fusion constant
     "budget": 20,  # replaced at creation by 10 % of the pool
     "split": [1, 3, 1],  # diversity : similarity : uncertainty
     "stage_order": list(STAGE_NAMES),
@@ -65,6 +68,10 @@ def check_setting(key: str, value, secrets: Iterable[str] = ()) -> None:
         raise ConfigError(f"setting {key!r} contains what looks like an API key; it is not saved")
     if key == "predictor" and value not in PREDICTORS:
         raise ConfigError(f"predictor must be one of {', '.join(PREDICTORS)}, got {value!r}")
+    if key == "retriever" and value not in RETRIEVERS:
+        raise ConfigError(f"retriever must be one of {', '.join(RETRIEVERS)}, got {value!r}")
+    if key == "rrf_k" and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0):
+        raise ConfigError(f"rrf_k (the fusion constant) must be a number of at least 0, got {value!r}")
     if key in ("k", "budget") and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
         raise ConfigError(f"{key} must be a positive whole number, got {value!r}")
     if key == "split" and (

@@ -13,6 +13,7 @@ into the project's ledger, as a suggestion's do
 from __future__ import annotations
 
 from ..jobs import Job
+from ..retrieval import DEFAULT_RETRIEVER, as_config
 from .predict import llm_usage_logged, predict_and_record, predict_one  # noqa: F401 (re-exported)
 
 from ..selection.stages import STAGES, get_stage
@@ -32,7 +33,9 @@ def target_vectors(project, embedder):
 
 def stage_quotas(project) -> dict[str, int]:
     """Each stage's share of the project's budget (settings ``budget``,
-    ``split``, ``stage_order``), by stage name."""
+    ``split``, ``stage_order``), by stage name. The split set in Settings is
+    followed as it is: a person who runs the stages one by one chose it
+    (``select_allabel``'s ``min_stage`` folding is for batch selection)."""
     from ..selection import split_budget
 
     s = project.settings
@@ -79,6 +82,10 @@ def run_stages(project, embedder, predictor, stages, *, progress=None) -> list[d
     settings = project.settings
     rng = np.random.default_rng(int(settings.get("seed", 0)))
     quotas = stage_quotas(project)
+    retrieval = {"retriever": settings.get("retriever", DEFAULT_RETRIEVER), "rrf_k": float(settings.get("rrf_k", 60.0))}
+    target_corpus = project.target()
+    texts = {"pool_texts": project.pool().texts,
+             "target_texts": None if target_corpus is None else target_corpus.texts}
     order = [s for s in settings["stage_order"] if s in stages]
     done_per_stage = project.selections.table()["stage"].value_counts().to_dict()
     new: list[dict] = []
@@ -92,7 +99,7 @@ def run_stages(project, embedder, predictor, stages, *, progress=None) -> list[d
         if q == 0:
             continue
         if stage != "uncertainty":
-            picks = list(run_stage(stage, pool, selected, q, rng=rng, target_vectors=target))
+            picks = list(run_stage(stage, pool, selected, q, rng=rng, target_vectors=target, **retrieval, **texts))
         else:
             keep = [i for i in range(len(ids)) if i not in set(selected) or ids[i] in confirmed]
             at = {orig: j for j, orig in enumerate(keep)}
@@ -104,7 +111,8 @@ def run_stages(project, embedder, predictor, stages, *, progress=None) -> list[d
             )
             with llm_usage_logged(project, predictor, purpose="uncertainty stage", details={"quota": q}):
                 sub = run_stage(stage, pool[keep], sub_sel, min(q, len(keep) - len(sub_sel)), rng=rng,
-                                context=ctx, target_vectors=target)
+                                context=ctx, target_vectors=target, **retrieval,
+                                target_texts=texts["target_texts"])
             left_out = len(selected) - len(sub_sel)
             picks = [
                 Pick(keep[p.index], p.stage, p.score, None, None,
@@ -204,7 +212,8 @@ def compute_map(project, embedder, *, warm: Job | None = None, job: Job | None =
 def demonstrations_for(project, embedder, sentence_id: str, k: int = 5) -> tuple[list[str], list[float]]:
     """The demonstrations retrieved for a pool sentence, best first: those of
     its newest stored prediction, else the ``k`` most similar confirmed
-    sentences (itself excluded). Returns ``(ids, similarities)``."""
+    sentences (itself excluded) under the project's ``retriever`` setting.
+    Returns ``(ids, scores)``."""
     from ..predictors.base import DemoStore
 
     pred = project.records.prediction(sentence_id)
@@ -214,7 +223,9 @@ def demonstrations_for(project, embedder, sentence_id: str, k: int = 5) -> tuple
     demos = DemoStore.from_sentences(list(project.annotated()), embedder)
     if not len(demos):
         return [], []
-    pos, sims = demos.retrieve(embedder.encode([project.sentence(sentence_id).text]), k, exclude=[sentence_id])
+    text = project.sentence(sentence_id).text
+    retriever = as_config(project.settings.get("retriever", DEFAULT_RETRIEVER), project.settings.get("rrf_k"))
+    pos, sims = demos.retrieve(embedder.encode([text]), k, exclude=[sentence_id], texts=[text], retriever=retriever)
     keep = pos[0] >= 0
     return [demos.ids[p] for p in pos[0][keep]], [float(s) for s in sims[0][keep]]
 
@@ -226,7 +237,7 @@ def run_experiment(project, embedder, predictor, *, strategies, budgets, seeds, 
     in the project (run ``"experiment"``, earlier points replaced) and added
     to ``job``'s results as it finishes. Needs a target set with gold."""
     from ..errors import ConfigError
-    from ..experiment.curve import run_curve
+    from ..experiment.curve import run_curve, strategy_runs
 
     target = project.target()
     if target is None or not project.has_gold("target") or not project.has_gold("pool"):
@@ -244,5 +255,6 @@ def run_experiment(project, embedder, predictor, *, strategies, budgets, seeds, 
             job.add_result(row)
 
     with llm_usage_logged(project, predictor, purpose="experiment"):
-        return run_curve(project.gold(), target, strategies, budgets, predictor, seeds, embedder=embedder,
+        runs = strategy_runs(strategies, project.settings.get("retriever", DEFAULT_RETRIEVER), project.settings.get("rrf_k"))
+        return run_curve(project.gold(), target, runs, budgets, predictor, seeds, embedder=embedder,
                          progress=progress, on_result=on_result).manifest

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
-from .budget import DEFAULT_ORDER, check_pool, parse_order, parse_split, split_budget
+from ..retrieval import as_config
+from .budget import DEFAULT_MIN_STAGE, DEFAULT_ORDER, check_pool, fold_small_stages, parse_order, parse_split, split_budget
 from .context import SelectionContext
 from .coreset import select_coreset
 from .picks import Selection
@@ -24,8 +25,9 @@ from .uncertainty import require_context, select_uncertainty
 # What each stage takes of the ALLabel parameters (each function has its own defaults).
 STAGE_PARAMS = {
     "diversity": ("seed", "candidates"),
-    "similarity": ("k_cov", "discount", "index", "lists"),
-    "uncertainty": ("shortlist_factor", "shortlist_by", "k_cov", "discount", "index", "lists"),
+    "similarity": ("k_cov", "discount", "index", "lists", "retriever", "rrf_k", "pool_texts", "target_texts"),
+    "uncertainty": ("shortlist_factor", "shortlist_by", "k_cov", "discount", "index", "lists", "retriever", "rrf_k",
+                    "pool_texts", "target_texts"),
 }
 
 
@@ -46,9 +48,11 @@ def run_stage(
     (:func:`allabel_core.project.tasks.run_stages`). ``params`` are those of
     :func:`select_allabel`; each stage gets the ones it takes
     (:data:`STAGE_PARAMS`: ``seed``, ``candidates`` for diversity; ``k_cov``,
-    ``discount``, ``index`` for similarity and the uncertainty shortlist;
-    ``shortlist_factor``, ``shortlist_by`` and ``context`` for uncertainty;
-    ``lists``: coverage lists shared between stages)."""
+    ``discount``, ``index``, ``retriever``, ``rrf_k`` and the sentences'
+    texts ``pool_texts`` / ``target_texts`` for similarity and the
+    uncertainty shortlist; ``shortlist_factor``, ``shortlist_by`` and
+    ``context`` for uncertainty; ``lists``: coverage lists shared between
+    stages). Diversity always measures dense cosine."""
     name = get_stage(stage).name
     known = {k for ks in STAGE_PARAMS.values() for k in ks}
     unknown = sorted(set(params) - known)
@@ -78,7 +82,12 @@ def select_allabel(
     discount: float = 10.0,
     shortlist_factor: float = 5.0,
     shortlist_by: str = "coverage",
+    min_stage: int = DEFAULT_MIN_STAGE,
     index: str = "flat",
+    retriever: str = "auto",
+    rrf_k: float = 60.0,
+    pool_texts=None,
+    target_texts=None,
 ) -> Selection:
     """The three ALLabel stages in ``order`` with budget ``split``.
 
@@ -89,14 +98,20 @@ def select_allabel(
     needed only when the uncertainty stage gets a share. Stage parameters:
     ``seed``, ``candidates`` (diversity, see
     :func:`~allabel_core.selection.coreset.select_coreset`); ``k_cov``,
-    ``discount``, ``index`` (similarity); ``shortlist_factor``,
-    ``shortlist_by`` (uncertainty). Returns a :class:`Selection` of ``n``
+    ``discount``, ``index``, ``retriever``, ``rrf_k`` (similarity, and the
+    uncertainty stage's shortlist; ``bm25`` and ``hybrid`` need
+    ``pool_texts`` / ``target_texts``, else the context's sentences serve
+    as the pool's); ``shortlist_factor``, ``shortlist_by`` (uncertainty).
+    ``min_stage``: a diversity or uncertainty quota smaller than this many
+    sentences goes to the similarity stage instead
+    (:func:`~.budget.fold_small_stages`).
+    Stage 1 always measures dense cosine. Returns a :class:`Selection` of ``n``
     picks, each tagged with its stage.
     """
     pool, sel, target = check_pool(pool_vectors, selected, n, target_vectors)
     order = parse_order(order)
     weights = parse_split(split)
-    quotas = split_budget(n, weights, order)
+    quotas = fold_small_stages(split_budget(n, weights, order), int(min_stage))
     params = {
         "split": ":".join(f"{w:g}" for w in weights),
         "order": order,
@@ -106,14 +121,21 @@ def select_allabel(
         "discount": float(discount),
         "shortlist_factor": float(shortlist_factor),
         "shortlist_by": shortlist_by,
+        "min_stage": int(min_stage),
         "index": index,
         "quotas": quotas,
     }
+    if pool_texts is None and context is not None:
+        pool_texts = [s.text for s in context.sentences]
+    # Resolved once ("auto" becomes what the texts at hand allow), so every stage uses the same one.
+    retriever = as_config(retriever, rrf_k, texts=pool_texts is not None and (target is None or target_texts is not None))
+    params.update(retriever.params())
     if quotas["U"]:
         require_context(context, len(pool), f"allabel with split {params['split']}")
     lists = None
     if (quotas["S"] or (quotas["U"] and shortlist_by == "coverage")) and n:
-        lists = coverage_lists(pool, target, int(k_cov), index=index, rng=rng)
+        lists = coverage_lists(pool, target, int(k_cov), index=index, rng=rng, retriever=retriever,
+                               pool_texts=pool_texts, target_texts=target_texts)
     out = Selection((), params)
     current = list(sel)
     for stage in order:
@@ -123,7 +145,8 @@ def select_allabel(
         part = run_stage(
             stage, pool, current, q, rng=rng, target_vectors=target, context=context, seed=seed,
             candidates=candidates, k_cov=k_cov, discount=discount, shortlist_factor=shortlist_factor,
-            shortlist_by=shortlist_by, index=index, lists=lists,
+            shortlist_by=shortlist_by, index=index, lists=lists, retriever=retriever, rrf_k=rrf_k,
+            pool_texts=pool_texts, target_texts=target_texts,
         )
         out = Selection(out.picks + part.picks, params)
         current.extend(p.index for p in part.picks)

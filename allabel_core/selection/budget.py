@@ -137,6 +137,30 @@ def split_budget(n: int, split: str | Sequence[float] = DEFAULT_SPLIT, order: st
     return quotas
 
 
+DEFAULT_MIN_STAGE = 20  # sentences; chosen on the dev splits (see fold_small_stages)
+
+
+def fold_small_stages(quotas: dict[str, int], min_stage: int) -> dict[str, int]:
+    """Give the similarity stage the quota of any other stage that would get
+    fewer than ``min_stage`` sentences (but some).
+
+    At tiny budgets a handful of core-set picks are outliers and a handful
+    of uncertainty picks are noise; coverage of the target uses them
+    better. Nothing changes when the similarity stage has no weight (its
+    quota is 0 and the split asked for none) or ``min_stage`` is 0.
+    """
+    if min_stage < 0:
+        raise ConfigError(f"min_stage must not be negative, got {min_stage}")
+    out = dict(quotas)
+    if not min_stage or not out.get("S"):
+        return out
+    for stage in ("D", "U"):
+        if 0 < out[stage] < min_stage:
+            out["S"] += out[stage]
+            out[stage] = 0
+    return out
+
+
 def check_pool(pool_vectors: np.ndarray, selected, n: int, target_vectors: np.ndarray | None = None):
     """Validate the inputs every strategy shares.
 

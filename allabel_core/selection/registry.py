@@ -58,7 +58,7 @@ class StrategySpec:
 
 
 def _defaults(func: Callable) -> dict:
-    skip = {"pool_vectors", "selected", "n", "rng", "target_vectors", "context", "lists"}
+    skip = {"pool_vectors", "selected", "n", "rng", "target_vectors", "context", "lists", "pool_texts", "target_texts"}
     return {
         name: p.default
         for name, p in inspect.signature(func).parameters.items()
@@ -169,15 +169,21 @@ def run_strategy(
     rng: np.random.Generator,
     target_vectors: np.ndarray | None = None,
     context: SelectionContext | None = None,
+    pool_texts=None,
+    target_texts=None,
     **params,
 ) -> Selection:
     """Run a registered strategy by name with checked ``params``.
 
-    ``context`` is passed only to strategies that take one.
+    ``context``, ``pool_texts`` and ``target_texts`` (the sentences' text,
+    for the ``bm25`` and ``hybrid`` retrievers) are passed only to
+    strategies that take them.
     """
     strat = get_strategy(name)
     resolved = strat.resolve(params)
     kwargs = dict(rng=rng, target_vectors=target_vectors, **resolved)
-    if "context" in inspect.signature(strat.func).parameters:
-        kwargs["context"] = context
+    accepted = inspect.signature(strat.func).parameters
+    for key, value in (("context", context), ("pool_texts", pool_texts), ("target_texts", target_texts)):
+        if key in accepted:
+            kwargs[key] = value
     return strat.func(pool_vectors, selected, n, **kwargs)

@@ -1,7 +1,9 @@
 """Stage 2, similarity: pick the sentences retrieval will pull for the target.
 
-For each target sentence ``q``, rank pool candidates by cosine similarity and
-keep the top ``k_cov``; a candidate earns ``k_cov − rank + 1`` points from
+For each target sentence ``q``, rank pool candidates with the retriever the
+predictor will use (``hybrid`` by default where the sentences' text is given,
+``dense`` cosine for bare vectors, or ``bm25``; see :mod:`allabel_core.retrieval`)
+and keep the top ``k_cov``; a candidate earns ``k_cov − rank + 1`` points from
 every target that lists it. Candidates are taken greedily by points; once a
 target has a selected neighbour its points are divided by ``discount``
 (default 10, as in Vote-k: Su et al. 2023, "Selective Annotation Makes
@@ -20,7 +22,7 @@ import math
 import numpy as np
 
 from ..errors import ConfigError
-
+from ..retrieval import as_config, make_retriever
 from ..vectors.index import build_index
 from .budget import check_pool
 from .picks import Pick, Selection
@@ -37,27 +39,41 @@ def coverage_lists(
     index: str = "flat",
     rng: np.random.Generator | None = None,
     nprobe: int = 16,
+    retriever="auto",
+    pool_texts=None,
+    target_texts=None,
 ) -> np.ndarray:
     """Per target, its ``k`` most similar pool rows, best first.
 
     ``pool``: ``(N, d)`` float32 unit rows; ``target``: ``(T, d)`` or
     ``None`` for the pool itself (each row then never lists itself).
-    ``index``: ``"flat"`` (exact faiss inner product) or ``"ivf"``
-    (approximate: faiss IVF with ``4·√N`` lists, ``nprobe`` probed, trained
-    on a sample drawn with ``rng``). Returns ``(T, k)`` int64, padded with -1
-    when the pool is smaller than ``k``.
+    ``retriever``: ``"dense"`` (cosine), ``"bm25"``, ``"hybrid"`` (a name
+    or a :class:`~allabel_core.retrieval.RetrieverConfig`), or ``"auto"``
+    (hybrid when the texts are given, else dense); bm25 and hybrid need
+    ``pool_texts`` (and ``target_texts`` when there is a target), and BM25
+    lists only pool rows sharing a term with the target.
+    ``index`` (dense only): ``"flat"`` (exact faiss inner product) or
+    ``"ivf"`` (approximate: faiss IVF with ``4·√N`` lists, ``nprobe``
+    probed, trained on a sample drawn with ``rng``). Returns ``(T, k)``
+    int64, padded with -1 when fewer than ``k`` are found.
     """
     if k < 1:
         raise ConfigError(f"k_cov must be at least 1, got {k}")
+    if index not in INDEXES:
+        raise ConfigError(f"unknown index {index!r}; choose one of {', '.join(INDEXES)}")
     self_target = target is None
+    config = as_config(retriever, texts=_have_texts(pool_texts, target_texts, self_target))
     queries = pool if self_target else target
     want = min(k + (1 if self_target else 0), len(pool))
-    if index == "flat":
+    if config.name != "dense":
+        if pool_texts is None or (not self_target and target_texts is None):
+            raise ConfigError(f"the {config.name} retriever needs the sentences' text for the coverage lists")
+        query_texts = pool_texts if self_target else target_texts
+        ids, _ = make_retriever(config, list(pool_texts), pool).search(list(query_texts), queries, want)
+    elif index == "flat":
         ids, _ = build_index(pool).search(queries, want)
-    elif index == "ivf":
-        ids = _ivf_search(pool, queries, want, rng or np.random.default_rng(0), nprobe)
     else:
-        raise ConfigError(f"unknown index {index!r}; choose one of {', '.join(INDEXES)}")
+        ids = _ivf_search(pool, queries, want, rng or np.random.default_rng(0), nprobe)
     if self_target:
         own = np.arange(len(pool))[:, None]
         keep = ids != own
@@ -70,6 +86,10 @@ def coverage_lists(
     if ids.shape[1] < k:
         ids = np.hstack([ids, np.full((len(ids), k - ids.shape[1]), -1, np.int64)])
     return ids
+
+
+def _have_texts(pool_texts, target_texts, self_target: bool) -> bool:
+    return pool_texts is not None and (self_target or target_texts is not None)
 
 
 def _ivf_search(pool: np.ndarray, queries: np.ndarray, k: int, rng: np.random.Generator, nprobe: int) -> np.ndarray:
@@ -146,6 +166,9 @@ def coverage_scores(
     index: str = "flat",
     rng: np.random.Generator | None = None,
     lists: np.ndarray | None = None,
+    retriever="auto",
+    pool_texts=None,
+    target_texts=None,
 ) -> np.ndarray:
     """Stage-2 scores of every pool row given what is already selected.
 
@@ -155,7 +178,8 @@ def coverage_scores(
     """
     pool, sel, target = check_pool(pool_vectors, selected, 0, target_vectors)
     if lists is None:
-        lists = coverage_lists(pool, target, k_cov, index=index, rng=rng)
+        lists = coverage_lists(pool, target, k_cov, index=index, rng=rng, retriever=retriever,
+                               pool_texts=pool_texts, target_texts=target_texts)
     cov = Coverage(lists, len(pool), discount, self_target=target is None)
     for c in sel:
         cov.serve(int(c))
@@ -172,7 +196,11 @@ def select_similarity(
     k_cov: int = 10,
     discount: float = 10.0,
     index: str = "flat",
+    retriever: str = "auto",
+    rrf_k: float = 60.0,
     lists: np.ndarray | None = None,
+    pool_texts=None,
+    target_texts=None,
 ) -> Selection:
     """Stage 2 (similarity): greedy retrieval coverage of the target set.
 
@@ -181,24 +209,32 @@ def select_similarity(
     already annotated (the targets they serve start discounted). ``k_cov``:
     list length per target; ``discount``: divisor for served targets;
     ``index``: ``"flat"`` (exact) or ``"ivf"`` (approximate, for very large
-    pools). Exact ties of score are broken in seeded random order (``rng``).
+    pools; dense only). ``retriever``: ``"dense"``, ``"bm25"``,
+    ``"hybrid"`` (``rrf_k`` its fusion constant) or ``"auto"`` (hybrid when
+    ``pool_texts`` / ``target_texts``, the sentences' text, are given, else
+    dense; bm25 and hybrid need them). Exact ties of score are broken in
+    seeded random order (``rng``).
     ``lists``: precomputed :func:`coverage_lists` for this pool and target
     (so stages sharing them compute them once). Returns a
     :class:`Selection` of ``n`` picks.
     """
     pool, sel, target = check_pool(pool_vectors, selected, n, target_vectors)
-    params = {"k_cov": int(k_cov), "discount": float(discount), "index": index}
+    config = as_config(retriever, rrf_k, texts=_have_texts(pool_texts, target_texts, target is None))
+    params = {"k_cov": int(k_cov), "discount": float(discount), "index": index, **config.params()}
     if n == 0:
         return Selection((), params)
     if lists is None:
-        lists = coverage_lists(pool, target, int(k_cov), index=index, rng=rng)
+        lists = coverage_lists(pool, target, int(k_cov), index=index, rng=rng, retriever=config,
+                               pool_texts=pool_texts, target_texts=target_texts)
     cov = Coverage(lists, len(pool), discount, self_target=target is None)
     for c in sel:
         cov.serve(int(c))
     priority = tie_order(len(pool), rng)
     cov.scores[sel] = -np.inf  # selected rows are never picked; -inf absorbs later discounts
     picks = []
-    approx = "; approximate IVF lists" if index == "ivf" else ""
+    approx = "; approximate IVF lists" if index == "ivf" and config.name == "dense" else ""
+    if config.name != "dense":
+        approx += f"; {config.name} lists"
     for _ in range(n):
         c = argmax_with_ties(cov.scores, priority)
         score = cov.points_of(c)

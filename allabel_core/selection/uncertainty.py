@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import ConfigError, PredictorError
 from ..predictors.base import DemoStore
+from ..retrieval import as_config
 from .budget import check_pool
 from .context import SelectionContext
 from .picks import Pick, Selection
@@ -51,7 +52,11 @@ def select_uncertainty(
     k_cov: int = 10,
     discount: float = 10.0,
     index: str = "flat",
+    retriever: str = "auto",
+    rrf_k: float = 60.0,
     lists: np.ndarray | None = None,
+    pool_texts=None,
+    target_texts=None,
 ) -> Selection:
     """Stage 3 (uncertainty): the ``n`` most uncertain unselected sentences.
 
@@ -60,8 +65,10 @@ def select_uncertainty(
     ``shortlist_factor``: predict only ``ceil(factor × n)`` candidates
     (``0`` or ``shortlist_by="all"``: every unselected sentence).
     ``shortlist_by``: ``"coverage"`` (stage-2 score given the current
-    selection; ``k_cov``, ``discount``, ``index``, ``lists`` as in
-    :func:`~allabel_core.selection.similarity.select_similarity`) or
+    selection; ``k_cov``, ``discount``, ``index``, ``retriever``,
+    ``rrf_k``, ``lists`` as in
+    :func:`~allabel_core.selection.similarity.select_similarity`; the pool's
+    texts default to the context's sentences) or
     ``"random"``. Exact ties and failed predictions (ranked last) are broken
     in seeded random order. Returns a :class:`Selection` of ``n`` picks.
     """
@@ -70,8 +77,11 @@ def select_uncertainty(
         raise ConfigError(f"unknown shortlist_by {shortlist_by!r}; choose one of {', '.join(SHORTLISTS)}")
     ctx = require_context(context, len(pool), "the uncertainty strategy")
     params = {"shortlist_factor": float(shortlist_factor), "shortlist_by": shortlist_by}
+    if pool_texts is None:
+        pool_texts = [sn.text for sn in ctx.sentences]
     if shortlist_by == "coverage":
-        params.update(k_cov=int(k_cov), discount=float(discount), index=index)
+        config = as_config(retriever, rrf_k, texts=target is None or target_texts is not None)
+        params.update(k_cov=int(k_cov), discount=float(discount), index=index, **config.params())
     if n == 0:
         return Selection((), params)
     free = np.setdiff1d(np.arange(len(pool)), sel)
@@ -83,7 +93,8 @@ def select_uncertainty(
         how = f"shortlist of {size} drawn at random"
     else:
         if lists is None:
-            lists = coverage_lists(pool, target, int(k_cov), index=index, rng=rng)
+            lists = coverage_lists(pool, target, int(k_cov), index=index, rng=rng, retriever=config,
+                                   pool_texts=pool_texts, target_texts=target_texts)
         scores = coverage_scores(pool, sel, target_vectors=target, k_cov=k_cov, discount=discount, lists=lists)
         short = top_k(scores, size, rng, candidates=free)
         how = f"shortlist of {size} by stage-2 score ({shortlist_factor:g} × {n})"

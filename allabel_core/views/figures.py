@@ -58,6 +58,10 @@ STRATEGY_COLORS = {
 }
 CURVE_TITLE = "F1 against annotation budget"
 CURVE_YAXIS = "entity F1, strict IOB2 (seqeval)"
+COVERAGE_TITLE = "Demonstration entity coverage against annotation budget"
+COVERAGE_YAXIS = "demonstration entity coverage@k"
+COVERAGE_NOTE = "share of a target sentence's gold entities among its k retrieved demonstrations' entities"
+METRICS = {"f1": "F1", "coverage": "coverage@k"}
 
 
 # -- text --------------------------------------------------------------------
@@ -298,19 +302,26 @@ def _hex_rgba(color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def curve_summary(results: pd.DataFrame, *, band: str = "minmax") -> pd.DataFrame:
-    """Mean F1 per strategy and budget with its spread over seeds.
+def curve_summary(results: pd.DataFrame, *, band: str = "minmax", metric: str = "f1") -> pd.DataFrame:
+    """Mean of ``metric`` (``"f1"``, or ``"coverage"``: demonstration entity
+    coverage@k) per strategy and budget with its spread over seeds.
 
     ``results``: tidy rows with ``strategy``, ``budget`` (fraction of the
-    pool) and ``f1`` (``seed`` optional). Returns ``strategy, budget_pct,
+    pool) and the metric (``seed`` optional). Returns ``strategy, budget_pct,
     mean, low, high, seeds``; ``band`` is ``"minmax"`` or ``"std"`` (mean ± std).
+    Points without the metric (curves run before it existed) are left out.
     """
     if band not in ("minmax", "std"):
         raise ConfigError(f"band must be 'minmax' or 'std', not {band!r}")
+    if metric not in METRICS:
+        raise ConfigError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
     cols = ["strategy", "budget_pct", "mean", "low", "high", "seeds"]
-    if results is None or len(results) == 0:
+    if results is None or len(results) == 0 or metric not in results:
         return pd.DataFrame(columns=cols)
-    g = results.groupby(["strategy", "budget"], sort=True)["f1"]
+    results = results[pd.to_numeric(results[metric], errors="coerce").notna()]
+    if len(results) == 0:
+        return pd.DataFrame(columns=cols)
+    g = results.assign(**{metric: results[metric].astype(float)}).groupby(["strategy", "budget"], sort=True)[metric]
     s = g.agg(["mean", "min", "max", "std", "count"]).reset_index()
     std = s["std"].fillna(0.0)
     s["low"] = s["min"] if band == "minmax" else s["mean"] - std
@@ -327,6 +338,7 @@ def curve_figure(
     pool_size: int | None = None,
     ceiling_strategy: str = "full",
     height: int = 480,
+    metric: str = "f1",
 ) -> go.Figure:
     """F1 against budget: one line per strategy (mean over seeds, markers),
     a shaded band for the spread over seeds, and the full-pool ceiling as a
@@ -339,9 +351,12 @@ def curve_figure(
         live: the person's own curve, ``n_labeled`` and ``f1`` columns;
             drawn against ``n_labeled / pool_size``.
         ceiling_strategy: the strategy drawn as the horizontal ceiling.
+        metric: ``"f1"`` or ``"coverage"`` (demonstration entity coverage@k;
+            the person's own curve is drawn only for F1).
     """
     fig = go.Figure()
-    summary = curve_summary(results, band=band)
+    summary = curve_summary(results, band=band, metric=metric)
+    short = METRICS[metric]
     ceiling = summary[summary["strategy"] == ceiling_strategy]
     curves = summary[summary["strategy"] != ceiling_strategy]
     strategies = list(dict.fromkeys(curves["strategy"]))
@@ -362,19 +377,19 @@ def curve_figure(
             x=c["budget_pct"], y=c["mean"], mode="lines+markers", name=name, legendgroup=name,
             line={"color": color, "width": 3 if name == "allabel" else 2},
             customdata=np.c_[c["low"], c["high"], c["seeds"]],
-            hovertemplate=f"{html.escape(name)}<br>budget %{{x:.3g}}%<br>F1 %{{y:.3f}}"
+            hovertemplate=f"{html.escape(name)}<br>budget %{{x:.3g}}%<br>{short} %{{y:.3f}}"
             " (%{customdata[0]:.3f}–%{customdata[1]:.3f}, %{customdata[2]} seeds)<extra></extra>",
         ))
     if len(ceiling):
         level = float(ceiling["mean"].mean())
         fig.add_hline(
             y=level, line={"dash": "dash", "color": "#111", "width": 1.5},
-            annotation_text=f"full pool (ceiling) F1 {level:.3f}", annotation_position="bottom right",
+            annotation_text=f"full pool (ceiling) {short} {level:.3f}", annotation_position="bottom right",
         )
         # A legend entry for the ceiling (add_hline is a shape, not a trace).
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="full pool (ceiling)",
                                  line={"dash": "dash", "color": "#111"}))
-    if live is not None and len(live) and pool_size:
+    if metric == "f1" and live is not None and len(live) and pool_size:
         lv = live.sort_values("n_labeled")
         fig.add_trace(go.Scatter(
             x=lv["n_labeled"] / pool_size * 100.0, y=lv["f1"], mode="lines+markers",
@@ -383,10 +398,11 @@ def curve_figure(
             hovertemplate="you: %{customdata} confirmed (%{x:.3g}%)<br>F1 %{y:.3f}<extra></extra>",
         ))
     fig.update_layout(
-        title={"text": f"{CURVE_TITLE}<br><sup>{html.escape(SCORING)}; band: "
+        title={"text": f"{CURVE_TITLE if metric == 'f1' else COVERAGE_TITLE}<br><sup>"
+               f"{html.escape(SCORING if metric == 'f1' else COVERAGE_NOTE)}; band: "
                f"{'min–max' if band == 'minmax' else '± std'} over seeds</sup>"},
         xaxis={"title": {"text": "budget (% of the pool annotated)"}, "rangemode": "tozero"},
-        yaxis={"title": {"text": CURVE_YAXIS}, "rangemode": "tozero"},
+        yaxis={"title": {"text": CURVE_YAXIS if metric == "f1" else COVERAGE_YAXIS}, "rangemode": "tozero"},
         height=height,
         plot_bgcolor="white",
         legend={"orientation": "h", "y": -0.2},

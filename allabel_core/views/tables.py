@@ -123,3 +123,19 @@ def demonstrations_table(prediction, sentences: Mapping[str, object]) -> pd.Data
         rows.append({"order": n, "id": sid, "similarity": float(sim), "sentence": getattr(s, "text", ""),
                      "entities": "; ".join(f"{sp.text} [{sp.label}]" for sp in spans)})
     return pd.DataFrame(rows, columns=["order", "id", "similarity", "sentence", "entities"])
+
+
+def curve_table(results: pd.DataFrame, *, band: str = "minmax") -> pd.DataFrame:
+    """F1 and demonstration entity coverage@k side by side per strategy and
+    budget (means, with F1's spread over seeds as ``band``); coverage is
+    blank for points recorded before it was measured."""
+    from .figures import curve_summary
+
+    f1 = curve_summary(results, band=band, metric="f1")
+    cov = curve_summary(results, band=band, metric="coverage")
+    out = f1.rename(columns={"mean": "F1", "low": "F1 low", "high": "F1 high"})
+    cov = cov[["strategy", "budget_pct", "mean", "low", "high"]].rename(
+        columns={"mean": "coverage@k", "low": "coverage low", "high": "coverage high"})
+    out = out.merge(cov, on=["strategy", "budget_pct"], how="left")
+    return out.rename(columns={"budget_pct": "budget %"})[
+        ["strategy", "budget %", "F1", "F1 low", "F1 high", "coverage@k", "coverage low", "coverage high", "seeds"]]

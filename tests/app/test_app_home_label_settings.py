@@ -237,10 +237,14 @@ def test_settings_save_key_and_export(small, media):
     at.text_input(key=f"settings_model_{tag}").set_value("qwen2.5")
     at.text_input(key=f"settings_base_url_{tag}").set_value("http://127.0.0.1:8080/v1")
     at.number_input(key=f"settings_k_{tag}").set_value(7)
+    assert at.radio(key=f"settings_retriever_{tag}").value == "hybrid"
+    at.radio(key=f"settings_retriever_{tag}").set_value("bm25")
+    at.number_input(key=f"settings_rrf_k_{tag}").set_value(30.0)
     at.button(key=f"settings_save_{tag}").click().run()
     assert not at.error
     s = stored(small).settings
     assert (s["predictor"], s["model"], s["base_url"], s["k"]) == ("openai", "qwen2.5", "http://127.0.0.1:8080/v1", 7)
+    assert (s["retriever"], s["rrf_k"]) == ("bm25", 30.0)
     assert "LLM qwen2.5 at http://127.0.0.1:8080/v1" in at.caption[0].value
 
     secret = "sk-typed-in-the-session-0123456789"

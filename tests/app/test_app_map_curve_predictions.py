@@ -211,7 +211,12 @@ def test_curve_page_runs_the_experiment_and_shows_results(project):
     assert "strict IOB2 (seqeval)" in spec["layout"]["yaxis"]["title"]["text"]
     summary = at.dataframe[0].value
     assert set(summary["strategy"]) == {"random", "allabel", "full"}
+    # Coverage@5 beside F1, and as the plotted measure on request.
+    assert summary["coverage@k"].between(0, 1).all() and "F1" in summary.columns
     assert len(project.records.curve_results("experiment")) == 9
+    at.radio(key="curve_metric").set_value("coverage").run()
+    assert not at.exception
+    assert "coverage" in chart_spec(at, "curve_chart")["layout"]["yaxis"]["title"]["text"]
 
 
 def test_curve_page_extends_the_live_curve_as_labels_are_confirmed(project):

@@ -55,7 +55,7 @@ def test_select_npy_to_csv(files, tmp_path, capsys):
 def test_select_npy_allabel_without_uncertainty_and_resume(files, tmp_path):
     out = tmp_path / "a.jsonl"
     assert main(["select", "--pool", str(files / "pool.npy"), "--budget", "20", "--strategy", "allabel",
-                 "--split", "1:4:0", "--seed", "3", "--out", str(out)]) == 0
+                 "--split", "1:4:0", "--min-stage", "0", "--seed", "3", "--out", str(out)]) == 0
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["stage"] for r in rows] == ["diversity"] * 4 + ["similarity"] * 16
     more = tmp_path / "b.jsonl"
@@ -101,7 +101,7 @@ def test_select_corpus_allabel_via_subprocess(files, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [sys.executable, "-m", "allabel_core", "select", "--pool", str(files / "pool.jsonl"), "--budget", "0.25",
-         "--strategy", "allabel", "--out", str(out)],
+         "--strategy", "allabel", "--min-stage", "0", "--out", str(out)],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr

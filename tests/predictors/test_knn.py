@@ -197,7 +197,9 @@ def test_deterministic(store, matscholar, embedder):
 def test_demonstrations_in_prompt_order(store, matscholar, embedder):
     queries = _hidden(matscholar[1][:5])
     preds = KnnPredictor(embedder, k=7).predict(store, queries)
-    pos, sims = store.retrieve(embedder.encode([q.text for q in queries]), 7)
+    # Retrieved as the predictor retrieves (hybrid by default).
+    pos, sims = store.retrieve(embedder.encode([q.text for q in queries]), 7, texts=[q.text for q in queries],
+                               retriever="hybrid")
     for p, row, sim in zip(preds, pos, sims):
         assert p.demonstrations == tuple(store.ids[i] for i in row[::-1])  # least similar first
         assert np.allclose(p.similarities, sim[::-1])
@@ -221,6 +223,7 @@ def test_f1_on_a_real_slice_beats_the_gazetteer(store, matscholar, embedder):
 ALTERNATIVES = {
     "word_layers": 1,
     "k": 2,
+    "retriever": "dense",
     "neighbours": 1,
     "temperature": 0.02,
     "threshold": 0.8,

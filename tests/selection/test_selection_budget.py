@@ -73,3 +73,15 @@ def test_parse_budgets_as_typed():
         parse_budgets("0.1,x")
     with pytest.raises(ConfigError, match="at least one"):
         parse_budgets(" , ")
+
+
+def test_fold_small_stages_gives_tiny_shares_to_similarity():
+    from allabel_core.selection.budget import fold_small_stages
+
+    assert fold_small_stages({"D": 9, "S": 27, "U": 9}, 20) == {"D": 0, "S": 45, "U": 0}
+    assert fold_small_stages({"D": 44, "S": 132, "U": 44}, 20) == {"D": 44, "S": 132, "U": 44}
+    assert fold_small_stages({"D": 9, "S": 27, "U": 0}, 20) == {"D": 0, "S": 36, "U": 0}
+    assert fold_small_stages({"D": 9, "S": 0, "U": 9}, 20) == {"D": 9, "S": 0, "U": 9}  # no similarity share asked for
+    assert fold_small_stages({"D": 9, "S": 27, "U": 9}, 0) == {"D": 9, "S": 27, "U": 9}
+    with pytest.raises(ConfigError):
+        fold_small_stages({"D": 1, "S": 1, "U": 1}, -1)

@@ -11,6 +11,7 @@ N = 150
 POOL = random_vectors(N, 16, 11)
 TARGET = random_vectors(60, 16, 12)
 SENTS = make_sentences(N, seed=4)
+TARGET_TEXTS = [s.text for s in make_sentences(60, seed=12)]
 
 # (strategy, option, base value or None for the default, changed value)
 CHANGES = [
@@ -23,14 +24,21 @@ CHANGES = [
     ("uncertainty", "shortlist_by", None, "random"),
     ("uncertainty", "k_cov", None, 2),
     ("uncertainty", "discount", {"_selected": list(range(0, 150, 5)), "shortlist_factor": 1.5}, 1.0),  # once targets are served
-    ("allabel", "split", None, "3:1:1"),
-    ("allabel", "order", None, "SDU"),
-    ("allabel", "seed", None, "highest-mean"),
-    ("allabel", "candidates", None, "inliers"),
+    ("allabel", "split", {"min_stage": 0}, "3:1:1"),
+    ("allabel", "order", {"min_stage": 0}, "SDU"),
+    ("allabel", "seed", {"min_stage": 0}, "highest-mean"),
+    ("allabel", "candidates", {"min_stage": 0}, "inliers"),
     ("allabel", "k_cov", None, 2),
     ("allabel", "discount", None, 1.0),
-    ("allabel", "shortlist_factor", None, 1.5),
-    ("allabel", "shortlist_by", None, "random"),
+    ("allabel", "shortlist_factor", {"min_stage": 0}, 1.5),
+    ("allabel", "shortlist_by", {"min_stage": 0}, "random"),
+    ("allabel", "min_stage", None, 0),
+    ("similarity", "retriever", None, "bm25"),
+    ("similarity", "rrf_k", {"retriever": "hybrid"}, 0.0),
+    ("uncertainty", "retriever", None, "bm25"),
+    ("uncertainty", "rrf_k", {"retriever": "hybrid", "shortlist_factor": 1.5}, 0.0),
+    ("allabel", "retriever", None, "bm25"),
+    ("allabel", "rrf_k", {"retriever": "hybrid"}, 0.0),
 ]
 # Options that must not change the result: the core-set's blocking.
 INVARIANT = [("coreset", "block", 3), ("coreset", "shortlist", 5)]
@@ -42,7 +50,8 @@ def pick(name, params, target=TARGET):
     params = dict(params)
     selected = params.pop("_selected", [])
     ctx = SelectionContext(SENTS, FakePredictor(), annotate=lambda idx: [SENTS[i] for i in idx])
-    sel = run_strategy(name, POOL, selected, 25, rng=np.random.default_rng(0), target_vectors=target, context=ctx, **params)
+    sel = run_strategy(name, POOL, selected, 25, rng=np.random.default_rng(0), target_vectors=target, context=ctx,
+                       pool_texts=[s.text for s in SENTS], target_texts=TARGET_TEXTS, **params)
     return np.asarray(sel).tolist(), sel
 
 

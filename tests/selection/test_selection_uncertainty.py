@@ -32,7 +32,9 @@ def test_takes_the_most_uncertain_of_a_coverage_shortlist(setup):
     demos, predicted = pred.calls[-1]
     assert demos == ["s1", "s2", "s3"] and sorted(asked) == [1, 2, 3]
     assert len(predicted) == 20  # 5 × quota
-    scores = coverage_scores(pool, [1, 2, 3])
+    # The shortlist ranks with the same lists: the context's texts make "auto" hybrid.
+    scores = coverage_scores(pool, [1, 2, 3], pool_texts=[s.text for s in sents])
+    assert sel.params["retriever"] == "hybrid"
     free = np.setdiff1d(np.arange(N), [1, 2, 3])
     cutoff = np.sort(scores[free])[::-1][19]
     short = [int(s[1:]) for s in predicted]
@@ -70,26 +72,29 @@ def test_needs_a_predictor():
     with pytest.raises(PredictorError, match="split 1:4:0"):
         select_uncertainty(pool, [], 3, rng=np.random.default_rng(0))
     with pytest.raises(PredictorError, match="needs a predictor"):
-        select_allabel(pool, [], 10, rng=np.random.default_rng(0))
+        select_allabel(pool, [], 10, rng=np.random.default_rng(0), min_stage=0)
+    # With the default min_stage, shares this small fold into similarity: no predictor needed.
+    assert select_allabel(pool, [], 10, rng=np.random.default_rng(0)).params["quotas"] == {"D": 0, "S": 10, "U": 0}
     assert len(select_allabel(pool, [], 10, rng=np.random.default_rng(0), split="1:4:0")) == 10
 
 
 def test_allabel_runs_stages_in_order_with_quotas(setup):
     pool, sents, ctx, pred, asked = setup
-    sel = select_allabel(pool, [], 25, rng=np.random.default_rng(0), context=ctx)
+    sel = select_allabel(pool, [], 25, rng=np.random.default_rng(0), context=ctx, min_stage=0)
     stages = [p.stage for p in sel.picks]
     assert stages == ["diversity"] * 5 + ["similarity"] * 15 + ["uncertainty"] * 5
     assert sel.picks[0].index == int(np.argmin(mean_similarity(pool)))
     # Stage 3 sees exactly the 20 earlier picks as demonstrations, with their gold.
     assert sorted(asked) == sorted(p.index for p in sel.picks[:20])
     assert sel.params["quotas"] == {"D": 5, "S": 15, "U": 5}
-    other = select_allabel(pool, [], 25, rng=np.random.default_rng(0), context=ctx, order="SDU", split="2:2:1")
+    other = select_allabel(pool, [], 25, rng=np.random.default_rng(0), context=ctx, order="SDU", split="2:2:1",
+                           min_stage=0)
     assert [p.stage for p in other.picks] == ["similarity"] * 10 + ["diversity"] * 10 + ["uncertainty"] * 5
 
 
 def test_allabel_resume_skips_the_seed(setup):
     pool, sents, ctx, pred, asked = setup
-    sel = select_allabel(pool, [4, 9], 10, rng=np.random.default_rng(0), context=ctx)
+    sel = select_allabel(pool, [4, 9], 10, rng=np.random.default_rng(0), context=ctx, min_stage=0)
     assert not any("seed" in p.note for p in sel.picks)
     assert sel.picks[0].nearest in (4, 9)
 
