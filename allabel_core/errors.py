@@ -67,3 +67,16 @@ class LlmRequestError(PredictorError):
         super().__init__(message)
         self.kind = kind
         self.status = status
+
+
+class SchemaError(ConfigError):
+    """An entity-type schema or an edit to it is not valid (a duplicate or
+    BIO-unsafe name, a rename onto an existing type, an unknown type)."""
+
+
+class MissingTypesError(SchemaError):
+    """Labels use entity types the schema lacks; ``missing`` lists them in order."""
+
+    def __init__(self, message: str, missing: list[str]):
+        super().__init__(message)
+        self.missing = list(missing)

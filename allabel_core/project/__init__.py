@@ -3,10 +3,22 @@
 over it as plain functions (:mod:`.tasks`, :mod:`.predict`, :mod:`.scoring`)."""
 
 from .core import Project
-from .files import MAX_UPLOAD_BYTES, ProjectInfo, create_project, create_project_from_bytes, create_sample_project, list_projects
+from .files import (
+    MAX_UPLOAD_BYTES,
+    ProjectInfo,
+    create_project,
+    create_project_from_bytes,
+    create_sample_project,
+    find_project,
+    list_projects,
+    project_path,
+    projects_folder,
+    read_input,
+)
 from .labels import SpanError, Undone
 
 __all__ = [
     "MAX_UPLOAD_BYTES", "Project", "ProjectInfo", "SpanError", "Undone", "create_project",
-    "create_project_from_bytes", "create_sample_project", "list_projects",
+    "create_project_from_bytes", "create_sample_project", "find_project", "list_projects", "project_path",
+    "projects_folder", "read_input",
 ]

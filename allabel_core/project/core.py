@@ -21,6 +21,9 @@ each given exactly what it uses::
     p.gold() / p.target()         # gold layer (pool) / target set with gold, or None
     p.annotated()                 # confirmed sentences, confirmed spans: the retrieval corpus
     p.schema; p.settings; p.set_settings(k=5, budget=40); p.progress(); p.export(fmt)
+    p.import_labels(corpus, add_types=False)   # annotated sentences -> confirmed labels (.imports)
+    p.types       # add / rename / recolour / describe / move / remove / usage / merge /
+                  # replace: the entity types, saved at once, undone by p.labels.undo (.types)
     p.labels      # add_span / remove_span / set_label / suggest / accept_suggestions /
                   # reject_suggestion / confirm / skip / apply_to_identical / undo /
                   # spans(id) / state(id) / states() / history()            (.labels)
@@ -46,9 +49,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..data.corpus import Corpus
-from ..data.schema import EntityType, Schema
+from ..data.schema import Schema
 from ..data.sentence import Sentence
-from ..errors import ConfigError, EmptyPoolError, ProjectError
+from ..errors import EmptyPoolError, ProjectError, SchemaError
 from .db import FORMAT_VERSION, SUFFIX, Database, dumps
 from .db import build as _build
 from .labels import Labels
@@ -56,6 +59,7 @@ from .records import Records
 from .selections import Selections
 from .sentences import SentenceStore
 from .settings import DEFAULT_SETTINGS, Secrets, check_setting
+from .types import TypesEditor
 
 __all__ = ["Project"]
 
@@ -73,13 +77,16 @@ class Project:
         self._sentences = SentenceStore(self._db, self.path)
         meta = dict(self._db.conn().execute("SELECT key, value FROM meta"))
         self.name: str = json.loads(meta["name"])
-        self.schema = Schema(tuple(
-            EntityType(n, d, c) for n, d, c in self._db.conn().execute("SELECT name, description, color FROM labels ORDER BY pos")
-        ))
-        self.labels = Labels(self._db, self._sentences, self.schema)
+        self.labels = Labels(self._db, self._sentences, lambda: self.schema)
+        self.types = TypesEditor(self._db, self.labels.record)
         self.selections = Selections(self._db, self._sentences, lambda: self.settings.get("stage_order"),
                                      self.labels.states, self._secrets)
         self.records = Records(self._db, self._secrets)
+
+    @property
+    def schema(self) -> Schema:
+        """The entity types as saved now (edit them with :attr:`types`)."""
+        return self.types.schema
 
     # -- lifecycle -----------------------------------------------------------
     @classmethod
@@ -124,7 +131,8 @@ class Project:
         schema = Schema.from_obj(schema, (sp.label for c in corpora for s in c for sp in s.spans))
         missing = sorted({sp.label for c in corpora for s in c for sp in s.spans} - set(schema.names))
         if missing:
-            raise ConfigError(f"the data uses labels the schema lacks: {', '.join(missing)}")
+            raise SchemaError(f"{pool.source or 'the data'} uses types the schema does not have: {', '.join(missing)}; "
+                              "add them to the schema, or leave the schema out to take the types from the data")
         values = {**DEFAULT_SETTINGS, "budget": max(1, round(0.1 * len(pool))), **dict(settings or {})}
         for key, value in values.items():
             check_setting(key, value)
@@ -163,6 +171,18 @@ class Project:
 
     def __len__(self) -> int:
         return len(self._sentences.texts())
+
+    def pool_texts(self) -> dict[str, str]:
+        """Pool sentence id → text, in file order (a fresh dict)."""
+        return dict(self._sentences.texts())
+
+    def import_labels(self, sentences, *, add_types: bool = False, source: str | None = None):
+        """Annotated ``sentences`` (read from a file) become confirmed labels,
+        matched by id, else by text; see :func:`.imports.import_labels`.
+        Returns an :class:`~.imports.ImportReport`."""
+        from .imports import import_labels
+
+        return import_labels(self, sentences, add_types=add_types, source=source)
 
     def pool(self) -> Corpus:
         """Pool sentences with the person's spans (confirmed and suggested), never gold."""

@@ -1,5 +1,5 @@
 """Project files in a folder: create one by name, from uploaded bytes or
-from the sample data, and list what is there."""
+from the sample data, list what is there, and find one by name."""
 
 from __future__ import annotations
 
@@ -38,11 +38,18 @@ def _slug(name: str) -> str:
 
 def create_project(
     name: str, pool: Corpus, target: Corpus | None = None, schema=None, *,
-    projects_dir: str | Path | None = None, settings: Mapping | None = None,
+    projects_dir: str | Path | None = None, settings: Mapping | None = None, unique: bool = True,
 ) -> Project:
-    """Create ``<projects_dir>/<slug of name>.allabel`` (``-2``, ``-3``… if taken)."""
-    folder = Path(projects_dir) if projects_dir else default_projects_dir()
+    """Create ``<projects_dir>/<slug of name>.allabel``; if that is taken,
+    ``-2``, ``-3``… (``unique``) or ``ProjectError`` (``unique=False``, for a
+    name that later commands will use)."""
+    folder = projects_folder(projects_dir)
     base = _slug(name)
+    if not unique:
+        path = folder / f"{base}{SUFFIX}"
+        if path.exists():
+            raise ProjectError(f"a project called {base!r} already exists in {folder}; choose another name")
+        return Project.create(path, pool, target, schema, name=name, settings=settings)
     for n in range(1, 10_000):
         path = folder / f"{base}{'' if n == 1 else f'-{n}'}{SUFFIX}"
         if not path.exists():
@@ -53,25 +60,43 @@ def create_project(
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
-def create_project_from_bytes(
-    name: str, data: bytes, filename: str, *, fmt: str | None = None,
-    target: tuple[bytes, str] | None = None, projects_dir: str | Path | None = None,
-    max_bytes: int = MAX_UPLOAD_BYTES,
-) -> Project:
-    """Create a project from uploaded file content (any format the data
-    layer reads; ``target``: an optional ``(data, filename)`` test set).
-    Every file is read and checked first, so a bad one (its error names the
-    file and line) or one over ``max_bytes`` creates nothing."""
+def read_input(data: bytes, filename: str, *, fmt: str | None = None, text_column: str | None = None,
+               split_sentences: bool = False, max_bytes: int | None = MAX_UPLOAD_BYTES) -> Corpus:
+    """A pool or target file's content as a corpus: any format the data layer
+    reads (``text_column`` for a table, or the text key of unlabelled JSONL),
+    optionally cut into sentences (:func:`allabel_core.data.split.split_corpus`)."""
     from ..errors import DataFormatError
     from ..formats import read_corpus_bytes
 
-    for blob, fname in [(data, filename)] + ([target] if target else []):
-        if len(blob) > max_bytes:
-            raise DataFormatError(f"the file is {len(blob) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB",
-                                  path=fname)
-    pool = read_corpus_bytes(data, filename, fmt)
-    test = read_corpus_bytes(target[0], target[1], fmt) if target else None
-    return create_project(name or Path(filename).stem, pool, test, projects_dir=projects_dir)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise DataFormatError(f"the file is {len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB",
+                              path=filename)
+    options = {"text_column": text_column} if text_column else {}
+    corpus = read_corpus_bytes(data, filename, fmt, **options)
+    if split_sentences:
+        from ..data.split import split_corpus
+
+        corpus = split_corpus(corpus)
+    return corpus
+
+
+def create_project_from_bytes(
+    name: str, data: bytes, filename: str, *, fmt: str | None = None,
+    target: tuple[bytes, str] | None = None, projects_dir: str | Path | None = None,
+    max_bytes: int | None = MAX_UPLOAD_BYTES, text_column: str | None = None, schema=None,
+    split_sentences: bool = False, unique: bool = True, settings: Mapping | None = None,
+) -> Project:
+    """Create a project from uploaded file content (see :func:`read_input`;
+    ``target``: an optional ``(data, filename)`` test set; ``schema``: a
+    :class:`Schema` or what :meth:`Schema.from_obj` reads, else the labels
+    found, else none yet). Every file is read and checked first, so a bad
+    one (its error names the file and line) or one over ``max_bytes``
+    creates nothing."""
+    read = dict(fmt=fmt, text_column=text_column, split_sentences=split_sentences, max_bytes=max_bytes)
+    pool = read_input(data, filename, **read)
+    test = read_input(target[0], target[1], **read) if target else None
+    return create_project(name or Path(filename).stem, pool, test, schema, projects_dir=projects_dir,
+                          settings=settings, unique=unique)
 
 
 SAMPLE_FILE = "sample" + SUFFIX
@@ -83,7 +108,7 @@ def create_sample_project(projects_dir: str | Path | None = None) -> Project:
     exists in the folder it is opened instead, with its labels."""
     from ..formats import read_corpus
 
-    folder = Path(projects_dir) if projects_dir else default_projects_dir()
+    folder = projects_folder(projects_dir)
     path = folder / SAMPLE_FILE
     if path.exists():
         return Project.open(path)
@@ -95,9 +120,39 @@ def create_sample_project(projects_dir: str | Path | None = None) -> Project:
     )
 
 
+def projects_folder(projects_dir: str | Path | None = None) -> Path:
+    """``projects_dir`` if given, else the default folder (see :func:`allabel_core.paths.projects_dir`)."""
+    return Path(projects_dir) if projects_dir else default_projects_dir()
+
+
+def project_path(name: str, projects_dir: str | Path | None = None) -> Path:
+    """Where a project called ``name`` is kept: ``<folder>/<slug of name>.allabel``."""
+    return projects_folder(projects_dir) / f"{_slug(name)}{SUFFIX}"
+
+
+def find_project(name: str, projects_dir: str | Path | None = None) -> Path:
+    """The file of the project called ``name``: its file name without
+    ``.allabel`` (what the dashboard puts in ``?project=``), else the name it
+    was created with, else that name's slug. Raises ``ProjectError`` saying
+    which projects exist when none matches (or when two share the name)."""
+    name = str(name).strip()
+    infos = list_projects(projects_dir)
+    for match in (lambda i: i.path.stem == name, lambda i: i.error is None and i.name == name,
+                  lambda i: i.path.stem == _slug(name)):
+        found = [i for i in infos if match(i)]
+        if len(found) == 1:
+            return found[0].path
+        if len(found) > 1:
+            raise ProjectError(f"{len(found)} projects are called {name!r}: "
+                               f"{', '.join(i.path.stem for i in found)}; use one of these file names")
+    folder = projects_folder(projects_dir)
+    known = ", ".join(sorted(i.path.stem for i in infos)) or "none"
+    raise ProjectError(f"no project called {name!r} in {folder}; the projects there: {known}")
+
+
 def list_projects(projects_dir: str | Path | None = None) -> list[ProjectInfo]:
     """Project files in the folder, most recently changed first."""
-    folder = Path(projects_dir) if projects_dir else default_projects_dir()
+    folder = projects_folder(projects_dir)
     out = []
     for path in folder.glob(f"*{SUFFIX}"):
         wal = Path(f"{path}-wal")

@@ -62,14 +62,14 @@ class Labels:
     confirm / skip, and the undo history.
 
     ``db``: the project's :class:`~.db.Database`; ``sentences``: its
-    :class:`~.sentences.SentenceStore` (texts by id); ``schema``: the
-    labels a span may carry.
+    :class:`~.sentences.SentenceStore` (texts by id); ``schema``: a
+    callable giving the labels a span may carry now.
     """
 
     def __init__(self, db, sentences, schema):
         self._db = db
         self._sentences = sentences
-        self._schema = schema
+        self._schema = schema  # a callable: the schema as saved now (types change while the app runs)
 
     # -- reading the person's layer ----------------------------------------
     def _span_rows(self, conn, sentence_id: str) -> list[dict]:
@@ -111,7 +111,20 @@ class Labels:
                 conn.execute("DELETE FROM sentence_state WHERE sentence_id = ?", (sid,))
             else:
                 conn.execute("INSERT OR REPLACE INTO sentence_state VALUES (?, ?, ?)", (sid, after, time.time()))
-        else:  # pragma: no cover - ops are written only by this module
+        elif kind == "schema":  # the entity types as a whole (written by .types)
+            from .types import write_schema
+
+            write_schema(conn, op[2])
+        elif kind == "gold_label":
+            conn.execute("UPDATE gold_spans SET label = ? WHERE rowid = ?", (op[3], op[1]))
+        elif kind == "gold_del":
+            conn.execute("DELETE FROM gold_spans WHERE rowid = ?", (op[1],))
+        elif kind == "gold_ins":
+            conn.execute("INSERT INTO gold_spans (rowid, role, sentence_id, start, end, label, text)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?)", (op[1], *op[2]))
+        elif kind == "pred_spans":
+            conn.execute("UPDATE predictions SET spans = ? WHERE seq = ?", (op[3], op[1]))
+        else:  # pragma: no cover - ops are written only by this module and .types
             raise ProjectError(f"unknown history op {kind!r}")
 
     @staticmethod
@@ -123,7 +136,21 @@ class Labels:
             return ["ins", op[1]]
         if kind == "upd":
             return ["upd", op[2], op[1]]
+        if kind == "schema":
+            return [kind, op[2], op[1]]
+        if kind in ("gold_label", "pred_spans"):
+            return [kind, op[1], op[3], op[2]]
+        if kind == "gold_del":
+            return ["gold_ins", op[1], op[2]]
+        if kind == "gold_ins":
+            return ["gold_del", op[1], op[2]]
         return ["state", op[1], op[3], op[2]]
+
+    def record(self, conn, action: str, sentence_id: str | None, ops: list, summary: dict) -> None:
+        """Apply ``ops`` in the open transaction ``conn`` and make them one
+        undoable action (for the parts whose changes :meth:`undo` must walk
+        back too: the entity-type edits of :mod:`.types`)."""
+        self._record(conn, action, sentence_id, ops, summary)
 
     def _record(self, conn, action: str, sentence_id: str | None, ops: list, summary: dict) -> None:
         for op in ops:
@@ -141,13 +168,14 @@ class Labels:
         return dict(id=new_id, sentence_id=sentence_id, start=start, end=end, label=label, text=text,
                     status=status, created_at=time.time())
 
-    def _check(self, text: str, start, end, label: str, expected: str | None) -> None:
+    def _check(self, text: str, start, end, label: str, expected: str | None, known: list[str] | None = None) -> None:
         if any(not isinstance(v, int) or isinstance(v, bool) for v in (start, end)):
             raise SpanError(f"span offsets must be whole numbers, got {start!r}, {end!r}")
         if not 0 <= start < end <= len(text):
             raise SpanError(f"span [{start}, {end}) lies outside the sentence (length {len(text)})")
-        if label not in self._schema:
-            raise SpanError(f"label {label!r} is not in the schema ({', '.join(self._schema.names)})")
+        known = self._schema().names if known is None else known
+        if label not in known:
+            raise SpanError(f"label {label!r} is not in the schema ({', '.join(known)})")
         piece = text[start:end]
         if expected is not None and expected != piece:
             raise SpanError(f"span [{start}, {end}) is {piece!r} in the sentence, not {expected!r}")
@@ -196,8 +224,8 @@ class Labels:
 
     def set_label(self, sentence_id: str, start: int, end: int, label: str) -> Span:
         """Change a span's type; the span becomes confirmed (the person chose it)."""
-        if label not in self._schema:
-            raise SpanError(f"label {label!r} is not in the schema ({', '.join(self._schema.names)})")
+        if label not in self._schema():
+            raise SpanError(f"label {label!r} is not in the schema ({', '.join(self._schema().names)})")
         with self._db.tx() as conn:
             row = self._find(conn, sentence_id, start, end)
             after = dict(row, label=label, status="confirmed")
@@ -283,8 +311,8 @@ class Labels:
         the number of suggestions added (undone together)."""
         if not text or text != text.strip():
             raise SpanError(f"cannot apply to {text!r}: empty or with whitespace at its edges")
-        if label not in self._schema:
-            raise SpanError(f"label {label!r} is not in the schema ({', '.join(self._schema.names)})")
+        if label not in self._schema():
+            raise SpanError(f"label {label!r} is not in the schema ({', '.join(self._schema().names)})")
         left = r"(?<!\w)" if re.match(r"\w", text[0]) else ""
         right = r"(?!\w)" if re.match(r"\w", text[-1]) else ""
         pattern = re.compile(left + re.escape(text) + right)
@@ -330,3 +358,57 @@ class Labels:
         )
         return [dict(seq=s, action=a, sentence_id=i, summary=json.loads(m), created_at=t, undone=bool(u))
                 for s, a, i, m, t, u in cur]
+
+    def last_action(self) -> dict | None:
+        """The action :meth:`undo` would revert next (as in :meth:`history`), or None."""
+        row = self._db.conn().execute(
+            "SELECT seq, action, sentence_id, summary, created_at FROM history WHERE undone = 0 ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        s, a, i, m, t = row
+        return dict(seq=s, action=a, sentence_id=i, summary=json.loads(m), created_at=t, undone=False)
+
+    def check_spans(self, labels: dict[str, list[tuple[int, int, str]]], *, also: Iterable[str] = ()) -> None:
+        """Raise :class:`SpanError` for the first span of ``labels`` (sentence
+        id → ``(start, end, label)``) that :meth:`replace_confirmed` would
+        refuse; ``also``: labels to accept besides the schema's (about to be added)."""
+        texts = self._sentences.texts()
+        known = [*self._schema().names, *also]
+        for sid, spans in labels.items():
+            text = texts[sid]
+            ordered = sorted(spans)
+            for (a, b, label), nxt in zip(ordered, ordered[1:] + [None]):
+                try:
+                    self._check(text, a, b, label, None, known)
+                except SpanError as exc:
+                    raise SpanError(f"sentence {sid!r}: {exc}") from None
+                if nxt is not None and nxt[0] < b:
+                    raise SpanError(f"sentence {sid!r}: spans {text[a:b]!r} and {text[nxt[0]:nxt[1]]!r} overlap; "
+                                    "a person's labels cannot overlap")
+
+    def replace_confirmed(self, labels: dict[str, list[tuple[int, int, str]]], *, action: str, summary: dict) -> int:
+        """Make each sentence of ``labels`` confirmed with exactly these spans
+        (``(start, end, label)``, checked: inside the text, no whitespace at
+        an edge, no overlap, a label of the schema), replacing its spans;
+        one undoable action. Nothing is written if any span is bad. Returns
+        how many sentences were confirmed before with other spans."""
+        texts = self._sentences.texts()
+        self.check_spans(labels)
+        replaced = 0
+        with self._db.tx() as conn:
+            ops: list = []
+            for sid, spans in labels.items():
+                rows = self._span_rows(conn, sid)
+                before = self._state_in(conn, sid)
+                old = {(r["start"], r["end"], r["label"]) for r in rows if r["status"] == "confirmed"}
+                if before == "confirmed" and old == set(spans) and all(r["status"] == "confirmed" for r in rows):
+                    continue  # already exactly this
+                replaced += before == "confirmed" and old != set(spans)
+                ops += [["del", r] for r in rows]
+                ops += [["ins", self._new_row(conn, sid, a, b, label, texts[sid][a:b], "confirmed")]
+                        for a, b, label in sorted(set(spans))]
+                if before != "confirmed":
+                    ops.append(["state", sid, before, "confirmed"])
+            self._record(conn, action, None, ops, summary)
+        return replaced
