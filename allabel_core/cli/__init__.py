@@ -21,6 +21,7 @@ COMMANDS = {
     "predict": "predict_cmd",
     "evaluate": "evaluate_cmd",
     "coverage": "coverage_cmd",
+    "project": "project_cmd",
 }
 
 
