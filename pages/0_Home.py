@@ -7,6 +7,8 @@ import os
 import streamlit as st
 
 from allabel_core.dashboard import state
+from allabel_core.dashboard.schema_editor import schema_editor
+from allabel_core.data.schema import schema_from_bytes
 from allabel_core.errors import AllabelError
 from allabel_core.formats import FORMATS
 from allabel_core.project import (
@@ -37,15 +39,19 @@ st.caption(
     "and watch entity recognition by retrieval of similar annotated sentences improve with the budget."
 )
 
+project = state.current_project()  # the URL's (?project=) first: a reload keeps the person's project
+url_error = state.take_url_error()
+if url_error:
+    st.error(url_error)
+
 # `make run` starts on the sample data: a new session opens the sample
 # project (created on first use) unless the person already chose one.
 if os.environ.get("ALLABEL_OPEN_SAMPLE") == "1" and not st.session_state["sample_offered"]:
     st.session_state["sample_offered"] = True
-    if st.session_state["project_path"] is None:
+    if project is None and not url_error:
         with st.spinner("Opening the sample project…"):
             open_new(create_sample_project)
 
-project = state.current_project()
 if project is not None:
     state.umap_warm_up()  # compile UMAP's layout code now, in the background, so the Map opens warm
     prog, settings, last = project.progress(), project.settings, project.records.last_f1()
@@ -59,7 +65,10 @@ if project is not None:
     st.progress(min(1.0, prog["confirmed"] / max(1, prog["budget"])),
                 text=f"{prog['confirmed']} of {prog['budget']} sentences confirmed; {prog['pending']} waiting in the queue")
     st.markdown(f"Predictor in use: **{describe_predictor(settings)}** · file `{project.path}`")
-    if prog["selected"] == 0:
+    if not project.schema.types:
+        st.subheader("Entity types")
+        schema_editor(project)
+    elif prog["selected"] == 0:
         st.info("Next: open the **Map** and run the three stages to choose the sentences worth labeling.")
         st.page_link("pages/1_Map.py", label="Open the Map", icon=":material/map:")
     else:
@@ -91,10 +100,29 @@ with right:
     target_file = st.file_uploader("Optional test set (with gold labels)", key="home_upload_target")
     fmt = st.selectbox("Format", ["auto", *FORMATS], key="home_upload_fmt",
                        format_func=lambda f: "tell from the file" if f == "auto" else FORMATS[f].description)
+    text_column = None
+    if pool_file is not None and pool_file.name.lower().endswith((".csv", ".tsv")):
+        from allabel_core.formats import table_columns
+
+        try:
+            columns = table_columns(pool_file.getvalue(), pool_file.name)
+        except AllabelError as exc:
+            st.error(str(exc))
+            columns = []
+        if columns:
+            text_column = st.selectbox("Text column", columns, key="home_upload_text_column",
+                                       index=columns.index("text") if "text" in columns else 0)
+    split = st.checkbox("Split long paragraphs into sentences", key="home_upload_split",
+                        help="Cut each line or record at sentence boundaries (pySBD); where each sentence "
+                             "came from is kept (doc_id, doc_start, doc_end)")
+    schema_file = st.file_uploader("Optional schema.json (entity types)", type=["json"], key="home_upload_schema")
     name = st.text_input("Project name", key="home_upload_name", placeholder="from the file name")
-    st.caption(f"Up to {MAX_UPLOAD_BYTES // 2**20} MB per file. A file that cannot be read creates nothing.")
+    st.caption(f"Up to {MAX_UPLOAD_BYTES // 2**20} MB per file. A file that cannot be read creates nothing. "
+               "Plain text (one sentence per line), {\"text\"} JSONL, .csv/.tsv, or an annotated file.")
     if st.button("Create project", key="home_create", disabled=pool_file is None):
         open_new(lambda: create_project_from_bytes(
             name, pool_file.getvalue(), pool_file.name, fmt=None if fmt == "auto" else fmt,
             target=(target_file.getvalue(), target_file.name) if target_file else None,
+            text_column=text_column, split_sentences=split,
+            schema=schema_from_bytes(schema_file.getvalue(), schema_file.name) if schema_file else None,
         ))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from allabel_core.dashboard import state
+from allabel_core.dashboard.schema_editor import schema_editor
 from allabel_core.errors import AllabelError
 from allabel_core.predictors.registry import describe_predictor
 from allabel_core.project.predict import suggest_for
@@ -17,6 +18,15 @@ from allabel_core.views.markup import chip_html, sentence_html, span_from_tokens
 
 project = state.require_project()
 st.title("Label")
+if not project.schema.types:  # nothing to label with yet: define the types here, as many as wanted
+    st.session_state["label_defining_types"] = True
+if st.session_state["label_defining_types"]:
+    schema_editor(project)
+    if st.button("Start labeling", key="label_types_done", type="primary", disabled=not project.schema.types,
+                 help="Add at least one type first" if not project.schema.types else None):
+        st.session_state["label_defining_types"] = False
+        st.rerun()
+    st.stop()
 
 
 def go(sentence_id: str | None) -> None:

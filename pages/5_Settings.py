@@ -11,8 +11,9 @@ import os
 import streamlit as st
 
 from allabel_core.dashboard import state
-from allabel_core.errors import AllabelError
-from allabel_core.formats import FORMATS
+from allabel_core.dashboard.schema_editor import schema_editor
+from allabel_core.errors import AllabelError, MissingTypesError
+from allabel_core.formats import FORMATS, read_corpus_bytes
 from allabel_core.predictors.registry import PREDICTORS, describe_predictor
 from allabel_core.project.settings import parse_seed_list
 from allabel_core.retrieval import DESCRIPTIONS as RETRIEVERS
@@ -26,6 +27,22 @@ settings = project.settings
 tag = project.path.stem  # a switched project shows its own values
 st.title("Settings")
 in_use = st.empty()  # filled after a save, so it never shows the old predictor
+
+
+def import_labels(project, upload, *, add_types: bool) -> None:
+    """Read the upload and import it; types it uses that the project lacks
+    are offered to be added (with their list), never added silently."""
+    st.session_state["settings_import_missing"] = None
+    try:
+        corpus = read_corpus_bytes(upload.getvalue(), upload.name)
+        report = project.import_labels(corpus, add_types=add_types, source=upload.name)
+    except MissingTypesError as exc:
+        st.session_state["settings_import_missing"] = f"{upload.name} uses types the project lacks: {', '.join(exc.missing)}."
+        st.rerun()
+    except AllabelError as exc:
+        st.error(str(exc))
+    else:
+        st.success(report.line()[0].upper() + report.line()[1:] + ".")
 
 
 def keep_key() -> None:
@@ -76,6 +93,21 @@ if st.session_state["api_key"]:
     st.caption("A key typed in this session is in use.")
 elif os.environ.get("OPENAI_API_KEY"):
     st.caption("Using the key in OPENAI_API_KEY.")
+
+st.subheader("Entity types")
+st.caption("Saved at once; keys on the Label page follow this order. Renaming relabels the spans; "
+           "the definition is what an LLM is told.")
+schema_editor(project)
+
+st.subheader("Import labels")
+labels_file = st.file_uploader("Annotated sentences (matched to the project's by id, else by text)",
+                               key="settings_import_labels")
+if st.button("Import labels", key="settings_import", disabled=labels_file is None):
+    import_labels(project, labels_file, add_types=False)
+if st.session_state.get("settings_import_missing") and labels_file is not None:
+    st.warning(st.session_state["settings_import_missing"])
+    if st.button("Add these types and import", key="settings_import_add_types_go"):
+        import_labels(project, labels_file, add_types=True)
 
 st.subheader("Export confirmed labels")
 st.caption(f"{len(project.annotated())} confirmed sentences; suggestions are never exported.")

@@ -1,7 +1,8 @@
 """The dashboard's one place for session state and cached heavy resources.
 
-The only module of the library that imports Streamlit; nothing else in
-:mod:`allabel_core` imports it. ``app.py`` and the pages import from here; nothing here computes what ``allabel_core`` could.
+With :mod:`.schema_editor` (the entity-type editor the pages share), the
+only modules of the library that import Streamlit; nothing outside
+:mod:`allabel_core.dashboard` imports it. ``app.py`` and the pages import from here; nothing here computes what ``allabel_core`` could.
 Session keys are created in :func:`init_state`; ``st.session_state`` holds
 ids and small values only (the project path, the current sentence id, UI
 choices), never dataframes, indexes or clients.
@@ -10,6 +11,7 @@ choices), never dataframes, indexes or clients.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -18,7 +20,7 @@ import streamlit as st
 from ..vectors.embed import Embedder
 from ..errors import ProjectError
 from ..jobs import Job, JobRegistry
-from ..project import Project
+from ..project import Project, find_project
 from ..predictors.base import Predictor
 from ..predictors.registry import predictor_from_settings
 from ..vectors.layout import WARM_UP_STEPS, warm_up
@@ -30,6 +32,12 @@ DEFAULTS = {
     "inspect_id": None,  # sentence id the Predictions page shows (set from the map)
     "label_message": None,  # (kind, text) shown once after a labeling action: "success" / "warning" / "error"
     "sample_offered": False,  # `make run` opens the sample project once per session
+    "url_project_error": None,  # the ?project= name that names no project, shown once
+    "schema_message": None,  # (kind, text) shown once after a change in the entity-type editor
+    "schema_pending_delete": None,  # type whose deletion waits for the person's yes
+    "schema_synced": {},  # editor widget key -> saved value it last showed
+    "label_defining_types": False,  # the Label page shows the type editor (the project had no types)
+    "settings_import_missing": None,  # types an import of labels would add, awaiting the person's yes
 }
 
 
@@ -53,22 +61,60 @@ def get_project(path: str) -> Project:
     return Project.open(path)
 
 
+URL_KEY = "project"
+
+
+def _follow_url() -> None:
+    """The project named in the URL (``?project=<name>``) is the session's:
+    a reload, a bookmark, back/forward or a second tab opens it. An unknown
+    name is remembered for the page to report (with what exists), and dropped."""
+    wanted = st.query_params.get(URL_KEY)
+    if not wanted:
+        return
+    path = st.session_state.get("project_path")
+    if path and Path(path).stem == wanted:
+        return
+    try:
+        found = find_project(wanted)
+    except ProjectError as exc:
+        st.session_state["url_project_error"] = str(exc)
+        del st.query_params[URL_KEY]
+        return
+    use_project(found)
+
+
 def current_project() -> Project | None:
-    """The session's open project, or None (a vanished file closes it)."""
+    """The session's open project, or None (a vanished file closes it). The
+    URL wins over the session, and is kept naming the open project."""
+    _follow_url()
     path = st.session_state.get("project_path")
     if not path:
         return None
     try:
-        return get_project(path)
+        project = get_project(path)
     except ProjectError:
         st.session_state["project_path"] = None
+        st.query_params.pop(URL_KEY, None)
         return None
+    if st.query_params.get(URL_KEY) != project.path.stem:
+        st.query_params[URL_KEY] = project.path.stem
+    return project
+
+
+def take_url_error() -> str | None:
+    """The message for a ``?project=`` that named no project, once."""
+    error = st.session_state.get("url_project_error")
+    st.session_state["url_project_error"] = None
+    return error
 
 
 def use_project(path) -> None:
-    """Make ``path`` the session's project and resume at its saved position."""
+    """Make ``path`` the session's project (and the URL's), and resume at its saved position."""
     st.session_state["project_path"] = str(path)
     st.session_state["current_id"] = None
+    st.session_state["schema_pending_delete"] = None
+    st.session_state["label_defining_types"] = False
+    st.query_params[URL_KEY] = Path(path).stem
 
 
 HOME = "pages/0_Home.py"
@@ -81,6 +127,9 @@ def require_project() -> Project:
     init_state()
     project = current_project()
     if project is None:
+        error = take_url_error()
+        if error:
+            st.error(error)
         st.info("No project is open. Open or create one on the Home page.")
         st.stop()
     return project

@@ -254,7 +254,8 @@ def test_settings_save_key_and_export(small, media):
     blob = b"".join(f.read_bytes() for f in small.parent.glob(f"{small.name}*"))
     assert secret.encode() not in blob
 
-    buttons = {b.proto.id.split("-")[-1]: b for b in at.get("download_button")}
+    buttons = {b.proto.id.split("-")[-1]: b for b in at.get("download_button")
+               if b.proto.id.split("-")[-1].startswith("settings_export_")}
     assert sorted(buttons) == sorted(f"settings_export_{f}" for f in ("conll", "jsonl", "doccano", "labelstudio", "spacy"))
     for fmt in ("conll", "jsonl", "doccano", "labelstudio", "spacy"):
         url = buttons[f"settings_export_{fmt}"].proto.url
@@ -277,7 +278,9 @@ def test_make_run_opens_the_sample_project_once_per_session(dirs, monkeypatch):
     assert not at.exception
     assert at.session_state["project_path"].endswith("sample.allabel")
     assert any("Sample corpus" in h.value for h in at.subheader)
-    # Once the person leaves the sample, the session does not force it back.
+    assert at.query_params["project"] == "sample"
+    # Once the person leaves the sample (and the URL no longer names it), the session does not force it back.
     at.session_state["project_path"] = None
+    del at.query_params["project"]
     at.run()
     assert at.session_state["project_path"] is None
