@@ -65,9 +65,15 @@ if project is not None:
     st.progress(min(1.0, prog["confirmed"] / max(1, prog["budget"])),
                 text=f"{prog['confirmed']} of {prog['budget']} sentences confirmed; {prog['pending']} waiting in the queue")
     st.markdown(f"Predictor in use: **{describe_predictor(settings)}** · file `{project.path}`")
-    if not project.schema.types:
+    if not project.schema.types:  # a new project from plain text: its types come first
+        st.session_state["defining_types"] = True
+    if st.session_state["defining_types"]:
         st.subheader("Entity types")
         schema_editor(project)
+        if st.button("Done: on to the Map", key="home_types_done", type="primary", disabled=not project.schema.types,
+                     help="Add at least one type first" if not project.schema.types else None):
+            st.session_state["defining_types"] = False
+            st.rerun()
     elif prog["selected"] == 0:
         st.info("Next: open the **Map** and run the three stages to choose the sentences worth labeling.")
         st.page_link("pages/1_Map.py", label="Open the Map", icon=":material/map:")

@@ -19,12 +19,12 @@ from allabel_core.views.markup import chip_html, sentence_html, span_from_tokens
 project = state.require_project()
 st.title("Label")
 if not project.schema.types:  # nothing to label with yet: define the types here, as many as wanted
-    st.session_state["label_defining_types"] = True
-if st.session_state["label_defining_types"]:
+    st.session_state["defining_types"] = True
+if st.session_state["defining_types"]:
     schema_editor(project)
     if st.button("Start labeling", key="label_types_done", type="primary", disabled=not project.schema.types,
                  help="Add at least one type first" if not project.schema.types else None):
-        st.session_state["label_defining_types"] = False
+        st.session_state["defining_types"] = False
         st.rerun()
     st.stop()
 

@@ -36,7 +36,7 @@ DEFAULTS = {
     "schema_message": None,  # (kind, text) shown once after a change in the entity-type editor
     "schema_pending_delete": None,  # type whose deletion waits for the person's yes
     "schema_synced": {},  # editor widget key -> saved value it last showed
-    "label_defining_types": False,  # the Label page shows the type editor (the project had no types)
+    "defining_types": False,  # Home and Label show the type editor (the project had no types) until the person is done
     "settings_import_missing": None,  # types an import of labels would add, awaiting the person's yes
 }
 
@@ -113,7 +113,7 @@ def use_project(path) -> None:
     st.session_state["project_path"] = str(path)
     st.session_state["current_id"] = None
     st.session_state["schema_pending_delete"] = None
-    st.session_state["label_defining_types"] = False
+    st.session_state["defining_types"] = False
     st.query_params[URL_KEY] = Path(path).stem
 
 

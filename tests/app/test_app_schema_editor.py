@@ -51,6 +51,12 @@ def test_txt_project_without_types_label_page_shows_the_editor_then_labels(dirs)
     path = Path(home.session_state["project_path"])
     assert home.query_params["project"] == path.stem
     assert home.text_input(key="schema_add_name")  # offered right after creating: no types yet
+    add_type(home, "APL", "an application")
+    assert home.text_input(key="schema_name_APL")  # the editor stays for the next type
+    assert home.button(key="home_types_done").disabled is False
+    home.button(key="home_types_done").click().run()
+    assert "schema_add_name" not in [w.key for w in home.text_input]  # done: Home goes on to the next step
+    Project.open(path).labels.undo()  # start the Label page from no types again
 
     label = app("pages/2_Label.py", path=path)
     assert not label.exception  # no crash on a project without types
