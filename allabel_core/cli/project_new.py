@@ -26,7 +26,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--data", required=True, metavar="FILE", help="the sentences to annotate (the pool)")
     p.add_argument("--schema", metavar="FILE", help="schema.json: the entity types, their definitions and colours")
     p.add_argument("--text-column", metavar="COL",
-                   help="the column (.csv/.tsv) or key (JSONL) holding the text (default: one called text or sentence, or the only one)")
+                   help="the column (.csv/.tsv) or key (JSONL) holding the text "
+                        "(default: one called text or sentence, or the only one)")
     p.add_argument("--format", dest="fmt", metavar="FMT", help="format of --data (default: told from the file)")
     p.add_argument("--target", metavar="FILE", help="an optional test set with gold labels, same format")
     p.add_argument("--split-sentences", action="store_true",
