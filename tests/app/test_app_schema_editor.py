@@ -13,10 +13,8 @@ from streamlit.testing.v1 import AppTest
 from allabel_core.data.corpus import Corpus
 from allabel_core.project import Project, create_project
 from allabel_core.data.sentence import Sentence
-from allabel_core.formats import FORMATS
 
 ROOT = Path(__file__).resolve().parents[2]
-needs_tables = pytest.mark.skipif("table" not in FORMATS, reason="the table reader is not in this tree")
 TXT = b"LiFePO4 cathodes deliver high capacity.\nWe coated LiFePO4 with carbon.\n\nGraphene improves conductivity.\n"
 
 
@@ -185,7 +183,6 @@ def test_unknown_project_in_the_url_says_so_and_lists_what_exists(typed):
     assert any("no project called 'nope'" in e.value for e in label.error)
 
 
-@needs_tables
 def test_home_csv_upload_chooses_the_text_column_and_splits(dirs):
     home = app()
     csv = b'pmid,abstract\n11,"LiFePO4 is a cathode. It was coated with carbon."\n12,Nothing here.\n'
@@ -202,7 +199,6 @@ def test_home_csv_upload_chooses_the_text_column_and_splits(dirs):
         "LiFePO4 is a cathode.", "It was coated with carbon.", "Nothing here."]
 
 
-@needs_tables
 def test_home_empty_csv_says_so_and_creates_nothing(dirs):
     home = app()
     home.file_uploader(key="home_upload").upload("empty.csv", b"")

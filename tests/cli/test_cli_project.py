@@ -11,13 +11,9 @@ import pytest
 
 from allabel_core.cli import main
 from allabel_core.errors import MissingTypesError, ProjectError
-from allabel_core.formats import FORMATS, read_corpus
+from allabel_core.formats import read_corpus
 from allabel_core.project import Project, find_project
 
-# The unlabelled-JSONL and table readers come with the formats layer; until they are in the
-# tree, the tests of inputs in those shapes say why they do not run.
-needs_text_formats = pytest.mark.skipif(not {"jsonl-text", "table"} <= set(FORMATS),
-                                        reason="the jsonl-text and table readers are not in this tree")
 TXT = "LiFePO4 is a cathode.\nWe coated LiFePO4 with carbon.\n\nNothing here.\n"
 SCHEMA = {"labels": [{"name": "MAT", "description": "a material"}, {"name": "APL", "description": "an application"}]}
 
@@ -59,7 +55,6 @@ def test_new_from_txt_then_list(d, capsys):
     one_error_line(capsys, "already exists")
 
 
-@needs_text_formats
 def test_new_text_jsonl_with_schema_keeps_ids_and_meta(d, capsys):
     data = d / "pool.jsonl"
     data.write_text('{"id": "a1", "text": "LiFePO4 is a cathode.", "meta": {"doi": "10.1/x"}}\n'
@@ -72,7 +67,6 @@ def test_new_text_jsonl_with_schema_keeps_ids_and_meta(d, capsys):
     assert meta["doi"] == "10.1/x"
 
 
-@needs_text_formats
 def test_new_csv_with_text_column_and_split(d, capsys):
     data = d / "papers.csv"
     data.write_text('pmid,abstract\n11,"LiFePO4 is a cathode. It was coated with carbon."\n12,Nothing here.\n',
@@ -84,7 +78,6 @@ def test_new_csv_with_text_column_and_split(d, capsys):
     assert p.pool_ids()[0].endswith("-s1")
 
 
-@needs_text_formats
 @pytest.mark.parametrize("content, args, needles", [
     ("pmid,abstract\n1,x\n", [], ["papers.csv", "line 1", "no text column", "'abstract'"]),
     ("pmid,abstract\n1,x\n", ["--text-column", "body"], ["papers.csv", "no column 'body'"]),
