@@ -32,6 +32,7 @@ setup-dev: $(VENV)/.dev
 
 run: setup
 	ALLABEL_OPEN_SAMPLE=1 $(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true \
+		--server.fileWatcherType none \
 		--browser.gatherUsageStats false
 
 # The local LLM (llama.cpp server + SmolLM2-135M): built from source once,
