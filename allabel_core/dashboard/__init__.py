@@ -1,1 +1,2 @@
-"""Dashboard support: session state and cached resources (the one place that imports Streamlit)."""
+"""Dashboard support: session state and cached resources, and the annotator
+component (the one package that imports Streamlit)."""
