@@ -15,10 +15,10 @@ from .files import (
     projects_folder,
     read_input,
 )
-from .labels import SpanError, Undone
+from .labels import Actor, SpanError, StaleError, Undone
 
 __all__ = [
-    "MAX_UPLOAD_BYTES", "Project", "ProjectInfo", "SpanError", "Undone", "create_project",
+    "MAX_UPLOAD_BYTES", "Actor", "Project", "ProjectInfo", "SpanError", "StaleError", "Undone", "create_project",
     "create_project_from_bytes", "create_sample_project", "find_project", "list_projects", "project_path",
     "projects_folder", "read_input",
 ]

@@ -19,6 +19,7 @@ each given exactly what it uses::
     p = Project.open(path)        # create_project / create_sample_project / list_projects: .files
     p.pool() / p.sentence(id)     # person's spans (confirmed + suggested), never gold
     p.gold() / p.target()         # gold layer (pool) / target set with gold, or None
+    p.gold_spans(id)              # one sentence's gold spans
     p.annotated()                 # confirmed sentences, confirmed spans: the retrieval corpus
     p.schema; p.settings; p.set_settings(k=5, budget=40); p.progress(); p.export(fmt)
     p.import_labels(corpus, add_types=False)   # annotated sentences -> confirmed labels (.imports)
@@ -26,7 +27,7 @@ each given exactly what it uses::
                   # replace: the entity types, saved at once, undone by p.labels.undo (.types)
     p.labels      # add_span / remove_span / set_label / suggest / accept_suggestions /
                   # reject_suggestion / confirm / skip / apply_to_identical / undo /
-                  # spans(id) / state(id) / states() / history()            (.labels)
+                  # spans(id) / state(id) / states() / history() / revision(id) (.labels)
     p.selections  # record / enqueue / clear / table / get / queue / current /
                   # set_current / next_id / previous_id                     (.selections)
     p.records     # save_predictions / predictions / prediction / log_ledger / ledger /
@@ -50,9 +51,9 @@ from pathlib import Path
 
 from ..data.corpus import Corpus
 from ..data.schema import Schema
-from ..data.sentence import Sentence
+from ..data.sentence import Sentence, Span
 from ..errors import EmptyPoolError, ProjectError, SchemaError
-from .db import FORMAT_VERSION, SUFFIX, Database, dumps
+from .db import FORMAT_VERSION, SUFFIX, Database, dumps, migrate
 from .db import build as _build
 from .labels import Labels
 from .records import Records
@@ -73,6 +74,7 @@ class Project:
             raise ProjectError("use Project.open(path) or Project.create(...)")
         self.path = Path(path)
         self._db = Database(self.path)
+        migrate(self._db.conn())
         self._secrets = Secrets()
         self._sentences = SentenceStore(self._db, self.path)
         meta = dict(self._db.conn().execute("SELECT key, value FROM meta"))
@@ -217,6 +219,13 @@ class Project:
         # Every sentence here was confirmed by a person, with or without entities.
         text, warnings = dumps_corpus(self.annotated(), fmt, statuses=("confirmed",), annotated=True)
         return text.encode("utf-8"), warnings
+
+    def gold_spans(self, sentence_id: str, role: str = "pool") -> list[Span]:
+        """One sentence's gold spans (from the file it came from), by position."""
+        rows = self._db.conn().execute(
+            "SELECT start, end, label, text FROM gold_spans WHERE role = ? AND sentence_id = ? ORDER BY start, end",
+            (role, sentence_id))
+        return [Span(a, b, label, text, "gold") for a, b, label, text in rows]
 
     def has_gold(self, role: str = "pool") -> bool:
         """Whether the file gave gold spans for ``role`` (``"pool"`` / ``"target"``)."""

@@ -54,10 +54,18 @@ CREATE TABLE sentence_state (
     sentence_id TEXT PRIMARY KEY,
     state TEXT NOT NULL CHECK (state IN ('confirmed', 'skipped')),
     updated_at REAL NOT NULL);
+-- Who did each labeling action, from which browser session, and (for a
+-- confirm or skip) the seconds spent on the sentence, as Label Studio's lead_time.
 CREATE TABLE history (
     seq INTEGER PRIMARY KEY, action TEXT NOT NULL, sentence_id TEXT,
     ops TEXT NOT NULL, summary TEXT NOT NULL DEFAULT '{}',
-    created_at REAL NOT NULL, undone INTEGER NOT NULL DEFAULT 0);
+    created_at REAL NOT NULL, undone INTEGER NOT NULL DEFAULT 0,
+    annotator TEXT, session TEXT, lead_time REAL);
+-- A sentence's revision: bumped by every change to its spans or state
+-- (undo included), so a session can tell its view of the sentence is stale.
+CREATE TABLE revisions (
+    sentence_id TEXT PRIMARY KEY, rev INTEGER NOT NULL,
+    annotator TEXT, session TEXT, updated_at REAL NOT NULL);
 CREATE TABLE selections (
     seq INTEGER PRIMARY KEY, sentence_id TEXT NOT NULL UNIQUE,
     stage TEXT NOT NULL, score REAL, reason TEXT NOT NULL DEFAULT '{}',
@@ -82,6 +90,37 @@ CREATE TABLE projection (
     pos INTEGER PRIMARY KEY, sentence_id TEXT NOT NULL,
     x REAL NOT NULL, y REAL NOT NULL);
 """
+
+
+# Added to files written before these columns and tables existed (additive only:
+# every older row keeps its meaning; who made it is unknown, so NULL).
+MIGRATIONS = (
+    ("history", "annotator", "ALTER TABLE history ADD COLUMN annotator TEXT"),
+    ("history", "session", "ALTER TABLE history ADD COLUMN session TEXT"),
+    ("history", "lead_time", "ALTER TABLE history ADD COLUMN lead_time REAL"),
+    ("revisions", None, "CREATE TABLE revisions (sentence_id TEXT PRIMARY KEY, rev INTEGER NOT NULL,"
+                        " annotator TEXT, session TEXT, updated_at REAL NOT NULL)"),
+)
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring an older project file up to the current tables (idempotent)."""
+    def missing(table: str, column: str | None) -> bool:
+        cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+        return not cols if column is None else bool(cols) and column not in cols
+
+    todo = [sql for table, column, sql in MIGRATIONS if missing(table, column)]
+    if not todo:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, column, sql in MIGRATIONS:
+            if missing(table, column):  # again, under the write lock: another process may have done it
+                conn.execute(sql)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def dumps(obj) -> str:
@@ -135,7 +174,7 @@ class Database:
     @staticmethod
     def next_counter(conn: sqlite3.Connection, name: str) -> int:
         """Take the next value of the counter ``name`` kept in ``meta``
-        (``next_span_id``, ``next_prediction_run``, ``next_selection_run``),
+        (``next_span_id``, ``next_prediction_run``, ``next_selection_run``, ``next_revision``),
         inside the caller's write transaction. Values are never reused, so
         history rows can name them and undo can restore them."""
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (name,)).fetchone()

@@ -19,6 +19,16 @@ Rules (where the method is silent, these are our choices):
 * :meth:`Labels.apply_to_identical` adds *suggested* spans to
   unconfirmed pool sentences only; confirmed sentences are never changed
   behind the person's back, and no existing span is overwritten.
+
+Several people (or tabs) may label one project at once. Every action can
+name its :class:`Actor` (annotator and browser session), recorded in its
+history row with the time and, for confirm and skip, the seconds spent on
+the sentence (``lead_time``). Every change bumps the sentence's revision
+(:meth:`Labels.revision`); an action given ``expect_rev`` is refused
+with :class:`StaleError` when the sentence moved on since that revision, so
+nobody's action lands on a view of the sentence that is no longer true.
+``undo(actor=...)`` undoes that annotator's own newest action only, and
+refuses when someone else has changed the sentence since.
 """
 
 from __future__ import annotations
@@ -26,7 +36,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..errors import ProjectError
@@ -37,6 +48,25 @@ COLS = ("id", "sentence_id", "start", "end", "label", "text", "status", "created
 
 class SpanError(ProjectError, ValueError):
     """A labeling action that cannot be done (bad offsets, overlap, unknown label)."""
+
+
+STALE_MESSAGE = "this sentence changed in another tab — reloaded"
+
+
+class StaleError(SpanError):
+    """The sentence changed (in another session) since the revision the action was made on."""
+
+    def __init__(self, sentence_id: str, expected: int, actual: int):
+        super().__init__(STALE_MESSAGE)
+        self.sentence_id, self.expected, self.actual = sentence_id, expected, actual
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: an annotator's name and the session (browser tab) acting for them."""
+
+    annotator: str
+    session: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,14 +182,60 @@ class Labels:
         back too: the entity-type edits of :mod:`.types`)."""
         self._record(conn, action, sentence_id, ops, summary)
 
-    def _record(self, conn, action: str, sentence_id: str | None, ops: list, summary: dict) -> None:
+    @staticmethod
+    def _touched(ops: list) -> list[str]:
+        """The sentences whose spans or state the ops change (entity-type
+        edits change spans through the same ops; their schema, gold and
+        prediction ops belong to no sentence's revision)."""
+        sids = [op[1] if op[0] == "state" else op[1]["sentence_id"] for op in ops if op[0] in ("state", "ins", "del", "upd")]
+        return list(dict.fromkeys(sids))
+
+    @staticmethod
+    def _rev_in(conn, sentence_id: str) -> int:
+        row = conn.execute("SELECT rev FROM revisions WHERE sentence_id = ?", (sentence_id,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def revision(self, sentence_id: str) -> int:
+        """The sentence's revision: 0 until its spans or state first change,
+        then a number that grows with every change (undo included)."""
+        return self._rev_in(self._db.conn(), sentence_id)
+
+    def last_change(self, sentence_id: str) -> dict | None:
+        """Who last changed the sentence: ``{rev, annotator, session, updated_at}``, or None."""
+        row = self._db.conn().execute(
+            "SELECT rev, annotator, session, updated_at FROM revisions WHERE sentence_id = ?", (sentence_id,)).fetchone()
+        return None if row is None else dict(zip(("rev", "annotator", "session", "updated_at"), row))
+
+    def _bump(self, conn, sentence_ids: Iterable[str], actor: Actor | None) -> None:
+        rev = self._db.next_counter(conn, "next_revision")
+        who = (actor.annotator, actor.session) if actor else (None, None)
+        conn.executemany("INSERT OR REPLACE INTO revisions VALUES (?, ?, ?, ?, ?)",
+                         [(sid, rev, *who, time.time()) for sid in sentence_ids])
+
+    @contextmanager
+    def _tx(self, sentence_id: str | None = None, expect_rev: int | None = None) -> Iterator:
+        """A write transaction; with ``expect_rev``, refused (nothing done) if
+        the sentence is no longer at that revision."""
+        with self._db.tx() as conn:
+            if expect_rev is not None and sentence_id is not None:
+                actual = self._rev_in(conn, sentence_id)
+                if actual != int(expect_rev):
+                    raise StaleError(sentence_id, int(expect_rev), actual)
+            yield conn
+
+    def _record(self, conn, action: str, sentence_id: str | None, ops: list, summary: dict,
+                actor: Actor | None = None, lead_time: float | None = None) -> None:
         for op in ops:
             self._do(conn, op)
         if ops:
             conn.execute(
-                "INSERT INTO history (action, sentence_id, ops, summary, created_at) VALUES (?, ?, ?, ?, ?)",
-                (action, sentence_id, json.dumps(ops, ensure_ascii=False), json.dumps(summary, ensure_ascii=False), time.time()),
+                "INSERT INTO history (action, sentence_id, ops, summary, created_at, annotator, session, lead_time)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (action, sentence_id, json.dumps(ops, ensure_ascii=False), json.dumps(summary, ensure_ascii=False),
+                 time.time(), actor.annotator if actor else None, actor.session if actor else None,
+                 None if lead_time is None else float(lead_time)),
             )
+            self._bump(conn, self._touched(ops), actor)
 
     def _new_row(self, conn, sentence_id: str, start: int, end: int, label: str, text: str, status: str) -> dict:
         # Ids come from a counter in meta, never reused, so the history row knows them
@@ -183,16 +259,19 @@ class Labels:
             raise SpanError(f"span [{start}, {end}) {piece!r} starts or ends with whitespace")
 
     # -- actions -------------------------------------------------------------
-    def add_span(self, sentence_id: str, start: int, end: int, label: str, *, text: str | None = None) -> Span:
+    def add_span(self, sentence_id: str, start: int, end: int, label: str, *, text: str | None = None,
+                 actor: Actor | None = None, expect_rev: int | None = None) -> Span:
         """Label ``text[start:end]`` (code points) as ``label``, confirmed.
 
         ``text``, if given, must equal the sentence's text there. Suggested
         spans it overlaps are replaced; an overlapping confirmed span raises
         :class:`SpanError`. Adding a span that already exists is a no-op.
+        ``actor`` is recorded; with ``expect_rev``, a sentence changed since
+        that revision raises :class:`StaleError` (so do the other actions).
         """
         sent_text = self._sentences.text(sentence_id)
         self._check(sent_text, start, end, label, text)
-        with self._db.tx() as conn:
+        with self._tx(sentence_id, expect_rev) as conn:
             rows = self._span_rows(conn, sentence_id)
             clash = [r for r in rows if _overlaps(r, start, end)]
             same = [r for r in clash if r["status"] == "confirmed" and (r["start"], r["end"], r["label"]) == (start, end, label)]
@@ -205,7 +284,7 @@ class Labels:
             ops = [["del", r] for r in clash]
             row = self._new_row(conn, sentence_id, start, end, label, sent_text[start:end], "confirmed")
             ops.append(["ins", row])
-            self._record(conn, "add_span", sentence_id, ops, {"span": [start, end, label], "replaced": len(clash)})
+            self._record(conn, "add_span", sentence_id, ops, {"span": [start, end, label], "replaced": len(clash)}, actor)
         return _row_span(row)
 
     def _find(self, conn, sentence_id: str, start: int, end: int, status: str | None = None) -> dict:
@@ -215,49 +294,55 @@ class Labels:
         what = f"{status} span" if status else "span"
         raise SpanError(f"sentence {sentence_id!r} has no {what} at [{start}, {end})")
 
-    def remove_span(self, sentence_id: str, start: int, end: int) -> Span:
+    def remove_span(self, sentence_id: str, start: int, end: int, *, actor: Actor | None = None,
+                    expect_rev: int | None = None) -> Span:
         """Delete the span (suggested or confirmed) at exactly ``[start, end)``."""
-        with self._db.tx() as conn:
+        with self._tx(sentence_id, expect_rev) as conn:
             row = self._find(conn, sentence_id, start, end)
-            self._record(conn, "remove_span", sentence_id, [["del", row]], {"span": [start, end, row["label"]]})
+            self._record(conn, "remove_span", sentence_id, [["del", row]], {"span": [start, end, row["label"]]}, actor)
         return _row_span(row)
 
-    def set_label(self, sentence_id: str, start: int, end: int, label: str) -> Span:
+    def set_label(self, sentence_id: str, start: int, end: int, label: str, *, actor: Actor | None = None,
+                  expect_rev: int | None = None) -> Span:
         """Change a span's type; the span becomes confirmed (the person chose it)."""
         if label not in self._schema():
             raise SpanError(f"label {label!r} is not in the schema ({', '.join(self._schema().names)})")
-        with self._db.tx() as conn:
+        with self._tx(sentence_id, expect_rev) as conn:
             row = self._find(conn, sentence_id, start, end)
             after = dict(row, label=label, status="confirmed")
-            self._record(conn, "set_label", sentence_id, [["upd", row, after]], {"span": [start, end, label]})
+            self._record(conn, "set_label", sentence_id, [["upd", row, after]], {"span": [start, end, label]}, actor)
         return _row_span(after)
 
-    def accept_suggestions(self, sentence_id: str, spans: Iterable[tuple[int, int]] | None = None) -> int:
+    def accept_suggestions(self, sentence_id: str, spans: Iterable[tuple[int, int]] | None = None, *,
+                           actor: Actor | None = None, expect_rev: int | None = None) -> int:
         """Confirm the sentence's suggestions (all, or those at these
         ``(start, end)``); returns how many were confirmed."""
         wanted = None if spans is None else {tuple(s[:2]) for s in spans}
-        with self._db.tx() as conn:
+        with self._tx(sentence_id, expect_rev) as conn:
             rows = [r for r in self._span_rows(conn, sentence_id) if r["status"] == "suggested"]
             rows = [r for r in rows if wanted is None or (r["start"], r["end"]) in wanted]
             ops = [["upd", r, dict(r, status="confirmed")] for r in rows]
-            self._record(conn, "accept_suggestions", sentence_id, ops, {"accepted": len(rows)})
+            self._record(conn, "accept_suggestions", sentence_id, ops, {"accepted": len(rows)}, actor)
         return len(rows)
 
-    def reject_suggestion(self, sentence_id: str, start: int, end: int) -> Span:
+    def reject_suggestion(self, sentence_id: str, start: int, end: int, *, actor: Actor | None = None,
+                          expect_rev: int | None = None) -> Span:
         """Delete the suggestion at ``[start, end)``."""
-        with self._db.tx() as conn:
+        with self._tx(sentence_id, expect_rev) as conn:
             row = self._find(conn, sentence_id, start, end, "suggested")
-            self._record(conn, "reject_suggestion", sentence_id, [["del", row]], {"span": [start, end, row["label"]]})
+            self._record(conn, "reject_suggestion", sentence_id, [["del", row]], {"span": [start, end, row["label"]]},
+                         actor)
         return _row_span(row)
 
-    def suggest(self, sentence_id: str, spans: Iterable[Span | tuple[int, int, str]]) -> list[Span]:
+    def suggest(self, sentence_id: str, spans: Iterable[Span | tuple[int, int, str]], *,
+                actor: Actor | None = None, expect_rev: int | None = None) -> list[Span]:
         """Replace the sentence's pending suggestions with ``spans`` (from a
         predictor). Spans with labels outside the schema, whitespace edges, or
         overlapping a confirmed span or an earlier-kept suggestion (longest
         first) are left out. Returns the suggestions stored."""
         text = self._sentences.text(sentence_id)
         cands = [(s.start, s.end, s.label) if isinstance(s, Span) else tuple(s[:3]) for s in spans]
-        with self._db.tx() as conn:
+        with self._tx(sentence_id, expect_rev) as conn:
             rows = self._span_rows(conn, sentence_id)
             ops = [["del", r] for r in rows if r["status"] == "suggested"]
             taken = [r for r in rows if r["status"] == "confirmed"]
@@ -272,32 +357,38 @@ class Labels:
                 taken.append(row)
                 ops.append(["ins", row])
             kept = [_row_span(op[1]) for op in ops if op[0] == "ins"]
-            self._record(conn, "suggest", sentence_id, ops, {"suggested": len(kept)})
+            self._record(conn, "suggest", sentence_id, ops, {"suggested": len(kept)}, actor)
         return sorted(kept, key=lambda s: (s.start, s.end))
 
-    def confirm(self, sentence_id: str) -> int:
+    def confirm(self, sentence_id: str, *, actor: Actor | None = None, expect_rev: int | None = None,
+                lead_time: float | None = None) -> int:
         """Mark the sentence annotated (even with no spans); pending
-        suggestions on it are rejected. Returns its number of confirmed spans."""
+        suggestions on it are rejected. Returns its number of confirmed spans.
+        ``lead_time``: the seconds the person spent on it, recorded with the
+        action; so are the spans confirmed (their answer, as it was then)."""
         self._sentences.text(sentence_id)
-        with self._db.tx() as conn:
+        with self._tx(sentence_id, expect_rev) as conn:
             rows = self._span_rows(conn, sentence_id)
             before = self._state_in(conn, sentence_id)
             ops = [["del", r] for r in rows if r["status"] == "suggested"]
             if before != "confirmed":
                 ops.append(["state", sentence_id, before, "confirmed"])
-            n = sum(r["status"] == "confirmed" for r in rows)
-            self._record(conn, "confirm", sentence_id, ops, {"spans": n, "rejected": len(ops) - (before != "confirmed")})
-        return n
+            kept = [[r["start"], r["end"], r["label"]] for r in rows if r["status"] == "confirmed"]
+            self._record(conn, "confirm", sentence_id, ops,
+                         {"spans": len(kept), "rejected": len(ops) - (before != "confirmed"), "answer": kept},
+                         actor, lead_time)
+        return len(kept)
 
-    def skip(self, sentence_id: str) -> bool:
+    def skip(self, sentence_id: str, *, actor: Actor | None = None, expect_rev: int | None = None,
+             lead_time: float | None = None) -> bool:
         """Put the sentence aside (it goes to the end of the queue). A
         confirmed sentence stays confirmed; returns whether anything changed."""
         self._sentences.text(sentence_id)
-        with self._db.tx() as conn:
+        with self._tx(sentence_id, expect_rev) as conn:
             before = self._state_in(conn, sentence_id)
             if before is not None:
                 return False
-            self._record(conn, "skip", sentence_id, [["state", sentence_id, None, "skipped"]], {})
+            self._record(conn, "skip", sentence_id, [["state", sentence_id, None, "skipped"]], {}, actor, lead_time)
         return True
 
     @staticmethod
@@ -305,7 +396,7 @@ class Labels:
         row = conn.execute("SELECT state FROM sentence_state WHERE sentence_id = ?", (sentence_id,)).fetchone()
         return row[0] if row else None
 
-    def apply_to_identical(self, text: str, label: str) -> int:
+    def apply_to_identical(self, text: str, label: str, *, actor: Actor | None = None) -> int:
         """Suggest ``label`` for every whole-word occurrence of ``text`` in
         unconfirmed pool sentences that overlaps no existing span. Returns
         the number of suggestions added (undone together)."""
@@ -334,30 +425,66 @@ class Labels:
                     row = self._new_row(conn, sid, m.start(), m.end(), label, text, "suggested")
                     rows.append(row)
                     ops.append(["ins", row])
-            self._record(conn, "apply_to_identical", None, ops, {"text": text, "label": label, "added": len(ops)})
+            self._record(conn, "apply_to_identical", None, ops, {"text": text, "label": label, "added": len(ops)},
+                         actor)
         return len(ops)
 
-    def undo(self) -> Undone | None:
-        """Revert the newest labeling action not yet undone; None if there is none."""
+    def undo(self, *, actor: Actor | None = None) -> Undone | None:
+        """Revert the newest labeling action not yet undone; None if there is none.
+
+        With ``actor``: that annotator's own newest action (nobody else's).
+        It is refused (:class:`SpanError`) if someone else has changed one
+        of its sentences since, because undoing it would overwrite their work.
+        """
         with self._db.tx() as conn:
-            row = conn.execute(
-                "SELECT seq, action, sentence_id, ops, summary FROM history WHERE undone = 0 ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
+            sql = "SELECT seq, action, sentence_id, ops, summary FROM history WHERE undone = 0"
+            args: tuple = ()
+            if actor is not None:
+                sql, args = sql + " AND annotator = ?", (actor.annotator,)
+            row = conn.execute(sql + " ORDER BY seq DESC LIMIT 1", args).fetchone()
             if row is None:
                 return None
             seq, action, sid, ops, summary = row
-            for op in reversed(json.loads(ops)):
+            ops = json.loads(ops)
+            if actor is not None:
+                touched = set(self._touched(ops))
+                later = conn.execute(
+                    "SELECT annotator, sentence_id, ops FROM history WHERE seq > ? AND undone = 0"
+                    " AND (annotator IS NULL OR annotator != ?) ORDER BY seq", (seq, actor.annotator))
+                for who, other_sid, other_ops in later:
+                    hit = {other_sid} if other_sid is not None else set(self._touched(json.loads(other_ops)))
+                    if hit & touched:
+                        raise SpanError(f"your last action ({action.replace('_', ' ')} on {sorted(hit & touched)[0]}) "
+                                        f"was followed by {who or 'someone'}'s change to that sentence; "
+                                        "undoing it would overwrite theirs")
+            for op in reversed(ops):
                 self._do(conn, self._inverse(op))
             conn.execute("UPDATE history SET undone = 1 WHERE seq = ?", (seq,))
+            self._bump(conn, self._touched(ops), actor)
         return Undone(action, sid, json.loads(summary))
 
-    def history(self, limit: int = 50) -> list[dict]:
-        """The newest actions first: ``{seq, action, sentence_id, summary, created_at, undone}``."""
-        cur = self._db.conn().execute(
-            "SELECT seq, action, sentence_id, summary, created_at, undone FROM history ORDER BY seq DESC LIMIT ?", (limit,)
-        )
-        return [dict(seq=s, action=a, sentence_id=i, summary=json.loads(m), created_at=t, undone=bool(u))
-                for s, a, i, m, t, u in cur]
+    HISTORY_COLS = ("seq", "action", "sentence_id", "summary", "created_at", "undone", "annotator", "session", "lead_time")
+
+    def history(self, limit: int | None = 50, *, action: str | None = None, annotator: str | None = None) -> list[dict]:
+        """The newest actions first (all if ``limit`` is None), optionally of
+        one kind or one annotator: ``{seq, action, sentence_id, summary,
+        created_at, undone, annotator, session, lead_time}``."""
+        where, args = [], []
+        if action is not None:
+            where.append("action = ?")
+            args.append(action)
+        if annotator is not None:
+            where.append("annotator = ?")
+            args.append(annotator)
+        sql = f"SELECT {', '.join(self.HISTORY_COLS)} FROM history"
+        sql += f" WHERE {' AND '.join(where)}" if where else ""
+        sql += " ORDER BY seq DESC" + ("" if limit is None else f" LIMIT {int(limit)}")
+        out = []
+        for row in self._db.conn().execute(sql, args):
+            rec = dict(zip(self.HISTORY_COLS, row))
+            rec["summary"], rec["undone"] = json.loads(rec["summary"]), bool(rec["undone"])
+            out.append(rec)
+        return out
 
     def last_action(self) -> dict | None:
         """The action :meth:`undo` would revert next (as in :meth:`history`), or None."""
