@@ -1,20 +1,27 @@
-"""Label: the queue in stage order, one sentence at a time, saved on every click.
+"""Label: the queue in stage order, one sentence at a time, in an annotator
+that runs in the browser.
 
-Select words (the pills), then a type (or its number key 1–9); N confirms
-and moves on to the next, S skips, P goes back, U undoes, G asks the predictor
-for suggestions, A accepts them. The panel is a fragment, so a click reruns only the panel.
+Click or drag over words (shift-click extends), then a type's key or chip;
+Backspace removes a span; N confirms and opens the next, S skips, P goes
+back, U undoes your own last action, G asks the predictor for suggestions,
+A accepts them, Esc clears the selection. A selection never reaches the
+server; each action does, as one event, saved before the panel redraws.
 """
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from allabel_core.dashboard import state
+from allabel_core.dashboard.annotator import action, annotator
 from allabel_core.dashboard.schema_editor import schema_editor
 from allabel_core.errors import AllabelError
 from allabel_core.predictors.registry import describe_predictor
+from allabel_core.project.annotate import apply_event
 from allabel_core.project.predict import suggest_for
-from allabel_core.views.markup import chip_html, sentence_html, span_from_tokens, span_html
+from allabel_core.views.annotator import annotator_props, annotator_scores, gold_check
 
 project = state.require_project()
 st.title("Label")
@@ -27,6 +34,8 @@ if st.session_state["defining_types"]:
         st.session_state["defining_types"] = False
         st.rerun()
     st.stop()
+who = state.require_annotator()
+KEY = "label_annotator"
 
 
 def go(sentence_id: str | None) -> None:
@@ -34,73 +43,57 @@ def go(sentence_id: str | None) -> None:
     project.selections.set_current(sentence_id)
 
 
-def say(kind: str, text: str) -> None:
-    st.session_state["label_message"] = (kind, text)
-
-
-def act(fn, *args, done: str | None = None):
-    """Run one labeling action; a refused action becomes a message, not a crash."""
-    try:
-        result = fn(*args)
-    except AllabelError as exc:
-        say("error", str(exc))
-        return None
-    if done:
-        say("success", done)
-    return result
-
-
-def add(sid: str, label: str) -> None:
-    key = f"label_words_{sid}"
-    span = span_from_tokens(project.sentence(sid), st.session_state.get(key) or [])
-    if span is None:
-        say("warning", "Select one or more words first, then the type.")
-    elif act(project.labels.add_span, sid, span[0], span[1], label) is not None:
-        st.session_state[key] = []
-
-
-def confirm_next(sid: str) -> None:
-    if act(project.labels.confirm, sid) is not None:
-        go(project.selections.next_id(sid))
-
-
-def skip(sid: str) -> None:
-    act(project.labels.skip, sid)
-    go(project.selections.next_id(sid))
-
-
-def undo() -> None:
-    undone = act(project.labels.undo)
-    if undone is None:
-        say("warning", "Nothing to undo.")
-        return
-    if undone.sentence_id:
-        go(undone.sentence_id)
-    say("success", f"Undid {undone.action.replace('_', ' ')}.")
-
-
-def apply_identical(text: str, label: str) -> None:
-    n = act(project.labels.apply_to_identical, text, label)
-    if n is not None:
-        say("success", f"Suggested {label} for {n} more mention(s) of “{text}” in unconfirmed sentences.")
-
-
-def suggest(sid: str) -> None:
-    settings = project.settings
-    try:
-        predictor = state.get_predictor(project)
-        pred = suggest_for(project, sid, predictor, state.get_embedder())
-    except AllabelError as exc:
-        say("error", str(exc))
-        return
+def suggest(sid: str) -> tuple[str, str]:
+    predictor = state.get_predictor(project)
+    pred = suggest_for(project, sid, predictor, state.get_embedder())
+    name = describe_predictor(project.settings)
     if pred.error:
-        say("error", f"{describe_predictor(settings)} failed: {pred.error}")
-    elif not pred.succeeded:
-        say("warning", f"{describe_predictor(settings)} gave an answer that is {pred.outcome}; "
-                       "no suggestion was made, ask again (G) or label it yourself.")
-    else:
-        say("success", f"{len(pred.spans)} suggestion(s) from {describe_predictor(settings)}; "
+        raise AllabelError(f"{name} failed: {pred.error}")
+    if not pred.succeeded:
+        return "warning", (f"{name} gave an answer that is {pred.outcome}; no suggestion was made, "
+                           "ask again (G) or label it yourself.")
+    return "success", (f"{len(pred.spans)} suggestion(s) from {name}; "
                        f"{len(project.annotated())} confirmed sentence(s) as demonstrations.")
+
+
+def on_action() -> None:
+    event = action(KEY)
+    if event is None:
+        return
+    opened = st.session_state["label_opened"]
+    lead = time.time() - opened[1] if opened and opened[0] == event.get("sid") else None
+    out = apply_event(project, event, state.actor(), lead_time=lead, suggest=suggest)
+    st.session_state["label_ack"] = event.get("id") if isinstance(event.get("id"), int) else 0
+    st.session_state["label_notice"] = out.notice
+    if out.confirmed:
+        st.session_state["label_checked"] = out.confirmed
+    if out.goto:
+        go(out.goto)
+
+
+def gold_panel(sid: str | None) -> dict | None:
+    """The check against gold of the sentence just confirmed, for the annotator to draw."""
+    if not sid or not st.session_state.get("label_check_gold"):
+        return None
+    mine = next((r for r in project.labels.history(None, action="confirm", annotator=who) if r["sentence_id"] == sid
+                 and not r["undone"]), None)
+    if mine is None:
+        return None
+    check = gold_check((tuple(a) for a in mine["summary"].get("answer", [])),
+                       ((g.start, g.end, g.label) for g in project.gold_spans(sid)))
+    data = check.as_data(project.sentence(sid).text)
+    score = scores().get(who)
+    data["title"] = f"Your answer for {sid}, against gold (strict: same words, same type):"
+    if score:
+        p, r = score["precision"], score["recall"]
+        data["summary"] = (f"{who}, over {score['sentences']} checked sentence(s): precision "
+                           f"{'—' if p is None else f'{p:.2f}'}, recall {'—' if r is None else f'{r:.2f}'}.")
+    return data
+
+
+def scores() -> dict:
+    return annotator_scores(project.labels.history(None, action="confirm"),
+                            lambda sid: [(g.start, g.end, g.label) for g in project.gold_spans(sid)])
 
 
 @st.fragment
@@ -108,57 +101,57 @@ def panel() -> None:
     prog = project.progress()
     st.progress(min(1.0, prog["confirmed"] / max(1, prog["budget"])),
                 text=f"{prog['confirmed']} of {prog['budget']} confirmed · {prog['pending']} in the queue")
-    message = st.session_state["label_message"]
-    if message:
-        getattr(st, message[0])(message[1])
-        st.session_state["label_message"] = None
     sid = st.session_state["current_id"] or project.selections.current() or project.selections.next_id()
     if sid is not None and sid not in project.pool_ids():
         sid = project.selections.next_id()
     st.session_state["current_id"] = sid
     if sid is None:
         st.info("The queue is empty: run the selection stages on the Map page, or queue sentences there.")
-        st.button("Undo", key="label_undo", on_click=undo, shortcut="U")
         return
+    if not project.schema.types:
+        st.info("This project has no entity types yet: add them in Settings first.")
+        return
+    if (st.session_state["label_opened"] or (None,))[0] != sid:
+        st.session_state["label_opened"] = (sid, time.time())
 
-    sentence, state, picked = project.sentence(sid), project.labels.state(sid), project.selections.get(sid)
-    why = f"picked by {picked['stage']}" if picked else "not in the queue"
-    st.caption(f"Sentence `{sid}` · {why} · {state or 'not confirmed yet'}")
-    st.markdown(sentence_html(sentence, project.schema), unsafe_allow_html=True)
-    st.pills("Words (select, then a type)", list(range(len(sentence.tokens))), selection_mode="multi",
-             format_func=lambda i: sentence.tokens[i].text, key=f"label_words_{sid}")
-    types = project.schema.types
-    for col, (i, t) in zip(st.columns(len(types)), enumerate(types)):
-        col.button(t.name, key=f"label_type_{t.name}", on_click=add, args=(sid, t.name), help=t.description or None,
-                   shortcut=str(i + 1) if i < 9 else None, width="stretch")
-    st.markdown(" ".join(chip_html(t.name, t.color, i + 1 if i < 9 else None) for i, t in enumerate(types)),
-                unsafe_allow_html=True)
+    picked, status = project.selections.get(sid), project.labels.state(sid)
+    caption = f"{who} · sentence {sid} · " + (f"picked by {picked['stage']}" if picked else "not in the queue")
+    props = annotator_props(
+        project.sentence(sid), project.schema, rev=project.labels.revision(sid), state=status,
+        ack=st.session_state["label_ack"], notice=st.session_state["label_notice"], caption=caption,
+        gold=gold_panel(st.session_state["label_checked"]),
+    )
+    # Where N / S and P lead, sent ahead so the browser can draw it at once.
+    for way, other in (("next", project.selections.next_id(sid)), ("previous", project.selections.previous_id(sid))):
+        if other and other != sid:
+            props[way] = annotator_props(project.sentence(other), project.schema, rev=project.labels.revision(other),
+                                         state=project.labels.state(other), caption=f"{who} · sentence {other}")
+    annotator(props, key=KEY, on_action=on_action)
 
-    for sp in sentence.spans:
-        c = st.columns([5, 1, 1, 2])
-        c[0].markdown(span_html(sp, project.schema), unsafe_allow_html=True)
-        tag = f"{sid}_{sp.start}_{sp.end}"
-        if sp.status == "suggested":
-            c[1].button("Accept", key=f"label_accept_{tag}", on_click=act,
-                        args=(project.labels.accept_suggestions, sid, [(sp.start, sp.end)]))
-            c[2].button("Reject", key=f"label_reject_{tag}", on_click=act,
-                        args=(project.labels.reject_suggestion, sid, sp.start, sp.end))
-        else:
-            c[1].button("Remove", key=f"label_remove_{tag}", on_click=act, args=(project.labels.remove_span, sid, sp.start, sp.end))
-        c[3].button("Apply to identical", key=f"label_identical_{tag}", on_click=apply_identical,
-                    args=(sp.text, sp.label), width="stretch",
-                    help="Suggest this type for every identical mention in sentences not confirmed yet")
+    if project.has_gold():
+        st.toggle("Check against gold after confirming", key="label_check_gold",
+                  help="After each confirm, show the spans you missed, added or mis-typed against the "
+                       "project's gold labels, and your running precision and recall")
+        if st.session_state.get("label_check_gold"):
+            with st.expander("Scores against gold, per annotator"):
+                table = [{"annotator": name, "sentences": s["sentences"], "precision": s["precision"],
+                          "recall": s["recall"]} for name, s in scores().items()]
+                st.dataframe(table, hide_index=True, width="stretch") if table else st.caption("No sentence checked yet.")
 
-    c = st.columns([2, 1, 1, 1, 1, 1])
-    # A letter, not (Ctrl+)Enter: in the browser, Enter goes to the word pill focused by a mouse selection.
-    c[0].button("Confirm & next", key="label_confirm", type="primary", on_click=confirm_next, args=(sid,),
-                shortcut="N", width="stretch")
-    c[1].button("Skip", key="label_skip", on_click=skip, args=(sid,), shortcut="S")
-    c[2].button("Previous", key="label_previous", on_click=lambda: go(project.selections.previous_id(sid) or sid), shortcut="P")
-    c[3].button("Undo", key="label_undo", on_click=undo, shortcut="U")
-    c[4].button("Suggest", key="label_suggest", on_click=suggest, args=(sid,), shortcut="G",
-                help=f"Ask the {describe_predictor(project.settings)}, with the confirmed sentences as demonstrations")
-    c[5].button("Accept all", key="label_accept_all", on_click=act, args=(project.labels.accept_suggestions, sid), shortcut="A")
+    accepted = project.labels.spans(sid, ("confirmed",))
+    if accepted:
+        with st.expander("Apply a span's type to every identical mention"):
+            i = st.selectbox("Span", range(len(accepted)), key="label_identical_pick",
+                             format_func=lambda k: f"{accepted[k].text} ({accepted[k].label})")
+            if st.button("Suggest it for every identical mention", key="label_identical",
+                         help="Adds suggested spans in sentences not confirmed yet; nothing is overwritten"):
+                sp = accepted[i]
+                try:
+                    n = project.labels.apply_to_identical(sp.text, sp.label, actor=state.actor())
+                except AllabelError as exc:
+                    st.error(str(exc))
+                else:
+                    st.success(f"Suggested {sp.label} for {n} more mention(s) of “{sp.text}” in unconfirmed sentences.")
 
 
 panel()

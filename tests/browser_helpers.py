@@ -213,3 +213,82 @@ def save_small_png(src: Path, dest: Path, max_bytes: int = 300_000) -> Path | No
         if dest.stat().st_size <= max_bytes or width < 500:
             return dest
         width = int(width * 0.85)
+
+
+# -- the span annotator (a components-v2 element, in a shadow root) -------------------
+ANNOTATOR = '[data-testid="allabel-annotator"]'
+_SHADOW = "document.querySelector('[data-testid=\"stBidiComponentIsolated\"]').shadowRoot"
+
+
+def queue_first(project, n: int) -> list[str]:
+    """Queue the first ``n`` pool sentences by hand (no stages needed)."""
+    ids = project.pool_ids()[:n]
+    project.selections.enqueue(ids)
+    return ids
+
+
+def open_label(page, server, project, *, annotator: str | None) -> None:
+    """Open ``project`` (the only one in the server's folder) on Home, go to
+    the Label page, and give the annotator's name if asked."""
+    page.goto(server.url)
+    page.get_by_text("Open a project").first.wait_for(timeout=120_000)
+    wait_idle(page)
+    if page.locator(".st-key-home_open button").count():
+        click_key(page, "home_open")
+    goto_page(page, "Label")
+    if annotator:
+        give_annotator_name(page, annotator)
+        wait_annotator(page)
+
+
+def give_annotator_name(page, name: str) -> None:
+    """Answer the Label page's "who is labeling?" if it asks."""
+    box = page.locator(".st-key-label_annotator_name input")
+    if box.count():
+        box.fill(name)
+        click_key(page, "label_annotator_start")
+
+
+def wait_annotator(page, timeout_ms: int = 60_000) -> None:
+    """Until the annotator has drawn a sentence and has nothing waiting for the server."""
+    page.locator(f"{ANNOTATOR}[data-state='ready']").wait_for(timeout=timeout_ms)
+    wait_annotator_settled(page, timeout_ms)
+
+
+def wait_annotator_settled(page, timeout_ms: int = 30_000) -> None:
+    """Until every action drawn in the annotator has been answered by the server."""
+    page.wait_for_function(
+        f"() => {{ const r = {_SHADOW}?.querySelector('{ANNOTATOR}');"
+        " return r && r.getAttribute('data-pending') === '0'; }", timeout=timeout_ms)
+
+
+def annotator_eval(page, fn: str):
+    """Evaluate ``fn(root)`` on the annotator's root element inside its shadow root."""
+    return page.evaluate(f"() => ({fn})({_SHADOW}.querySelector('{ANNOTATOR}'))")
+
+
+def annotator_token(page, i: int):
+    return page.locator(f"{ANNOTATOR} [data-token-index='{i}']")
+
+
+def annotator_attr(page, name: str) -> str | None:
+    return page.locator(ANNOTATOR).get_attribute(name)
+
+
+def bench_len(page, series: str) -> int:
+    return page.evaluate(f"() => window.__bench.{series}.length")
+
+
+def press_and_wait_next(page, key: str) -> None:
+    """Press a sentence key (N, S, P, U) and wait until the server has answered."""
+    page.keyboard.press(key)
+    wait_annotator_settled(page)
+
+
+def drag(page, first, last) -> None:
+    """Press the mouse on one element and release it on another (a drag)."""
+    a, b = first.bounding_box(), last.bounding_box()
+    page.mouse.move(a["x"] + 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] - 2, b["y"] + b["height"] / 2, steps=6)
+    page.mouse.up()

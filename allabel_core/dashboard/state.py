@@ -1,8 +1,9 @@
 """The dashboard's one place for session state and cached heavy resources.
 
-With :mod:`.schema_editor` (the entity-type editor the pages share), the
-only modules of the library that import Streamlit; nothing outside
-:mod:`allabel_core.dashboard` imports it. ``app.py`` and the pages import from here; nothing here computes what ``allabel_core`` could.
+With :mod:`.schema_editor` (the entity-type editor the pages share) and the
+annotator component (:mod:`.annotator`), the only modules of the library that
+import Streamlit; nothing outside :mod:`allabel_core.dashboard` imports it.
+``app.py`` and the pages import from here; nothing here computes what ``allabel_core`` could.
 Session keys are created in :func:`init_state`; ``st.session_state`` holds
 ids and small values only (the project path, the current sentence id, UI
 choices), never dataframes, indexes or clients.
@@ -11,6 +12,7 @@ choices), never dataframes, indexes or clients.
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -18,19 +20,24 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import streamlit as st
 
 from ..vectors.embed import Embedder
-from ..errors import ProjectError
+from ..errors import AllabelError, ProjectError
 from ..jobs import Job, JobRegistry
-from ..project import Project, find_project
+from ..project import Actor, Project, find_project
 from ..predictors.base import Predictor
 from ..predictors.registry import predictor_from_settings
 from ..vectors.layout import WARM_UP_STEPS, warm_up
+from ..views.annotator import check_annotator_name
 
 DEFAULTS = {
     "project_path": None,  # str path of the open project's SQLite file
     "current_id": None,  # sentence id open in the labeling panel
     "api_key": None,  # typed for this session only; never saved
     "inspect_id": None,  # sentence id the Predictions page shows (set from the map)
-    "label_message": None,  # (kind, text) shown once after a labeling action: "success" / "warning" / "error"
+    "annotator": None,  # the person labeling in this session (asked once, kept in the URL)
+    "label_notice": None,  # {kind, text, event}: what the annotator says about the last action, in place
+    "label_ack": 0,  # id of the annotator's last event handled by the server
+    "label_opened": None,  # (sentence id, time it was opened): for the lead time of a confirm or skip
+    "label_checked": None,  # sentence id last confirmed, for the check against gold
     "sample_offered": False,  # `make run` opens the sample project once per session
     "url_project_error": None,  # the ?project= name that names no project, shown once
     "schema_message": None,  # (kind, text) shown once after a change in the entity-type editor
@@ -42,9 +49,44 @@ DEFAULTS = {
 
 
 def init_state() -> None:
-    """Create every session key the pages use, once per session."""
+    """Create every session key the pages use, once per session, and keep
+    the annotator's name in the URL."""
     for key, value in DEFAULTS.items():
         st.session_state.setdefault(key, value)
+    st.session_state.setdefault("session_id", uuid.uuid4().hex)
+    if st.session_state["annotator"] is None and st.query_params.get("annotator"):
+        try:
+            st.session_state["annotator"] = check_annotator_name(st.query_params["annotator"])
+        except AllabelError:
+            pass
+    if st.session_state["annotator"] and st.query_params.get("annotator") != st.session_state["annotator"]:
+        st.query_params["annotator"] = st.session_state["annotator"]
+
+
+def actor() -> Actor:
+    """Who acts in this session: the annotator's name and this session's id."""
+    return Actor(st.session_state["annotator"] or "anonymous", st.session_state["session_id"])
+
+
+def require_annotator() -> str:
+    """The session's annotator name; asked once (then kept in the URL), else the page stops."""
+    name = st.session_state["annotator"]
+    if name:
+        return name
+    st.markdown("**Who is labeling?** Your name goes with every action you make (so undo is yours alone, "
+                "and a class can compare), and into this page's link.")
+    with st.form("label_annotator_form", border=False):
+        typed = st.text_input("Your name or initials", key="label_annotator_name", max_chars=40)
+        start = st.form_submit_button("Start labeling", key="label_annotator_start", type="primary")
+    if start:
+        try:
+            st.session_state["annotator"] = check_annotator_name(typed)
+        except AllabelError as exc:
+            st.error(str(exc))
+        else:
+            st.query_params["annotator"] = st.session_state["annotator"]
+            st.rerun()
+    st.stop()
 
 
 @st.cache_resource(show_spinner="Loading the embedding model…")

@@ -16,7 +16,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from allabel_core.data.corpus import Corpus
 from allabel_core.formats import read_corpus_bytes
-from allabel_core.project import Project, create_project
+from allabel_core.project import Actor, Project, create_project
 from allabel_core.data.sentence import Sentence, Span
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,10 +50,12 @@ def small(dirs) -> Path:
     return p.path
 
 
-def page(path: Path | None, script: str = "pages/2_Label.py") -> AppTest:
+def page(path: Path | None, script: str = "pages/2_Label.py", annotator: str | None = "tester") -> AppTest:
     at = AppTest.from_file(str(ROOT / script), default_timeout=60)
     if path is not None:
         at.session_state["project_path"] = str(path)
+    if annotator is not None:
+        at.session_state["annotator"] = annotator
     return at.run()
 
 
@@ -61,13 +63,20 @@ def stored(path: Path) -> Project:
     return Project.open(path)
 
 
-def words(at: AppTest, indices: list[int]) -> None:
-    sid = at.session_state["current_id"]
-    at.button_group(key=f"label_words_{sid}").set_value(indices)
+def props(at: AppTest) -> dict:
+    """What the Label page handed to the annotator component."""
+    (element,) = at.get("bidi_component")
+    return json.loads(element.proto.json)
 
 
-def sentence_markup(at: AppTest) -> str:
-    return next(m.value for m in at.markdown if "allabel-sentence" in m.value)
+def event(at: AppTest, kind: str, **fields) -> dict:
+    """An annotator event as the browser builds it from the props on screen."""
+    shown = props(at)
+    return {"id": shown["ack"] + 1, "sid": shown["sid"], "rev": shown["rev"], "kind": kind, **fields}
+
+
+def token(at: AppTest, word: str) -> int:
+    return next(t["i"] for t in props(at)["tokens"] if t["text"] == word)
 
 
 def test_home_creates_and_reopens_the_sample(dirs):
@@ -108,93 +117,144 @@ def test_home_upload_bad_file_creates_nothing_and_good_file_creates(dirs):
     assert p.name == "My upload" and p.gold()[0].spans[0].text == "LiCoO2" and p.schema.names == ["MAT"]
 
 
-def test_labeling_through_widgets_is_saved_at_once(small):
+def test_label_page_asks_the_annotator_once_and_keeps_the_name_in_the_url(small):
+    at = page(small, annotator=None)
+    assert not at.exception and not at.get("bidi_component")
+    at.button(key="label_annotator_start").click().run()  # nothing typed
+    assert any("type your name" in e.value for e in at.error)
+    at.text_input(key="label_annotator_name").set_value("  Ada L. ")
+    at.button(key="label_annotator_start").click().run()
+    assert at.session_state["annotator"] == "Ada L." and at.query_params["annotator"] == "Ada L."
+    shown = props(at)
+    assert shown["sid"] == "s1" and shown["text"] == TEXTS["s1"] and "Ada L." in shown["caption"]
+    assert [(t["name"], t["key"], t["description"]) for t in shown["types"]] == [
+        ("MAT", "1", "a material"), ("PRO", "2", "a property")]
+    # A new session with the name in its URL is not asked again.
+    at2 = AppTest.from_file(str(ROOT / "pages/2_Label.py"), default_timeout=60)
+    at2.session_state["project_path"] = str(small)
+    at2.query_params["annotator"] = "Ada L."
+    at2.run()
+    assert at2.session_state["annotator"] == "Ada L." and props(at2)["sid"] == "s1"
+
+
+def test_annotator_events_are_saved_at_once_and_navigate(small):
+    """The page's own handler, fed the events the browser sends (the browser test drives the real thing)."""
+    from allabel_core.project.annotate import apply_event
+
+    p = stored(small)
     at = page(small)
-    assert not at.exception
-    assert at.session_state["current_id"] == "s1"
-    assert at.button(key="label_type_MAT").proto.shortcut == "1"
-    assert at.button(key="label_type_PRO").proto.shortcut == "2"
-    shortcuts = {k: at.button(key=f"label_{k}").proto.shortcut for k in ("confirm", "skip", "previous", "undo")}
-    assert shortcuts == {"confirm": "n", "skip": "s", "previous": "p", "undo": "u"}  # stored lower-case
-    words(at, [0])  # "LiFePO4"
-    at.button(key="label_type_MAT").click().run()
-    assert stored(small).labels.spans("s1") == [Span(0, 7, "MAT", "LiFePO4", "confirmed")]
-    words(at, [3, 4])  # "high capacity"
-    at.button(key="label_type_PRO").click().run()
+    me = Actor("tester", "t")
+    shown = props(at)
+    i = token(at, "LiFePO4")
+    out = apply_event(p, event(at, "label", first=i, last=i, label="MAT"), me)
+    assert out.notice is None and stored(small).labels.spans("s1") == [Span(0, 7, "MAT", "LiFePO4", "confirmed")]
+    at.run()
+    assert props(at)["rev"] > shown["rev"] and props(at)["spans"][0]["status"] == "accepted"
+    out = apply_event(p, event(at, "label", first=token(at, "high"), last=token(at, "capacity"), label="PRO"), me)
     assert [s.text for s in stored(small).labels.spans("s1")] == ["LiFePO4", "high capacity"]
-    assert "allabel-confirmed" in sentence_markup(at)
 
-    at.button(key="label_confirm").click().run()
-    p = stored(small)
-    assert p.labels.state("s1") == "confirmed" and p.selections.current() == "s2"
-    assert at.session_state["current_id"] == "s2"
-
-    at.button(key="label_previous").click().run()
-    assert at.session_state["current_id"] == "s1"
-
-    at.button(key="label_undo").click().run()  # undoes the confirm
-    assert stored(small).labels.state("s1") is None and at.session_state["current_id"] == "s1"
-    at.button(key="label_undo").click().run()  # then the PRO span
-    assert [s.text for s in stored(small).labels.spans("s1")] == ["LiFePO4"]
-
-    at.button(key="label_skip").click().run()
-    assert stored(small).labels.state("s1") == "skipped" and at.session_state["current_id"] == "s2"
-
-
-def test_type_without_words_and_overlap_show_messages(small):
+    at.run()
+    out = apply_event(p, event(at, "confirm"), me, lead_time=4.5)
+    assert out.goto == "s2" and out.confirmed == "s1" and "Confirmed s1 with 2 spans" in out.notice["text"]
+    assert stored(small).labels.state("s1") == "confirmed"
+    assert stored(small).labels.history(1)[0]["lead_time"] == 4.5
+    p.selections.set_current("s2")
     at = page(small)
-    at.button(key="label_type_MAT").click().run()
-    assert any("Select one or more words" in w.value for w in at.warning)
-    words(at, [0, 1])
-    at.button(key="label_type_MAT").click().run()
-    words(at, [1])
-    at.button(key="label_type_PRO").click().run()
-    assert any("overlaps" in e.value for e in at.error)
+    assert props(at)["sid"] == "s2"
+    assert apply_event(p, event(at, "previous"), me).goto == "s1"
+    out = apply_event(p, event(at, "undo"), me)  # undoes the confirm of s1 and goes there
+    assert stored(small).labels.state("s1") is None and out.goto == "s1"
+    p.selections.set_current("s1")
+    at = page(small)
+    apply_event(p, event(at, "undo"), me)  # then the PRO span
+    assert [s.text for s in stored(small).labels.spans("s1")] == ["LiFePO4"]
+    at.run()
+    out = apply_event(p, event(at, "skip"), me)
+    assert stored(small).labels.state("s1") == "skipped" and out.goto == "s2"
+
+
+def test_refusals_are_said_in_place_and_change_nothing(small):
+    from allabel_core.project.annotate import apply_event
+
+    p = stored(small)
+    at = page(small)
+    me = Actor("tester", "t")
+    apply_event(p, event(at, "label", first=0, last=1, label="MAT"), me)
+    at.run()
+    out = apply_event(p, event(at, "label", first=1, last=2, label="PRO"), me)
+    assert out.notice["kind"] == "error" and "overlaps the accepted span" in out.notice["text"]
+    stale = event(at, "label", first=3, last=3, label="PRO")
+    at_ = TEXTS["s1"].index("capacity")
+    p.labels.add_span("s1", at_, at_ + 8, "PRO", actor=Actor("someone else", "x"))  # another tab, meanwhile
+    out = apply_event(p, stale, me)
+    assert out.notice == {"kind": "error", "text": "this sentence changed in another tab — reloaded", "event": stale["id"]}
+    assert [s.text for s in stored(small).labels.spans("s1")] == ["LiFePO4 cathodes", "capacity"]
+    # The notice reaches the annotator with the new revision, in the next props.
+    at.session_state["label_notice"] = out.notice
+    at.run()
+    assert props(at)["notice"]["text"].startswith("this sentence changed") and props(at)["rev"] == p.labels.revision("s1")
+    bad = apply_event(p, {**event(at, "label", first=0, last=0, label="MAT"), "sid": "nope"}, me)
+    assert "names no sentence" in bad.notice["text"]
     assert not at.exception
 
 
-def test_apply_to_identical_and_accept(small):
-    at = page(small)
-    words(at, [0])
-    at.button(key="label_type_MAT").click().run()
-    at.button(key="label_identical_s1_0_7").click().run()
-    assert any("2 more mention(s)" in s.value for s in at.success)  # s2 and x1
+def test_apply_to_identical_and_accept_a_suggestion(small):
+    from allabel_core.project.annotate import apply_event
+
     p = stored(small)
-    assert p.labels.spans("s2") == [Span(10, 17, "MAT", "LiFePO4", "suggested")]
-    assert p.labels.spans("x1")[0].status == "suggested"
-    at.button(key="label_confirm").click().run()
-    assert at.session_state["current_id"] == "s2"
-    markup = sentence_markup(at)
-    assert "allabel-suggested" in markup and "dashed" in markup
-    at.button(key="label_accept_s2_10_17").click().run()
+    at = page(small)
+    me = Actor("tester", "t")
+    apply_event(p, event(at, "label", first=0, last=0, label="MAT"), me)
+    at.run()
+    at.button(key="label_identical").click().run()
+    assert any("2 more mention(s)" in s.value for s in at.success)  # s2 and x1
+    q = stored(small)
+    assert q.labels.spans("s2") == [Span(10, 17, "MAT", "LiFePO4", "suggested")]
+    assert q.labels.spans("x1")[0].status == "suggested"
+    assert q.labels.history(1)[0]["annotator"] == "tester"
+    p.selections.set_current("s2")
+    at = page(small)
+    assert [(s["status"], s["label"]) for s in props(at)["spans"]] == [("suggested", "MAT")]
+    i = token(at, "LiFePO4")
+    apply_event(p, event(at, "label", first=i, last=i, label="MAT"), me)  # its own type: accepted as it is
     assert stored(small).labels.spans("s2") == [Span(10, 17, "MAT", "LiFePO4", "confirmed")]
 
 
 def test_suggest_uses_the_offline_predictor(small):
+    from allabel_core.vectors.embed import Embedder
+    from allabel_core.predictors.registry import predictor_from_settings
+    from allabel_core.project.predict import suggest_for
+    from allabel_core.project.annotate import apply_event
+
     p = stored(small)
     p.labels.add_span("s1", 0, 7, "MAT")
     p.labels.confirm("s1")
     p.selections.set_current("s2")
     at = page(small)
-    assert at.session_state["current_id"] == "s2"
-    at.button(key="label_suggest").click().run(timeout=120)
-    assert not at.exception and not at.error
-    assert any("offline kNN predictor" in s.value for s in at.success)
+    assert props(at)["sid"] == "s2"
+    embedder = Embedder()
+
+    def suggest(sid: str) -> str:
+        pred = suggest_for(p, sid, predictor_from_settings(p.settings, embedder, p.schema), embedder)
+        return "success", f"{len(pred.spans)} suggestion(s)"
+
+    out = apply_event(p, event(at, "suggest"), Actor("tester", "t"), suggest=suggest)
+    assert out.notice["kind"] == "success" and "suggestion(s)" in out.notice["text"]
     q = stored(small)
     assert all(s.status == "suggested" for s in q.labels.spans("s2"))
     assert q.records.prediction("s2") is not None and q.records.prediction("s2").demonstrations == ("s1",)
     assert q.annotated().ids == ["s1"]  # a suggestion is not an annotation
 
 
-def test_xss_probe_renders_as_text(small):
+def test_xss_probe_is_handed_over_as_text(small):
     p = stored(small)
     p.selections.enqueue(["x1"])
     p.labels.add_span("x1", 0, 28, "MAT")  # "<img src=x onerror=alert(1)>"
     p.selections.set_current("x1")
     at = page(small)
-    markup = sentence_markup(at)
-    assert "&lt;img src=x onerror=alert(1)&gt;" in markup
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in markup
+    shown = props(at)
+    # The annotator puts it in with textContent (the browser test checks nothing runs).
+    assert shown["text"] == XSS and shown["spans"][0]["text"] == "<img src=x onerror=alert(1)>"
     raw = "".join(m.value for m in at.markdown)
     assert "<img" not in raw and "<script" not in raw
 
@@ -284,3 +344,33 @@ def test_make_run_opens_the_sample_project_once_per_session(dirs, monkeypatch):
     del at.query_params["project"]
     at.run()
     assert at.session_state["project_path"] is None
+
+
+def test_check_against_gold_after_confirming(dirs):
+    from allabel_core.project.annotate import apply_event
+
+    text = TEXTS["s1"]  # "LiFePO4 cathodes deliver high capacity."
+    gold = [Span(0, 7, "MAT", "LiFePO4"), Span(30, 38, "PRO", "capacity")]
+    pool = Corpus([Sentence.from_text("s1", text, gold), Sentence.from_text("s2", TEXTS["s2"])])
+    p = create_project("Gold", pool, schema=SCHEMA, projects_dir=dirs / "projects")
+    p.selections.enqueue(["s1", "s2"])
+    at = page(p.path, annotator="ada")
+    assert not props(at)["spans"]  # gold is never shown as the person's spans
+    at.toggle(key="label_check_gold").set_value(True).run()
+    me = Actor("ada", "t")
+    apply_event(p, event(at, "label", first=token(at, "LiFePO4"), last=token(at, "LiFePO4"), label="PRO"), me)
+    at.run()
+    apply_event(p, event(at, "label", first=token(at, "high"), last=token(at, "capacity"), label="PRO"), me)
+    at.run()
+    out = apply_event(p, event(at, "confirm"), me)
+    at.session_state["label_checked"] = out.confirmed  # what the page's callback does
+    at.session_state["current_id"] = out.goto
+    at.run()
+    checked = props(at)["gold"]
+    assert props(at)["sid"] == "s2" and "s1" in checked["title"]
+    assert [(m["text"], m["label"], m["gold_label"]) for m in checked["mistyped"]] == [("LiFePO4", "PRO", "MAT")]
+    assert [(m["text"], m["label"]) for m in checked["added"]] == [("high capacity", "PRO")]
+    assert [(m["text"], m["label"]) for m in checked["missed"]] == [("capacity", "PRO")]
+    assert "ada, over 1 checked sentence(s): precision 0.00, recall 0.00" in checked["summary"]
+    table = at.dataframe[0].value
+    assert list(table["annotator"]) == ["ada"] and list(table["sentences"]) == [1]

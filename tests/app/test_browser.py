@@ -113,17 +113,20 @@ def test_dashboard_end_to_end(browser, tmp_path):
 
         # Label: select a word with the mouse, then type 1 (the first entity type) and N (confirm & next).
         B.goto_page(page, "Label")
+        B.give_annotator_name(page, "tester")
+        B.wait_annotator(page)
         first_id = project.selections.queue()[0]
-        word = page.locator("[class*='st-key-label_words_'] button").first
-        word_text = word.inner_text().strip()
-        word.click()
-        B.wait_idle(page)
+        assert B.annotator_attr(page, "data-sid") == first_id
+        i, word_text = B.annotator_eval(page, """(root) => {
+            const t = [...root.querySelectorAll('[data-token-index]')].find((t) => /^\\w+$/.test(t.textContent));
+            return [Number(t.getAttribute('data-token-index')), t.textContent]; }""")
+        B.annotator_token(page, i).click()
         page.keyboard.press("1")
-        B.wait_idle(page)
-        page.locator("mark.allabel-confirmed").first.wait_for()
+        B.wait_annotator_settled(page)
+        page.locator(f"{B.ANNOTATOR} mark[data-status='accepted']").first.wait_for()
         B.screenshot(page, ARTIFACTS / "5_label.png")
         page.keyboard.press("n")
-        B.wait_idle(page)
+        B.wait_annotator_settled(page)
         label = project.schema.names[0]
         assert project.labels.state(first_id) == "confirmed"
         spans = project.labels.spans(first_id, ("confirmed",))
@@ -153,9 +156,11 @@ def test_dashboard_end_to_end(browser, tmp_path):
         B.open_or_create_sample_project(page)
         page.locator("[data-testid='stMetricValue']", has_text="1 / ").first.wait_for()
         B.goto_page(page, "Label")
+        B.give_annotator_name(page, "tester")
+        B.wait_annotator(page)
         page.keyboard.press("p")
-        B.wait_idle(page)
-        mark = page.locator("mark.allabel-confirmed").first
+        B.wait_annotator_settled(page)
+        mark = page.locator(f"{B.ANNOTATOR} mark[data-status='accepted']").first
         mark.wait_for()
         assert word_text in mark.inner_text() and label in mark.inner_text()
         B.screenshot(page, ARTIFACTS / "7_after_restart.png")
