@@ -242,7 +242,9 @@ def open_label(page, server, project, *, annotator: str | None) -> None:
 
 
 def give_annotator_name(page, name: str) -> None:
-    """Answer the Label page's "who is labeling?" if it asks."""
+    """Answer the Label page's "who is labeling?" if it asks (waits for the
+    question or the annotator, whichever the page shows)."""
+    page.wait_for_selector(f".st-key-label_annotator_name input, {ANNOTATOR}", timeout=120_000)
     box = page.locator(".st-key-label_annotator_name input")
     if box.count():
         box.fill(name)
