@@ -137,3 +137,21 @@ def test_running_precision_recall_per_annotator_against_gold(project):
     # An undone confirm no longer counts.
     project.labels.undo(actor=BOB)
     assert "bob" not in annotator_scores(project.labels.history(None, action="confirm"), gold)
+
+
+def test_apply_event_says_what_happened_and_passes_the_predictor_s_word_on(project):
+    from allabel_core.project.annotate import apply_event
+
+    ev = {"id": 7, "sid": "t2", "rev": 0}
+    warned = apply_event(project, {**ev, "kind": "suggest"}, ALICE,
+                         suggest=lambda sid: ("warning", f"the answer for {sid} was cut short; no suggestion"))
+    assert warned.notice == {"kind": "warning", "text": "the answer for t2 was cut short; no suggestion", "event": 7}
+    none = apply_event(project, {**ev, "kind": "suggest"}, ALICE)
+    assert none.notice["kind"] == "error" and "no predictor" in none.notice["text"]
+    assert apply_event(project, {**ev, "kind": "accept_all"}, ALICE).notice["text"] == \
+        "There are no suggested spans to accept."
+    assert apply_event(project, {**ev, "kind": "undo"}, ALICE).notice["text"] == "Nothing of yours to undo."
+    skipped = apply_event(project, {**ev, "kind": "skip"}, ALICE, lead_time=2.0)
+    assert skipped.notice["text"].startswith("Skipped t2") and project.labels.state("t2") == "skipped"
+    assert apply_event(project, {**ev, "kind": "skip"}, ALICE).notice["text"] == \
+        "this sentence changed in another tab — reloaded"  # rev 0 is no longer t2's revision
