@@ -5,13 +5,15 @@ Each check of what was saved opens the file again: "saved" means "on disk".
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from allabel_core.data.corpus import Corpus
-from allabel_core.project import Project, create_project
+from allabel_core.project import Actor, Project, create_project
+from allabel_core.project.annotate import apply_event
 from allabel_core.data.sentence import Sentence
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,11 +72,18 @@ def test_txt_project_without_types_label_page_shows_the_editor_then_labels(dirs)
     p.close()
 
     label.button(key="label_types_done").click().run()  # the annotator replaces the editor
-    assert label.button(key="label_type_MAT").proto.shortcut == "1"
-    assert label.button(key="label_type_PRO").proto.shortcut == "2"
-    label.button_group(key="label_words_line-1").set_value([0])
-    label.button(key="label_type_MAT").click().run()
-    label.button(key="label_confirm").click().run()
+    label.text_input(key="label_annotator_name").set_value("Ada")  # asked once, before the first sentence
+    label.button(key="label_annotator_start").click().run()
+    assert not label.exception
+    shown = json.loads(label.get("bidi_component")[0].proto.json)
+    assert [(t["name"], t["key"]) for t in shown["types"]] == [("MAT", "1"), ("PRO", "2")]  # keys in schema order
+    assert shown["sid"] == "line-1"
+    first = next(t["i"] for t in shown["tokens"] if t["text"] == "LiFePO4")
+    base = {"sid": shown["sid"], "rev": shown["rev"]}
+    p = Project.open(path)
+    me = Actor("Ada", "t")
+    assert apply_event(p, {**base, "id": 1, "kind": "label", "first": first, "last": first, "label": "MAT"}, me).notice is None
+    apply_event(p, {**base, "id": 2, "rev": p.labels.revision("line-1"), "kind": "confirm"}, me)
     p = Project.open(path)
     assert [(s.text, s.label) for s in p.labels.spans("line-1")] == [("LiFePO4", "MAT")] and p.labels.state("line-1") == "confirmed"
 
