@@ -161,6 +161,8 @@ def lasso(page, fractions) -> list[str]:
 def hover_point(page, sentence_id: str) -> str:
     """Move the mouse onto one sentence's point on the map; return the text
     of the hover label Plotly draws (as the person reads it)."""
+    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
     x, y = page.evaluate(
         """(sid) => {
             const gd = document.querySelector('.js-plotly-plot');
@@ -294,3 +296,96 @@ def drag(page, first, last) -> None:
     page.mouse.down()
     page.mouse.move(b["x"] + b["width"] - 2, b["y"] + b["height"] / 2, steps=6)
     page.mouse.up()
+
+
+def point_position(page, sentence_id: str | None = None, *, exclude=(), among=None,
+                   chart: str = "map_chart") -> tuple[str, float, float]:
+    """A map point's id and its position on the page: ``sentence_id``'s, or
+    (None) the point farthest from any other point on screen (so a click
+    cannot land on a neighbour), among the ids ``among`` (default: those of
+    the largest trace), ``exclude`` left out."""
+    return tuple(page.evaluate(
+        """([sid, exclude, among, chart]) => {
+            const gd = document.querySelector(`.st-key-${chart} .js-plotly-plot`);
+            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+            const box = gd.getBoundingClientRect();
+            const traces = gd._fullData.filter(t => t.customdata && t.visible === true);
+            const at = (t, i) => [box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i])];
+            if (sid) {
+                const t = traces.find(t => Array.from(t.customdata).map(String).includes(sid));
+                return [sid, ...at(t, Array.from(t.customdata).map(String).indexOf(sid))];
+            }
+            const all = gd._fullData.filter(t => t.visible === true && t.x)
+                .flatMap(t => Array.from(t.x, (_, i) => at(t, i)));
+            const biggest = traces.reduce((a, b) => (b.customdata.length > a.customdata.length ? b : a));
+            const cands = among
+                ? traces.flatMap(t => Array.from(t.customdata, (c, i) => [t, i]).filter(([t, i]) => among.includes(String(t.customdata[i]))))
+                : Array.from(biggest.customdata, (_, i) => [biggest, i]);
+            let best = null, far = -1;
+            for (const [t, i] of cands) {
+                if (exclude.includes(String(t.customdata[i]))) continue;
+                const [x, y] = at(t, i);
+                let near = Infinity;
+                for (const [u, v] of all) {
+                    const d = Math.hypot(u - x, v - y);
+                    if (d > 0.5 && d < near) near = d;
+                }
+                if (near > far) { far = near; best = [String(t.customdata[i]), x, y]; }
+            }
+            return best;
+        }""",
+        [sentence_id, list(exclude), among and list(among), chart],
+    ))
+
+
+def click_point(page, sentence_id: str | None = None, *, exclude=(), among=None) -> str:
+    """Click one map point (as a person does: hover, then click); returns its
+    id. Without ``sentence_id``, the most isolated point (see :func:`point_position`)."""
+    page.locator(".st-key-map_chart .js-plotly-plot").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    sid, x, y = point_position(page, sentence_id, exclude=exclude, among=among)
+    page.mouse.move(x + 6, y + 6)
+    page.mouse.move(x, y, steps=3)
+    page.wait_for_timeout(200)
+    page.mouse.click(x, y)
+    wait_idle(page)
+    return sid
+
+
+def set_drag_mode(page, mode: str) -> None:
+    """Pick a drag mode in Plotly's tool bar: ``lasso``, ``select`` (box) or ``pan``."""
+    page.locator(".st-key-map_chart .js-plotly-plot").first.hover()
+    page.locator(f'.st-key-map_chart .modebar-btn[data-val="{mode}"]').first.click()
+    page.wait_for_function(
+        "(m) => document.querySelector('.st-key-map_chart .js-plotly-plot')._fullLayout.dragmode === m", arg=mode)
+
+
+def trace_by_name(page, prefix: str) -> dict | None:
+    """``{name, x, y, n}`` of the map's first trace whose name starts with ``prefix``."""
+    return page.evaluate(
+        """(prefix) => {
+            const gd = document.querySelector('.st-key-map_chart .js-plotly-plot');
+            const t = gd._fullData.find(t => (t.name || '').startsWith(prefix));
+            return t ? {name: t.name, x: Array.from(t.x), y: Array.from(t.y), visible: t.visible ?? true} : null;
+        }""",
+        prefix,
+    )
+
+
+def shot_of(page, selectors: list[str], path: Path) -> Path:
+    """A screenshot of the page region covering the elements ``selectors``
+    name (the viewport grows to hold them: Streamlit scrolls in its own container)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight || 1000")
+    page.set_viewport_size({"width": size["width"], "height": min(max(height + 40, size["height"]), 6000)})
+    page.wait_for_timeout(800)
+    boxes = [page.locator(s).first.bounding_box() for s in selectors]
+    boxes = [b for b in boxes if b]
+    x0, y0 = min(b["x"] for b in boxes) - 8, min(b["y"] for b in boxes) - 8
+    x1, y1 = max(b["x"] + b["width"] for b in boxes) + 8, max(b["y"] + b["height"] for b in boxes) + 8
+    page.screenshot(path=str(path), clip={"x": max(0, x0), "y": max(0, y0), "width": x1 - max(0, x0),
+                                          "height": y1 - max(0, y0)})
+    page.set_viewport_size(size)
+    page.wait_for_timeout(300)
+    return path

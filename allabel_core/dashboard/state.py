@@ -31,6 +31,7 @@ from ..views.annotator import check_annotator_name
 DEFAULTS = {
     "project_path": None,  # str path of the open project's SQLite file
     "current_id": None,  # sentence id open in the labeling panel
+    "map_focus": None,  # sentence id opened by a click on the map
     "api_key": None,  # typed for this session only; never saved
     "inspect_id": None,  # sentence id the Predictions page shows (set from the map)
     "annotator": None,  # the person labeling in this session (asked once, kept in the URL)
@@ -225,3 +226,55 @@ def watch_job(key: str, label: str) -> bool:
 
     poll()
     return True
+
+
+# -- the map's point clicks -----------------------------------------------------
+_MAP_CLICK_JS = Path(__file__).resolve().parent / "map_click.js"
+
+
+@st.cache_resource(show_spinner=False)
+def _map_click_component():
+    return st.components.v2.component("allabel_map_click", js=_MAP_CLICK_JS.read_text(encoding="utf-8"))
+
+
+def map_click(chart_key: str) -> str | None:
+    """Listen for single clicks on the points of the plotly chart keyed
+    ``chart_key``, in every drag mode (lasso, box, pan), and return the id of
+    the point clicked since the last run (None otherwise). Mount it before
+    the chart, so this run's chart already shows what the click opened; it
+    draws nothing."""
+    result = _map_click_component()(key=f"{chart_key}_click", data={"chart": chart_key},
+                                    on_clicked_change=lambda: None)
+    clicked = getattr(result, "clicked", None)
+    return str(clicked["id"]) if isinstance(clicked, dict) and clicked.get("id") else None
+
+
+@st.cache_data(show_spinner="Running each strategy for this budget…", max_entries=32)
+def compare_strategies(path: str, budget: int, seed: int, threshold: float, signature: tuple):
+    """Each strategy's picks for one budget and seed on the project at
+    ``path`` (:func:`allabel_core.views.map_data.compare_for_project`), cached per
+    budget and seed; ``signature`` (pool ids, split, order, k, gold) keys the
+    cache so a changed project is recomputed."""
+    from ..project import tasks
+    from ..views import map_data
+
+    project = get_project(path)
+    embedder = get_embedder()
+    return map_data.compare_for_project(project, tasks.pool_vectors(project, embedder),
+                                        tasks.target_vectors(project, embedder), budget, seed=seed,
+                                        embedder=embedder, threshold=threshold)
+
+
+def compare_signature(project) -> tuple:
+    s = project.settings
+    return (tuple(project.pool_ids()), tuple(s["split"]), tuple(s["stage_order"]), int(s["k"]), project.has_gold(),
+            project.target() is not None)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def region_labels(path: str, _xy, texts: tuple, signature: str):
+    """Names for the map's regions (:func:`allabel_core.views.regions.region_labels`),
+    cached per layout (``signature``)."""
+    from ..views.regions import region_labels as labels
+
+    return labels(_xy, list(texts))

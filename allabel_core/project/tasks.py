@@ -15,6 +15,7 @@ from __future__ import annotations
 from ..jobs import Job
 from ..retrieval import DEFAULT_RETRIEVER, as_config
 from .predict import llm_usage_logged, predict_and_record, predict_one  # noqa: F401 (re-exported)
+from ..selection.uncertainty import COLD_START
 
 from ..selection.stages import STAGES, get_stage
 
@@ -53,6 +54,8 @@ def _why(pick, ids) -> dict:
         text = f"far from everything selected: nearest selected sentence {near} at similarity {pick.nearest_similarity:.3f}"
     elif pick.stage == "similarity":
         text = f"retrieval coverage of the target: {pick.score:.1f} rank points; {pick.note}"
+    elif pick.note.startswith(COLD_START):
+        text = pick.note  # no uncertainty was measured: say what decided instead
     else:
         text = f"predictor unsure: uncertainty {pick.score:.3f}; {pick.note}"
     return {"why": text, "note": pick.note, "nearest": near, "nearest_similarity": pick.nearest_similarity}

@@ -7,7 +7,9 @@ shortlist of ``shortlist_factor × n`` candidates, drawn by stage-2 coverage
 score, is predicted; each pick says so. The uncertainty is the predictor's
 own (:attr:`Prediction.uncertainty`: kNN margin, perplexity or sample
 disagreement); this is classic uncertainty sampling (Lewis & Gale 1994) in
-one batch.
+one batch. With nothing selected yet (a cold start) there is nothing to
+retrieve and no prediction is made: the shortlist's own order decides
+(:func:`cold_start_picks`), and each pick says so.
 """
 
 from __future__ import annotations
@@ -86,20 +88,28 @@ def select_uncertainty(
         return Selection((), params)
     free = np.setdiff1d(np.arange(len(pool)), sel)
     size = len(free) if shortlist_by == "all" or not shortlist_factor else min(len(free), int(np.ceil(shortlist_factor * n)))
-    if size >= len(free):
-        short, how = free, f"all {len(free)} unselected sentences predicted"
-    elif shortlist_by == "random":
-        short = np.sort(rng.choice(free, size=size, replace=False))
-        how = f"shortlist of {size} drawn at random"
-    else:
+    if shortlist_by != "random" and (size < len(free) or not len(sel)):
+        # The coverage order: the shortlist's source, and the cold start's ranking.
         if lists is None:
             lists = coverage_lists(pool, target, int(k_cov), index=index, rng=rng, retriever=config,
                                    pool_texts=pool_texts, target_texts=target_texts)
         scores = coverage_scores(pool, sel, target_vectors=target, k_cov=k_cov, discount=discount, lists=lists)
+    if size >= len(free):
+        short, how = free, f"all {len(free)} unselected sentences predicted"
+        if not len(sel) and shortlist_by != "random":
+            short = top_k(scores, len(free), rng, candidates=free)
+    elif shortlist_by == "random":
+        short = rng.choice(free, size=size, replace=False)
+        short = np.sort(short) if len(sel) else short  # a cold start takes the draw's own order
+        how = f"shortlist of {size} drawn at random"
+    else:
         short = top_k(scores, size, rng, candidates=free)
         how = f"shortlist of {size} by stage-2 score ({shortlist_factor:g} × {n})"
+    if not len(sel):
+        return Selection(cold_start_picks(short, n, by="random" if shortlist_by == "random" else "coverage", how=how),
+                         params)
 
-    demos = DemoStore(ctx.labelled(sel), pool[sel]) if len(sel) else DemoStore([], np.zeros((0, pool.shape[1]), np.float32))
+    demos = DemoStore(ctx.labelled(sel), pool[sel])
     started = time.perf_counter()
     preds = ctx.predictor.predict(demos, [ctx.sentences[i] for i in short])
     ctx.predictor_seconds += time.perf_counter() - started
@@ -109,6 +119,21 @@ def select_uncertainty(
     failed = int(np.isnan(unc).sum())
     order = top_k(unc, n, rng)
     kind = preds[0].uncertainty_kind if preds else ""
-    note = f"{how}; {kind}" + (f"; {failed} predictions failed" if failed else "") + ("; no demonstrations yet (cold start)" if not len(sel) else "")
+    note = f"{how}; {kind}" + (f"; {failed} predictions failed" if failed else "")
     picks = tuple(Pick(int(short[j]), "uncertainty", float(unc[j]), note=note) for j in order)
     return Selection(picks, params)
+
+
+COLD_START = "cold start: no labels yet"
+
+
+def cold_start_picks(shortlist: np.ndarray, n: int, *, by: str = "coverage", how: str = "") -> tuple[Pick, ...]:
+    """Stage 3 before any label: with no demonstrations to retrieve, a
+    predictor's uncertainty says nothing about retrieval, so the first ``n``
+    of the shortlist are taken in its own order (``by``: ``"coverage"``,
+    stage-2 score best first, or ``"random"``). No prediction is made; each
+    pick's score is NaN and its note starts with :data:`COLD_START`.
+    """
+    what = "by coverage" if by == "coverage" else "at random"
+    note = f"{COLD_START} — picked within the shortlist {what}" + (f" ({how})" if how else "")
+    return tuple(Pick(int(i), "uncertainty", float("nan"), note=note) for i in shortlist[:n])

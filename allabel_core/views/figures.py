@@ -8,7 +8,9 @@ Map points carry sentence ids in ``customdata`` (one id per point):
 ``point_index`` in a selection event counts within one trace, and colouring
 splits points into one trace per group, so ids are the only safe way back
 (:func:`ids_from_selection`). Every piece of sentence text is HTML-escaped
-before Plotly sees it: Plotly renders a subset of HTML in hover labels.
+before Plotly sees it: Plotly renders a subset of HTML in hover labels, and
+decodes only a few entities (``&amp; &lt; &gt;`` and numeric ones, not
+``&quot;``), so ``<``, ``>`` and ``&`` are escaped and quotes are left as typed.
 """
 
 from __future__ import annotations
@@ -82,9 +84,15 @@ def hover_text(text: str, *, width: int = 80, limit: int = 600, extra: Iterable[
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     # A regex, not textwrap: twenty thousand hover labels must take milliseconds.
-    body = "<br>".join(_wrap(width).findall(html.escape(text)))
-    tail = "".join(f"<br><i>{html.escape(e)}</i>" for e in extra)
+    body = "<br>".join(_wrap(width).findall(plotly_escape(text)))
+    tail = "".join(f"<br><i>{plotly_escape(e)}</i>" for e in extra)
     return body + tail
+
+
+def plotly_escape(text: str) -> str:
+    """Text for Plotly's HTML subset: ``&``, ``<`` and ``>`` escaped (no tag
+    can form), quotes left alone (Plotly would show ``&quot;`` literally)."""
+    return html.escape(str(text), quote=False)
 
 
 # -- colour groups -------------------------------------------------------------
@@ -152,7 +160,17 @@ def map_figure(
     color_by: str = "stage",
     order: Sequence[str] = STAGE_ORDER + STATUS_ORDER + ERROR_ORDER,
     links: tuple[str, Sequence[str]] | None = None,
+    links_name: str = "retrieved demonstrations",
+    links_dash: str = "solid",
     highlight: Iterable[str] = (),
+    highlight_name: str = "just added",
+    focus: str | None = None,
+    regions: Sequence = (),
+    layers: Mapping[str, Sequence[str]] | None = None,
+    visible_layers: Iterable[str] | None = None,
+    layer_styles: Mapping[str, tuple[str, str]] | None = None,
+    colorscale: str | list = "Viridis",
+    value_range: tuple[float, float] | None = None,
     title: str | None = None,
     webgl: bool | None = None,
     height: int = 620,
@@ -171,8 +189,19 @@ def map_figure(
             the points without a value.
         color_by: the legend / colour-bar title.
         links: ``(query_id, demonstration_ids)``: lines from one sentence to
-            the demonstrations retrieved for it.
-        highlight: ids drawn with a black ring (e.g. what a stage just added).
+            the demonstrations retrieved for it (:func:`link_segments`),
+            named ``links_name``, drawn ``links_dash``.
+        highlight: ids drawn with a black ring (e.g. what a stage just
+            added), named ``highlight_name``.
+        focus: the id of the sentence opened by a click: a large ring.
+        regions: :class:`~allabel_core.views.regions.RegionLabel` s, written
+            at their centres.
+        layers: name → ids, one marker trace per name on top of the points
+            (e.g. each strategy's picks); the legend toggles them, and only
+            ``visible_layers`` (default all) start visible; ``layer_styles``
+            gives a layer's ``(marker symbol, colour)`` (default
+            :data:`LAYER_STYLES` in turn).
+        colorscale, value_range: for ``values``.
         webgl: ``Scattergl`` instead of ``Scatter``; default: above
             :data:`WEBGL_ABOVE` points.
 
@@ -211,17 +240,19 @@ def map_figure(
         missing = np.isnan(vals)
         if missing.any():
             add(missing, "no value", {"color": BACKGROUND, "size": 5, "opacity": 0.6})
-        add(
-            ~missing,
-            color_by,
-            {
-                "color": vals[~missing],
-                "colorscale": "Viridis",
-                "size": 7,
-                "colorbar": {"title": {"text": color_by}},
-                "showscale": True,
-            },
-        )
+        marker = {
+            "color": vals[~missing],
+            "colorscale": colorscale,
+            "size": 7,
+            # Title at the side and the bar kept low: the top right is the tool bar's.
+            "colorbar": {"title": {"text": plotly_escape(color_by), "side": "right"}, "len": 0.75,
+                         "y": 0.42, "yanchor": "middle", "thickness": 14},
+            "showscale": True,
+        }
+        if value_range is not None:
+            marker["cmin"], marker["cmax"] = value_range
+        if (~missing).any():  # an empty trace with a colour bar draws nothing at all in Plotly.js
+            add(~missing, color_by, marker)
     else:
         groups = list(groups) if groups is not None else [NOT_SELECTED] * len(ids)
         if len(groups) != len(ids):
@@ -235,41 +266,151 @@ def map_figure(
             add(arr == g, g, marker)
 
     pos = {i: j for j, i in enumerate(ids)}
+    if layers:
+        shown = set(layers) if visible_layers is None else set(visible_layers)
+        for n, (name, members) in enumerate(layers.items()):
+            idx = np.array([pos[i] for i in members if i in pos], dtype=np.int64)
+            style = (layer_styles or {}).get(name) or LAYER_STYLES[n % len(LAYER_STYLES)]
+            add(np.isin(np.arange(len(ids)), idx), name,
+                {"symbol": style[0], "color": style[1], "size": 10, "line": {"width": 1, "color": "#fff"}},
+                visible=True if name in shown else "legendonly", legendgroup=f"layer-{n}")
     if links is not None:
-        query, demos = links
-        if query in pos:
-            qx, qy = xy[pos[query]]
-            lx: list = []
-            ly: list = []
-            for d in demos:
-                if d in pos:
-                    lx += [qx, xy[pos[d], 0], None]
-                    ly += [qy, xy[pos[d], 1], None]
+        lx, ly = link_segments(ids, xy, *links)
+        if lx:
             fig.add_trace(
-                scatter(x=lx, y=ly, mode="lines", name="retrieved demonstrations",
-                        line={"color": "#444", "width": 1}, hoverinfo="skip")
+                scatter(x=lx, y=ly, mode="lines", name=links_name,
+                        line={"color": "#333", "width": 1.5, "dash": links_dash}, hoverinfo="skip")
             )
     ring = [pos[i] for i in highlight if i in pos]
     if ring:
         fig.add_trace(
             scatter(
-                x=xy[ring, 0], y=xy[ring, 1], mode="markers", name="just added", hoverinfo="skip",
+                x=xy[ring, 0], y=xy[ring, 1], mode="markers", name=highlight_name, hoverinfo="skip",
                 marker={"symbol": "circle-open", "size": 13, "color": "#111", "line": {"width": 1.5}},
             )
         )
+    if focus is not None and focus in pos:
+        fx, fy = xy[pos[focus]]
+        fig.add_trace(scatter(x=[fx], y=[fy], mode="markers", name="opened sentence", hoverinfo="skip",
+                              marker={"symbol": "circle-open", "size": 20, "color": "#000", "line": {"width": 3}}))
+    for r in regions:
+        fig.add_annotation(x=r.x, y=r.y, text=plotly_escape(r.text), showarrow=False,
+                           font={"size": 12, "color": "#1b1f24"}, bgcolor="rgba(255,255,255,0.75)",
+                           borderpad=2, captureevents=False)
     fig.update_layout(
         title=title,
         height=height,
         # Below the plot: the top right belongs to Plotly's tool bar (lasso, box, zoom).
-        legend={"title": {"text": color_by}, "itemsizing": "constant", "orientation": "h",
+        legend={"title": {"text": plotly_escape(color_by)}, "itemsizing": "constant", "orientation": "h",
                 "y": -0.02, "yanchor": "top", "x": 0},
-        xaxis={"visible": False},
-        yaxis={"visible": False, "scaleanchor": "x"},
+        xaxis={"visible": False, "range": _padded(xy[:, 0]) if len(ids) else None},
+        yaxis={"visible": False, "scaleanchor": "x", "range": _padded(xy[:, 1], top=0.1) if len(ids) else None},
         dragmode="lasso",
-        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        # A band above the points for the tool bar, so no point sits under it.
+        margin={"l": 10, "r": 10, "t": 70 if title else 44, "b": 10},
         plot_bgcolor="white",
+        hoverlabel=HOVER_LABEL,
         uirevision="map",  # keep zoom and legend toggles across reruns
     )
+    return fig
+
+
+# Dark text on a light label whatever the point's colour (Plotly's default is
+# the trace colour, which on the grey background points is unreadable).
+HOVER_LABEL = {"bgcolor": "#ffffff", "bordercolor": "#5f6b7a", "font": {"color": "#111111", "size": 13},
+               "align": "left"}
+# (symbol, colour) per comparison layer, distinct in shape as well as hue.
+LAYER_STYLES = [("diamond", "#d62728"), ("square", "#4d4d4d"), ("triangle-up", "#1f77b4"),
+                ("cross", "#2ca02c"), ("star", "#9467bd"), ("x", "#8c564b")]
+STRATEGY_MARKERS = {"random": ("square", "#4d4d4d"), "coreset": ("triangle-up", "#1f77b4"),
+                    "similarity": ("cross", "#2ca02c"), "allabel": ("diamond", "#d62728"),
+                    "uncertainty": ("star", "#9467bd")}
+
+
+def _padded(values: np.ndarray, pad: float = 0.04, top: float | None = None) -> list[float]:
+    lo, hi = float(np.min(values)), float(np.max(values))
+    span = (hi - lo) or 1.0
+    return [lo - pad * span, hi + (pad if top is None else top) * span]
+
+
+def link_segments(ids: Sequence[str], xy: np.ndarray, query: str, demos: Sequence[str]) -> tuple[list, list]:
+    """Line segments from ``query``'s point to each demonstration's, as
+    Plotly draws them: ``x`` and ``y`` lists ``[qx, dx, None, ...]``, one
+    ``None``-separated segment per demonstration found on the map (a
+    demonstration equal to the query or off the map draws nothing)."""
+    pos = {str(i): j for j, i in enumerate(ids)}
+    if query not in pos:
+        return [], []
+    xy = np.asarray(xy, dtype=np.float64).reshape(len(ids), 2)
+    qx, qy = (float(v) for v in xy[pos[query]])
+    lx: list = []
+    ly: list = []
+    for d in dict.fromkeys(str(d) for d in demos):
+        if d in pos and d != query:
+            lx += [qx, float(xy[pos[d], 0]), None]
+            ly += [qy, float(xy[pos[d], 1]), None]
+    return lx, ly
+
+
+def gap_values(best: Sequence[float]) -> list[float]:
+    """The "gaps" colouring: each sentence's highest similarity to the
+    selection (:func:`allabel_core.experiment.coverage.pool_gaps`), clipped to
+    ``[0, 1]``, NaN kept (nothing selected)."""
+    return [float(np.clip(v, 0.0, 1.0)) if np.isfinite(v) else float("nan") for v in np.asarray(best, dtype=float)]
+
+
+GAP_RANGE = (0.15, 0.75)  # the colour bar's span: nearly every sentence pair of a corpus falls inside
+
+
+def gap_colorscale(threshold: float, value_range: tuple[float, float] = GAP_RANGE) -> list:
+    """Red below ``threshold`` (a gap: no chosen sentence resembles it),
+    white at it, green above, over ``value_range``."""
+    lo, hi = value_range
+    t = float(np.clip((threshold - lo) / (hi - lo), 0.05, 0.95))
+    return [[0.0, "#b2182b"], [t * 0.6, "#ef8a62"], [t, "#f7f7f7"], [t + (1 - t) * 0.4, "#a6dba0"], [1.0, "#1b7837"]]
+
+
+def side_by_side_figure(
+    ids: Sequence[str],
+    xy: np.ndarray,
+    texts: Sequence[str],
+    layers: Mapping[str, Sequence[str]],
+    *,
+    titles: Mapping[str, str] | None = None,
+    layer_styles: Mapping[str, tuple[str, str]] | None = None,
+    height: int = 460,
+) -> go.Figure:
+    """The same map once per layer, side by side (e.g. random's picks beside
+    ALLabel's): the pool in grey in every panel, the layer's ids on top.
+    ``titles``: a panel title per layer (e.g. with its coverage). Points
+    carry their ids in ``customdata`` as in :func:`map_figure`, so a lasso
+    in any panel selects sentences."""
+    from plotly.subplots import make_subplots
+
+    ids = [str(i) for i in ids]
+    xy = np.asarray(xy, dtype=np.float32).reshape(len(ids), 2)
+    names = list(layers)
+    fig = make_subplots(rows=1, cols=max(1, len(names)), horizontal_spacing=0.02,
+                        subplot_titles=[plotly_escape((titles or {}).get(n, n)) for n in names])
+    id_arr = np.array(ids, dtype=object)
+    hover = np.array([hover_text(t, extra=[f"id {i}"]) for i, t in zip(ids, texts)], dtype=object)
+    pos = {i: j for j, i in enumerate(ids)}
+    for c, name in enumerate(names, 1):
+        picked = np.array([pos[i] for i in layers[name] if i in pos], dtype=np.int64)
+        rest = np.setdiff1d(np.arange(len(ids)), picked)
+        symbol, color = (layer_styles or {}).get(name) or LAYER_STYLES[(c - 1) % len(LAYER_STYLES)]
+        for idx, marker, label in ((rest, {"color": BACKGROUND, "size": 4, "opacity": 0.6}, NOT_SELECTED),
+                                   (picked, {"color": color, "symbol": symbol, "size": 8}, name)):
+            fig.add_trace(go.Scatter(x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=f"{label} ({len(idx)})",
+                                     customdata=id_arr[idx], hovertext=hover[idx], hoverinfo="text", marker=marker,
+                                     showlegend=False), row=1, col=c)
+    axis = {"visible": False, "range": _padded(xy[:, 0])} if len(ids) else {"visible": False}
+    fig.update_xaxes(**axis)
+    fig.update_yaxes(visible=False, range=_padded(xy[:, 1], top=0.1) if len(ids) else None)
+    for c in range(1, len(names) + 1):  # each panel keeps the map's proportions
+        fig.update_yaxes(scaleanchor=f"x{c if c > 1 else ''}", row=1, col=c)
+    fig.update_layout(height=height, dragmode="lasso", plot_bgcolor="white", hoverlabel=HOVER_LABEL,
+                      margin={"l": 10, "r": 10, "t": 70, "b": 10}, uirevision="map-side")
     return fig
 
 

@@ -97,8 +97,14 @@ def span_diff_table(predicted: Iterable[Span], gold: Iterable[Span] | None) -> p
     return pd.DataFrame(rows, columns=cols)
 
 
-
-
+def linked_sentences_table(ids: Sequence[str], similarities: Sequence[float], texts: Mapping[str, str]) -> pd.DataFrame:
+    """The sentences the map links to a clicked one, best first:
+    ``rank, id, similarity, sentence``."""
+    return pd.DataFrame(
+        [{"rank": n, "id": i, "similarity": float(s), "sentence": texts.get(i, "")}
+         for n, (i, s) in enumerate(zip(ids, similarities), 1)],
+        columns=["rank", "id", "similarity", "sentence"],
+    )
 
 
 def parse_counts(predictions: pd.DataFrame) -> dict[str, int]:

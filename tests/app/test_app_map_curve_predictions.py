@@ -182,8 +182,16 @@ def test_stage_buttons_record_picks_with_reasons(project):
     sel = project.selections.table()
     assert sel["stage"].value_counts().to_dict() == {"similarity": 6, "diversity": 2, "uncertainty": 2}
     assert all(r.get("why") for r in sel["reason"])
-    why = next(d.value for d in at.dataframe if "reason" in d.value.columns)
+    # A static table, so long sentences and reasons wrap instead of being cut off.
+    why = next(d.value for d in at.table if "reason" in d.value.columns)
     assert len(why) == 10 and why["reason"].str.len().min() > 10
+    texts = dict(zip(project.pool_ids(), project.pool().texts))
+    assert list(why["sentence"]) == [texts[i] for i in why["id"]]
+    # Nothing confirmed yet: stage 3 says it had nothing to retrieve, not "uncertainty 1.000" ten times.
+    cold = why[why["stage"] == "uncertainty"]
+    assert len(cold) == 2 and cold["score"].isna().all()
+    assert all(r.startswith("cold start: no labels yet — picked within the shortlist by coverage") for r in cold["reason"])
+    assert not why["reason"].str.contains("uncertainty 1.000").any()
     spec = chart_spec(at)
     names = [t["name"].split(" (")[0] for t in spec["data"]]
     assert {"diversity", "similarity", "uncertainty", "not selected", "just added"} <= set(names)
@@ -296,3 +304,87 @@ def test_a_key_typed_in_settings_reaches_the_curve_jobs_requests(project, fault_
     assert {r["headers"].get("authorization") for r in experiment_requests} == {f"Bearer {typed}"}
     # the key is used, never stored
     assert typed not in Path(project.path).read_bytes().decode("utf-8", "replace")
+
+
+def test_compare_view_shows_each_strategys_picks_with_coverage(project):
+    from allabel_core.dashboard import state as app_state
+    from allabel_core.project import tasks as project_tasks
+    from allabel_core.views import map_data
+
+    at = rendered_map(project)
+    at.radio(key="map_view").set_value("compare").run()
+    assert not at.exception
+    spec = chart_spec(at)
+    layers = {t["name"].split(" (")[0]: t for t in spec["data"] if t.get("marker", {}).get("symbol")}
+    assert set(layers) == {"random", "core-set", "similarity only", "ALLabel"}
+    # Random and ALLabel start shown, the others one legend click away.
+    assert {n for n, t in layers.items() if t.get("visible", True) is True} == {"random", "ALLabel"}
+    embedder = app_state.get_embedder()
+    want = map_data.compare_for_project(project, project_tasks.pool_vectors(project, embedder),
+                                         project_tasks.target_vectors(project, embedder), 10, seed=0,
+                                         embedder=embedder)
+    ids = project.pool_ids()
+    for r in want:
+        assert sorted(layers[r.label]["customdata"]) == sorted(ids[i] for i in r.indices)
+    assert len(layers["ALLabel"]["customdata"]) == 10
+    table = next(d.value for d in at.dataframe if "mean similarity" in d.value.columns)
+    assert list(table["strategy"]) == ["random", "core-set", "similarity only", "ALLabel"]
+    np.testing.assert_allclose(table["mean similarity"], [r.coverage.mean for r in want], rtol=1e-6)
+    assert table["entity coverage"].notna().all()  # the sample target has gold
+    assert project.selections.table().empty  # comparing picks nothing for real
+    at.toggle(key="map_compare_side").set_value(True).run()  # random beside ALLabel, each in its own panel
+    side = chart_spec(at, "map_side")
+    titles = [a["text"] for a in side["layout"]["annotations"]]
+    assert [t.split(":")[0] for t in titles] == ["random", "ALLabel"] and all("served" in t for t in titles)
+    at.number_input(key="map_compare_budget").set_value(12).run()  # another budget: computed anew
+    spec = chart_spec(at)
+    assert len(next(t for t in spec["data"] if t["name"].startswith("ALLabel"))["customdata"]) == 12
+
+
+def test_gaps_view_colours_by_similarity_to_the_selection_and_a_lasso_queues_exactly_those(project):
+    from allabel_core.dashboard import state as app_state
+    from allabel_core.experiment.coverage import pool_gaps
+    from allabel_core.project import tasks as project_tasks
+
+    ids = project.pool_ids()
+    project.selections.enqueue(ids[:4])
+    at = rendered_map(project)
+    at.radio(key="map_view").set_value("gaps").run()
+    assert not at.exception
+    spec = chart_spec(at)
+    (colored,) = [t for t in spec["data"] if t.get("marker", {}).get("showscale")]
+    best = pool_gaps(project_tasks.pool_vectors(project, app_state.get_embedder()), [0, 1, 2, 3])
+    got = dict(zip(colored["customdata"], decode(colored["marker"]["color"])))
+    np.testing.assert_allclose([got[i] for i in ids], np.clip(best, 0, 1), atol=1e-5)
+    ring = next(t for t in spec["data"] if t["name"].startswith("chosen"))
+    assert len(decode(ring["x"])) == 4
+    assert any("served" in m.label for m in at.metric)
+    # A lasso around the worst-served points queues those and nothing else.
+    worst = {i for i in ids[4:] if got[i] < np.quantile([got[j] for j in ids[4:]], 0.25)}
+    assert len(worst) > 5
+    event = lasso_event({"data": [colored]}, lambda x, y: False)
+    xs, ys = decode(colored["x"]), decode(colored["y"])
+    event["selection"]["points"] = [
+        {"curve_number": 0, "point_number": k, "point_index": k, "x": float(xs[k]), "y": float(ys[k]), "customdata": cd}
+        for k, cd in enumerate(colored["customdata"]) if cd in worst]
+    at.session_state["map_chart"] = event
+    at.run()
+    at.button(key="map_enqueue").click().run()
+    assert not at.exception
+    assert set(project.selections.queue()) == set(ids[:4]) | worst
+
+
+def test_queueing_past_the_budget_warns_with_both_numbers(project):
+    at = rendered_map(project)
+    spec = chart_spec(at)
+    event = lasso_event(spec, lambda x, y: True)
+    at.session_state["map_chart"] = event
+    at.run()
+    assert not at.exception
+    n = len(project)
+    assert any(f"This puts {n} in the queue for a budget of 10" in w.value for w in at.warning)
+    assert any("over the budget" in b.label for b in at.button if b.key == "map_enqueue")
+    at.button(key="map_enqueue").click().run()
+    assert len(project.selections.queue()) == n  # a warning, not a refusal
+    (bar,) = at.get("progress")
+    assert "0 confirmed + " + str(n) + " in the queue, for a budget of 10" in bar.proto.text

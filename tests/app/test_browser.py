@@ -195,3 +195,114 @@ def stage_counts(project) -> dict:
     from allabel_core.project.tasks import stage_quotas
 
     return {k: v for k, v in stage_quotas(project).items() if v}
+
+
+QUOTED = 'He said "TiO2 <b>films</b>" & grew them on sapphire.'
+
+
+def test_map_click_compare_and_gaps(browser, tmp_path):
+    """On the sample project: one click in the default (lasso) mode opens a
+    sentence and draws its demonstration lines, as do clicks in box and pan
+    mode; compare shows random's picks beside ALLabel's with their coverage;
+    gaps lets a lasso queue an unserved region. Then a sentence holding ``"``
+    and ``<b>`` reads as typed in its hover label."""
+    # Embeddings and the layout are cached across runs of this test (the end-to-end test covers a cold start).
+    env = B.server_env(tmp_path, cache=ARTIFACTS / "cache-map")
+    log = ARTIFACTS / "streamlit-map.log"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shots = Path(os.environ["ALLABEL_SCREENSHOT_DIR"]) if os.environ.get("ALLABEL_SCREENSHOT_DIR") else None
+    dialogs: list[str] = []
+    server = B.StreamlitServer(ROOT, env, log=log).start()
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(server.url)
+        B.wait_idle(page)
+        B.open_or_create_sample_project(page)
+        B.goto_page(page, "Map")
+        B.wait_for_map(page)
+        B.click_key(page, "map_run_all")
+        page.get_by_text("What the last run added, and why").wait_for(timeout=B.SLOW_MS)
+        B.wait_for_map(page)
+        project = open_project(tmp_path)
+        texts = dict(zip(project.pool_ids(), project.pool().texts))
+        chosen = set(project.selections.table()["sentence_id"])
+
+        # One click in the default mode (lasso): the sentence panel and dashed lines to the
+        # chosen sentences that would be retrieved once labeled (nothing is confirmed yet).
+        assert page.evaluate("() => document.querySelector('.st-key-map_chart .js-plotly-plot')._fullLayout.dragmode") == "lasso"
+        sid = B.click_point(page, among=chosen)  # a chosen one: its panel also says why it was picked
+        panel = page.locator(".st-key-map_sentence")
+        panel.filter(has_text=texts[sid][:40]).wait_for()
+        assert f"Sentence {sid}" in panel.inner_text()
+        lines = B.trace_by_name(page, "would be retrieved once labeled")
+        k = project.settings["k"]
+        assert lines is not None and lines["x"].count(None) == k
+        assert {s for s in panel.locator("table").last.inner_text().split() if s in chosen}  # the linked sentences
+        assert "Why picked" in panel.inner_text()
+        B.shot_of(page, [".st-key-map_chart", ".st-key-map_sentence"], ARTIFACTS / "map_click.png")
+
+        # Box and pan mode: a click opens another sentence just the same.
+        opened = [sid]
+        for mode in ("select", "pan"):
+            B.set_drag_mode(page, mode)
+            sid = B.click_point(page, exclude=opened)
+            opened.append(sid)
+            page.locator(".st-key-map_sentence", has_text=f"Sentence {sid}").wait_for()
+            assert B.trace_by_name(page, "would be retrieved once labeled")["x"].count(None) == k
+        B.set_drag_mode(page, "lasso")
+        B.click_key(page, "map_focus_close")
+
+        # Compare: random and ALLabel drawn, the others a legend click away, with their coverage.
+        page.locator(".st-key-map_view label", has_text="compare:").first.click()
+        B.wait_idle(page)
+        page.get_by_text("mean similarity").first.wait_for(timeout=B.SLOW_MS)
+        B.wait_for_map(page)
+        budget = project.settings["budget"]
+        for name in ("random", "ALLabel"):
+            layer = B.trace_by_name(page, name)
+            assert layer["visible"] is True and len(layer["x"]) == budget
+        assert B.trace_by_name(page, "core-set")["visible"] == "legendonly"
+        table = page.locator(".st-key-map_compare_table")
+        table.wait_for()
+        B.shot_of(page, [".st-key-map_view", ".st-key-map_chart", ".st-key-map_compare_table"], ARTIFACTS / "map_compare.png")
+
+        # Gaps: a lasso around the least served region queues exactly those sentences.
+        page.locator(".st-key-map_view label", has_text="gaps:").first.click()
+        B.wait_idle(page)
+        B.wait_for_map(page)
+        page.get_by_text("Mean highest similarity to a chosen sentence").wait_for()
+        B.shot_of(page, [".st-key-map_view", ".st-key-map_chart"], ARTIFACTS / "map_gaps.png")
+        before = set(project.selections.queue())
+        ids = B.lasso(page, [(0.05, 0.05), (0.35, 0.05), (0.35, 0.5), (0.05, 0.5)])
+        assert ids
+        page.get_by_text(f"{len(ids)} selected").wait_for()
+        B.click_key(page, "map_enqueue")
+        page.get_by_text(re.compile(r"^Queued \d+ new sentences")).first.wait_for()
+        assert set(project.selections.queue()) == before | (set(ids) - chosen)
+
+        # A sentence holding " and <b> reads as typed in its hover label, and nothing turns bold.
+        B.goto_page(page, "Home")
+        upload = tmp_path / "quoted.txt"
+        upload.write_text(QUOTED + "\nA second sentence about ZnO nanowires.\nA third one on MOF porosity.\n")
+        page.locator(".st-key-home_upload input[type=file]").set_input_files(str(upload))
+        B.wait_idle(page)
+        B.click_key(page, "home_create")
+        page.get_by_text("Confirmed / budget").wait_for()
+        B.goto_page(page, "Map")
+        B.wait_for_map(page)
+        hover = B.hover_point(page, "line-1")
+        assert QUOTED in hover and "&quot;" not in hover and "&lt;" not in hover
+        assert page.locator(".hoverlayer .hovertext tspan[style*='bold']").count() == 0
+        fill = page.evaluate("() => getComputedStyle(document.querySelector('.hoverlayer .hovertext text')).fill")
+        assert fill in ("rgb(17, 17, 17)", "#111111")  # dark text ...
+        bg = page.evaluate("() => document.querySelector('.hoverlayer .hovertext path').style.fill")
+        assert bg in ("rgb(255, 255, 255)", "#ffffff")  # ... on a light label
+        B.screenshot(page, ARTIFACTS / "map_hover_quoted.png", full=False)
+        assert dialogs == []
+        if shots is not None:
+            for name in ("map_click", "map_compare", "map_gaps"):
+                assert B.save_small_png(ARTIFACTS / f"{name}.png", shots / f"{name}.png") is not None
+        project.close()
+    finally:
+        server.kill()

@@ -20,7 +20,8 @@ CHANGES = [
     ("coreset", "outlier_quantile", {"candidates": "inliers"}, 0.4),
     ("similarity", "k_cov", None, 2),
     ("similarity", "discount", None, 1.0),
-    ("uncertainty", "shortlist_factor", None, 1.5),
+    # From nothing selected (a cold start) the first of the coverage order are taken whatever the shortlist's size.
+    ("uncertainty", "shortlist_factor", {"_selected": [0, 1, 2]}, 1.5),
     ("uncertainty", "shortlist_by", None, "random"),
     ("uncertainty", "k_cov", None, 2),
     ("uncertainty", "discount", {"_selected": list(range(0, 150, 5)), "shortlist_factor": 1.5}, 1.0),  # once targets are served

@@ -61,10 +61,16 @@ def test_labels_hidden_from_the_context(setup):
 def test_shortlist_options(setup):
     pool, sents, ctx, pred, asked = setup
     sel = select_uncertainty(pool, [], 3, rng=np.random.default_rng(0), context=ctx, shortlist_by="all")
-    assert len(pred.calls[-1][1]) == N and "all 120" in sel.picks[0].note and "cold start" in sel.picks[0].note
-    select_uncertainty(pool, [], 3, rng=np.random.default_rng(0), context=ctx, shortlist_by="random", shortlist_factor=2)
-    assert len(pred.calls[-1][1]) == 6
+    # Nothing selected: nothing to retrieve, so no prediction; the coverage order decides and the note says so.
+    assert pred.calls == [] and "all 120" in sel.picks[0].note and sel.picks[0].note.startswith("cold start: no labels yet")
+    assert all(np.isnan(p.score) for p in sel.picks)
+    scores = coverage_scores(pool, [])
+    assert sorted(scores[[p.index for p in sel.picks]]) == sorted(np.sort(scores)[::-1][:3])
+    sel = select_uncertainty(pool, [], 3, rng=np.random.default_rng(0), context=ctx, shortlist_by="random", shortlist_factor=2)
+    assert pred.calls == [] and "at random" in sel.picks[0].note and len(set(sel.indices)) == 3
     assert asked == []  # nothing selected yet: no label revealed
+    sel = select_uncertainty(pool, [4], 3, rng=np.random.default_rng(0), context=ctx, shortlist_by="random", shortlist_factor=2)
+    assert len(pred.calls[-1][1]) == 6 and "cold start" not in sel.picks[0].note  # one demonstration: predicted
 
 
 def test_needs_a_predictor():
