@@ -16,6 +16,10 @@ VIEWS = {"explore": "explore: what the stages picked", "compare": "compare: what
 project = state.require_project()
 jobs, warm, key = state.get_jobs(), state.umap_warm_up(), str(project.path)
 embedder = state.get_embedder()
+if st.session_state.get("map_project") != key:  # another project: its ids mean nothing here
+    for stale in ("map_chart", "map_focus", "map_last_single"):
+        st.session_state.pop(stale, None)
+    st.session_state["map_project"] = key
 st.title("Map of the pool")
 
 stored = project.records.projection()

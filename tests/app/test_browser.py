@@ -283,6 +283,7 @@ def test_map_click_compare_and_gaps(browser, tmp_path):
 
         # A sentence holding " and <b> reads as typed in its hover label, and nothing turns bold.
         B.goto_page(page, "Home")
+        B.wait_idle(page)
         upload = tmp_path / "quoted.txt"
         upload.write_text(QUOTED + "\nA second sentence about ZnO nanowires.\nA third one on MOF porosity.\n")
         page.locator(".st-key-home_upload input[type=file]").set_input_files(str(upload))
