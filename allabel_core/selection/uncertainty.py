@@ -81,8 +81,8 @@ def select_uncertainty(
     params = {"shortlist_factor": float(shortlist_factor), "shortlist_by": shortlist_by}
     if pool_texts is None:
         pool_texts = [sn.text for sn in ctx.sentences]
+    config = as_config(retriever, rrf_k, texts=target is None or target_texts is not None)
     if shortlist_by == "coverage":
-        config = as_config(retriever, rrf_k, texts=target is None or target_texts is not None)
         params.update(k_cov=int(k_cov), discount=float(discount), index=index, **config.params())
     if n == 0:
         return Selection((), params)

@@ -64,7 +64,7 @@ def test_shortlist_options(setup):
     # Nothing selected: nothing to retrieve, so no prediction; the coverage order decides and the note says so.
     assert pred.calls == [] and "all 120" in sel.picks[0].note and sel.picks[0].note.startswith("cold start: no labels yet")
     assert all(np.isnan(p.score) for p in sel.picks)
-    scores = coverage_scores(pool, [])
+    scores = coverage_scores(pool, [], pool_texts=[s.text for s in sents])  # the same retriever as the stage's
     assert sorted(scores[[p.index for p in sel.picks]]) == sorted(np.sort(scores)[::-1][:3])
     sel = select_uncertainty(pool, [], 3, rng=np.random.default_rng(0), context=ctx, shortlist_by="random", shortlist_factor=2)
     assert pred.calls == [] and "at random" in sel.picks[0].note and len(set(sel.indices)) == 3
