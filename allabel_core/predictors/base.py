@@ -165,6 +165,9 @@ class Predictor(Protocol):
     name: str
     ledger: Ledger | None
     """What its calls cost (an LLM's :class:`~.ledger.Ledger`); None for a predictor that makes no requests."""
+    reads_whole_store: bool
+    """Whether a prediction may depend on demonstrations beyond those retrieved
+    for the sentence (then any label change can change every prediction)."""
 
     def params(self) -> dict: ...
 

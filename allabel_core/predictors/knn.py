@@ -229,6 +229,12 @@ class KnnPredictor:
         self._views: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()  # one predictor may serve several sessions at once
 
+    @property
+    def reads_whole_store(self) -> bool:
+        """Whether a prediction depends on demonstrations beyond the ``k``
+        retrieved: the store-wide gazetteer matches every stored entity string."""
+        return self.gazetteer == "store"
+
     def params(self) -> dict:
         return {
             "predictor": KNN,

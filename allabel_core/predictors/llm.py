@@ -174,6 +174,9 @@ class LlmPredictor:
     def labels(self) -> list[str]:
         return [t.name for t in self.types]
 
+    # The prompt holds the retrieved demonstrations and nothing else of the store.
+    reads_whole_store = False
+
     def identity(self) -> dict:
         return self.model.identity()
 

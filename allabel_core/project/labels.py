@@ -379,6 +379,39 @@ class Labels:
                          actor, lead_time)
         return len(kept)
 
+    def accept_prediction(self, sentence_id: str, spans: Iterable[Span | tuple[int, int, str]], *,
+                          actor: Actor | None = None, expect_rev: int | None = None) -> int:
+        """A prediction becomes the person's label, in one undoable action:
+        its spans are added as confirmed (pending suggestions go; spans with
+        labels outside the schema, whitespace edges, or overlapping a confirmed
+        span or a longer predicted one are left out) and the sentence is
+        confirmed. Returns the number of confirmed spans it ends with."""
+        text = self._sentences.text(sentence_id)
+        cands = [(s.start, s.end, s.label) if isinstance(s, Span) else tuple(s[:3]) for s in spans]
+        with self._tx(sentence_id, expect_rev) as conn:
+            rows = self._span_rows(conn, sentence_id)
+            ops = [["del", r] for r in rows if r["status"] == "suggested"]
+            taken = [r for r in rows if r["status"] == "confirmed"]
+            added = 0
+            for start, end, label in sorted(set(cands), key=lambda c: (c[0] - c[1], c[0])):
+                try:
+                    self._check(text, start, end, label, None)
+                except SpanError:
+                    continue
+                if any(_overlaps(r, start, end) for r in taken):
+                    continue
+                row = self._new_row(conn, sentence_id, start, end, label, text[start:end], "confirmed")
+                taken.append(row)
+                ops.append(["ins", row])
+                added += 1
+            before = self._state_in(conn, sentence_id)
+            if before != "confirmed":
+                ops.append(["state", sentence_id, before, "confirmed"])
+            answer = [[r["start"], r["end"], r["label"]] for r in taken]
+            self._record(conn, "accept_prediction", sentence_id, ops,
+                         {"accepted": added, "spans": len(taken), "answer": answer}, actor)
+        return len(taken)
+
     def skip(self, sentence_id: str, *, actor: Actor | None = None, expect_rev: int | None = None,
              lead_time: float | None = None) -> bool:
         """Put the sentence aside (it goes to the end of the queue). A

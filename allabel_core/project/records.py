@@ -7,6 +7,7 @@ import json
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,6 +19,24 @@ from .settings import scrub
 from ..data.sentence import Span
 
 CURVE_COLUMNS = ("strategy", "budget", "seed", "f1", "precision", "recall")
+
+
+@dataclass(frozen=True)
+class StoredRest:
+    """A pool sentence's newest prediction from "predict the rest"
+    (:mod:`allabel_core.project.rest`), with its provenance and time."""
+
+    prediction: Prediction
+    provenance: dict
+    created_at: float
+
+    @property
+    def source(self) -> str:
+        return str(self.provenance.get("source") or self.provenance.get("predictor") or "")
+
+    @property
+    def model_version(self) -> str:
+        return f"{self.source} ({self.provenance.get('version', '')})"
 
 
 
@@ -121,6 +140,31 @@ class Records:
             outcome=details.get("outcome") or ("failed" if error else "ok"),
             error_kind=details.get("error_kind"),
         )
+
+    def rest_predictions(self) -> dict[str, StoredRest]:
+        """Pool sentence id -> its newest prediction made by "predict the
+        rest" (those carry ``details["provenance"]``), for every sentence
+        that has one (confirmed ones included: callers decide). The
+        prediction's ``details`` hold only ``provenance`` and, from the kNN
+        predictor, ``word_uncertainty``; :meth:`prediction` has them all."""
+        # Only the details the export and the queue read (an LLM's details
+        # also hold its whole prompt).
+        rows = self._db.conn().execute(
+            "SELECT sentence_id, spans, uncertainty, uncertainty_kind, demonstrations, similarities, error,"
+            " json_extract(details, '$.provenance'), json_extract(details, '$.word_uncertainty'), created_at"
+            " FROM predictions WHERE role = 'pool'"
+            " AND json_extract(details, '$.provenance.fingerprint') IS NOT NULL ORDER BY run, seq").fetchall()
+        out: dict[str, StoredRest] = {}
+        for sid, spans, unc, kind, demos, sims, error, prov, words, at in rows:
+            details = {"provenance": json.loads(prov)}
+            if words is not None:
+                details["word_uncertainty"] = json.loads(words)
+            pred = Prediction(
+                sid, tuple(Span(a, b, label, text, "suggested") for a, b, label, text in json.loads(spans)),
+                unc if unc is not None else float("nan"), kind, tuple(json.loads(demos)),
+                tuple(float("nan") if s is None else s for s in json.loads(sims)), error, details)
+            out[sid] = StoredRest(pred, details.get("provenance") or {}, at)
+        return out
 
     # -- LLM ledger ----------------------------------------------------------
     def log_ledger(

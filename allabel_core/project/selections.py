@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from ..errors import ConfigError, ProjectError
 from .db import dumps
@@ -134,21 +134,23 @@ class Selections:
         with self._db.tx() as conn:
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('current_id', ?)", (dumps(sentence_id),))
 
-    def next_id(self, after: str | None = None) -> str | None:
+    def next_id(self, after: str | None = None, *, order: Sequence[str] | None = None) -> str | None:
         """The next sentence to label: the first pending (not confirmed, not
-        skipped) one after ``after`` in queue order, wrapping around; then
-        skipped ones; None when nothing is left."""
-        full, pending = self.queue(include_done=True), self.queue()
+        skipped) one after ``after`` in queue order (or in ``order``, ids to
+        walk instead, e.g. :func:`allabel_core.project.rest.least_certain_first`),
+        wrapping around; then skipped ones; None when nothing is left."""
         states = self._states()
+        full = self.queue(include_done=True) if order is None else list(order)
+        pending = self.queue() if order is None else [s for s in full if states.get(s) != "confirmed"]
         pos = full.index(after) if after in full else -1
         rotated = full[pos + 1:] + full[: pos + 1]
         fresh = [s for s in rotated if s in pending and s not in states and s != after]
         skipped = [s for s in rotated if states.get(s) == "skipped" and s != after]
         return (fresh + skipped + [None])[0]
 
-    def previous_id(self, before: str | None) -> str | None:
-        """The sentence before ``before`` in queue order (done ones included)."""
-        full = self.queue(include_done=True)
+    def previous_id(self, before: str | None, *, order: Sequence[str] | None = None) -> str | None:
+        """The sentence before ``before`` in queue order or ``order`` (done ones included)."""
+        full = self.queue(include_done=True) if order is None else list(order)
         if before not in full:
             return full[-1] if full else None
         i = full.index(before)
