@@ -28,6 +28,14 @@ StepProgress = Callable[[int, int, str], None]
 PENDING, RUNNING, DONE, FAILED, CANCELLED = "pending", "running", "done", "failed", "cancelled"
 
 
+def time_left(done: int, total: int, seconds: float, *, since: int = 0) -> str:
+    """``", ~12 s left"`` from the rate since ``since`` items (done before the
+    clock started, e.g. read from a cache); ``""`` until there is a rate."""
+    if done <= since or seconds <= 0 or done >= total:
+        return ""
+    return f", ~{(total - done) * seconds / (done - since):.0f} s left"
+
+
 class JobCancelled(Exception):
     """Raised inside a job's work (by :meth:`Job.check`) to stop it early."""
 

@@ -13,9 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from seqeval.metrics import classification_report
-from seqeval.scheme import IOB2
-
 from .errors import DataFormatError, DimensionError
 
 SCORING = "entity-level micro P/R/F1, seqeval strict IOB2"
@@ -50,6 +47,11 @@ def evaluate(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], *, le
     for i, (g, p) in enumerate(zip(gold, pred)):
         if len(g) != len(p):
             raise DimensionError(f"sentence {i}: {len(g)} gold tags but {len(p)} predicted")
+    # Imported here: seqeval pulls in scikit-learn and SciPy (about a second),
+    # which a page that only shows the word "strict IOB2" should not pay for.
+    from seqeval.metrics import classification_report
+    from seqeval.scheme import IOB2
+
     gold = [list(g) for g in gold]
     pred = [list(p) for p in pred]
     if not any(t != "O" for g in gold for t in g) and not any(t != "O" for p in pred for t in p):

@@ -14,7 +14,7 @@ VIEWS = {"explore": "explore: what the stages picked", "compare": "compare: what
          "gaps": "gaps: where the selection does not reach"}
 
 project = state.require_project()
-jobs, warm, key = state.get_jobs(), state.umap_warm_up(), str(project.path)
+jobs, key = state.get_jobs(), str(project.path)
 embedder = state.get_embedder()
 if st.session_state.get("map_project") != key:  # another project: its ids mean nothing here
     for stale in ("map_chart", "map_focus", "map_last_single"):
@@ -22,13 +22,13 @@ if st.session_state.get("map_project") != key:  # another project: its ids mean 
     st.session_state["map_project"] = key
 st.title("Map of the pool")
 
-stored = project.records.projection()
-if stored is None or stored[0] != project.pool_ids():
+if state.map_needed(project):  # UMAP is imported and compiled only then
     if not state.watch_job(f"map:{key}", "Laying out the map"):
+        warm = state.umap_warm_up()
         jobs.submit(f"map:{key}", lambda job: tasks.compute_map(project, embedder, warm=warm, job=job))
         st.rerun()
     st.stop()
-ids, xy, _ = stored
+ids, xy, _ = project.records.projection()
 
 quotas = tasks.stage_quotas(project)
 cols = st.columns([1.3, 1, 1, 1, 1])

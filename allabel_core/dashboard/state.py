@@ -197,6 +197,12 @@ def umap_warm_up() -> Job:
     return Job(work, name="umap-warm-up").start()
 
 
+def map_needed(project: Project) -> bool:
+    """Whether the project's map is still to be laid out (only then is UMAP needed)."""
+    stored = project.records.projection()
+    return stored is None or stored[0] != project.pool_ids()
+
+
 def get_predictor(project: Project) -> Predictor:
     """The predictor the project's settings name, with the session's typed
     key, if any, for an LLM. Call it in the script thread and hand the

@@ -92,9 +92,19 @@ def run_stages(project, embedder, predictor, stages, *, progress=None) -> list[d
     order = [s for s in settings["stage_order"] if s in stages]
     done_per_stage = project.selections.table()["stage"].value_counts().to_dict()
     new: list[dict] = []
-    for step, stage in enumerate(order):
+    # The bar counts picks over every stage run; the message names the stage
+    # and its own count ("similarity: 23 of 35"). Diversity and similarity
+    # pick in well under a second; the uncertainty stage reports as its
+    # predictor scores the shortlist.
+    wanted = {s: max(0, quotas[s] - int(done_per_stage.get(s, 0))) for s in order}
+    total, before = max(1, sum(wanted.values())), 0
+
+    def say(done: int, what: str) -> None:
         if progress:
-            progress(step, len(order), f"stage {stage}")
+            progress(min(before + done, total), total, what)
+
+    for stage in order:
+        say(0, f"{stage}: 0 of {wanted[stage]}")
         confirmed = {sid for sid, st in project.labels.states().items() if st == "confirmed"}
         chosen = list(project.selections.table()["sentence_id"]) + sorted(confirmed)
         selected = list(dict.fromkeys(row[s] for s in chosen if s in row))
@@ -111,6 +121,7 @@ def run_stages(project, embedder, predictor, stages, *, progress=None) -> list[d
             ctx = SelectionContext(
                 sentences=[project.sentence(ids[i]) for i in keep], predictor=predictor,
                 annotated={at[row[sid]]: s for sid, s in annotated.items()}, embedder=embedder,
+                progress=lambda d, t: say(0, f"uncertainty: predicting {d} of {t} candidates for {q} picks"),
             )
             with llm_usage_logged(project, predictor, purpose="uncertainty stage", details={"quota": q}):
                 sub = run_stage(stage, pool[keep], sub_sel, min(q, len(keep) - len(sub_sel)), rng=rng,
@@ -125,8 +136,10 @@ def run_stages(project, embedder, predictor, stages, *, progress=None) -> list[d
         records = [{"id": ids[p.index], "stage": stage, "score": p.score, "reason": _why(p, ids)} for p in picks]
         project.selections.record(records)
         new += [{"sentence_id": r["id"], **{k: r[k] for k in ("stage", "score", "reason")}} for r in records]
+        say(len(records), f"{stage}: {len(records)} of {wanted[stage]}")
+        before += wanted[stage]
     if progress:
-        progress(len(order), len(order), "done")
+        progress(total, total, "done")
     return new
 
 
@@ -197,6 +210,33 @@ def keep_live_curve(project, embedder, predictor, job: Job | None = None, *, pre
     return rounds
 
 
+def embedding_progress(say):
+    """A ``progress(done, total)`` for :meth:`Embedder.encode` that tells
+    ``say(done, total, message)`` "embedding n of N sentences, ~t s left".
+    The embedder's first report comes before its model loads (cached vectors
+    only), so that one says the model is loading, and the rate is timed from
+    the first chunk embedded."""
+    import time
+
+    from ..jobs import time_left
+
+    clock: dict = {}
+
+    def embedding(done: int, total: int) -> None:
+        if not clock:
+            clock["loading"] = True
+            what = f"loading the embedding model, then embedding {total - done} of {total} sentences"
+        elif clock.pop("loading", False):
+            clock.update(t0=time.perf_counter(), first=done)
+            what = f"embedding {done} of {total} sentences"
+        else:
+            what = (f"embedding {done} of {total} sentences"
+                    f"{time_left(done, total, time.perf_counter() - clock['t0'], since=clock['first'])}")
+        say(done, total, what)
+
+    return embedding
+
+
 def compute_map(project, embedder, *, warm: Job | None = None, job: Job | None = None):
     """The project's 2-D map (see :func:`allabel_core.vectors.layout.stored_layout`):
     embeds the pool, waits for a running UMAP ``warm`` up job, lays it out
@@ -204,7 +244,7 @@ def compute_map(project, embedder, *, warm: Job | None = None, job: Job | None =
     from ..vectors.layout import PROJECT_STEPS, stored_layout
 
     say = job.progress if job else (lambda *a: None)
-    vectors = pool_vectors(project, embedder, progress=lambda d, t: say(d, t, "embedding the pool"))
+    vectors = pool_vectors(project, embedder, progress=embedding_progress(say))
     while warm is not None and not warm.wait(0.5):  # show the warm-up's own steps meanwhile
         w = warm.status()
         say(w["done"], w["total"], f"UMAP warm-up, once per server: {w['message'] or 'starting'}")

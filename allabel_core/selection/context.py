@@ -34,6 +34,8 @@ class SelectionContext:
     annotated: Mapping[int, Sentence] | None = None
     embedder: object | None = None
     predictor_seconds: float = 0.0
+    # ``progress(done, total)`` while the predictor scores candidates (stage 3).
+    progress: Callable[[int, int], None] | None = None
     revealed: set = field(default_factory=set)
 
     def __post_init__(self) -> None:

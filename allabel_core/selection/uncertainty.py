@@ -111,7 +111,7 @@ def select_uncertainty(
 
     demos = DemoStore(ctx.labelled(sel), pool[sel])
     started = time.perf_counter()
-    preds = ctx.predictor.predict(demos, [ctx.sentences[i] for i in short])
+    preds = ctx.predictor.predict(demos, [ctx.sentences[i] for i in short], progress=ctx.progress)
     ctx.predictor_seconds += time.perf_counter() - started
     if len(preds) != len(short):
         raise PredictorError(f"the predictor returned {len(preds)} predictions for {len(short)} sentences")

@@ -164,7 +164,9 @@ class Embedder:
         # Longest first across the whole corpus, as sentence-transformers sorts
         # within one call: chunking for progress then costs no extra padding.
         pending = sorted(todo.items(), key=lambda kv: -len(texts[kv[1]]))
-        chunk = max(self.batch_size * 8, 256)
+        # Small chunks when someone watches (a progress bar moving every couple
+        # of seconds), large ones otherwise.
+        chunk = self.batch_size * 2 if progress else max(self.batch_size * 8, 256)
         for c in range(0, len(pending), chunk):
             part = pending[c : c + chunk]
             vecs = self.model.encode(

@@ -3,6 +3,8 @@ by them land in the project's ledger, as a suggestion's do."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from fakes import COMPLETION, DEMOS, LABELS, PROMPT, QUERIES, FakeLlm, Offline, make_sentence
@@ -153,3 +155,33 @@ def test_llm_usage_logged_reports_the_cache_and_only_the_delta(project):
     row = project.records.ledger().iloc[0]
     assert row["calls"] == 0 and bool(row["cached"]) and row["prompt_tokens"] == 0
     assert row["cost"] == pytest.approx(0.0) and not np.isnan(row["cost"])
+
+
+def test_a_running_stage_names_itself_with_its_count(project, embedder):
+    confirm(project, ["d1", "d2"])
+    heard = []
+    PT.run_stages(project, embedder, Offline(), ["diversity", "similarity", "uncertainty"],
+                  progress=lambda d, t, m: heard.append((d, t, m)))
+    messages = [m for _, _, m in heard]
+    quotas = PT.stage_quotas(project)
+    for stage in ("diversity", "similarity", "uncertainty"):
+        assert f"{stage}: 0 of {quotas[stage]}" in messages and f"{stage}: {quotas[stage]} of {quotas[stage]}" in messages
+    assert any(re.fullmatch(r"uncertainty: predicting \d+ of \d+ candidates for \d+ picks", m) for m in messages)
+    total = sum(quotas.values())
+    assert heard[-1] == (total, total, "done") and all(t == total for _, t, _ in heard)
+    assert [d for d, _, _ in heard] == sorted(d for d, _, _ in heard)  # the bar never goes back
+
+
+def test_embedding_progress_says_n_of_n_and_time_left(monkeypatch):
+    import time as time_mod
+
+    clock = iter([100.0, 102.0, 104.0])
+    monkeypatch.setattr(time_mod, "perf_counter", lambda: next(clock))
+    heard = []
+    report = PT.embedding_progress(lambda d, t, m: heard.append(m))
+    for done in (88, 216, 344, 472):  # 88 cached, then chunks of 128, 2 s each
+        report(done, 600)
+    assert heard[0] == "loading the embedding model, then embedding 512 of 600 sentences"
+    assert heard[1] == "embedding 216 of 600 sentences"
+    assert heard[2] == "embedding 344 of 600 sentences, ~4 s left"
+    assert heard[3] == "embedding 472 of 600 sentences, ~2 s left"
