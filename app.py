@@ -2,7 +2,7 @@
 
 Run with ``streamlit run app.py``. Page set-up and session state happen
 once, here; ``st.navigation`` shows Home always and the project pages (Map,
-Label, Curve, Predictions, Settings) while a project is open.
+Label, Curve, Predictions, Settings, Entities) while a project is open.
 """
 
 from __future__ import annotations
@@ -22,5 +22,6 @@ if state.current_project() is not None:
         st.Page("pages/3_Curve.py", title="Curve", icon=":material/show_chart:"),
         st.Page("pages/4_Predictions.py", title="Predictions", icon=":material/manage_search:"),
         st.Page("pages/5_Settings.py", title="Settings", icon=":material/settings:"),
+        st.Page("pages/6_Entities.py", title="Entities", icon=":material/table_view:"),
     ]
 st.navigation(pages).run()

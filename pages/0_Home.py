@@ -53,7 +53,8 @@ if os.environ.get("ALLABEL_OPEN_SAMPLE") == "1" and not st.session_state["sample
             open_new(create_sample_project)
 
 if project is not None:
-    state.umap_warm_up()  # compile UMAP's layout code now, in the background, so the Map opens warm
+    if state.map_needed(project):  # compile UMAP's layout code now, in the background, so the Map opens warm
+        state.umap_warm_up()
     prog, settings, last = project.progress(), project.settings, project.records.last_f1()
     st.subheader(project.name)
     c = st.columns(4)
@@ -79,6 +80,9 @@ if project is not None:
         st.page_link("pages/1_Map.py", label="Open the Map", icon=":material/map:")
     else:
         st.page_link("pages/2_Label.py", label="Label the queue", icon="✏️")
+    if prog["confirmed"]:
+        st.page_link("pages/6_Entities.py", label="Predict the rest and get every entity out",
+                     icon=":material/table_view:")
     st.divider()
 
 left, mid, right = st.columns(3)

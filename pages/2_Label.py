@@ -6,6 +6,8 @@ Backspace removes a span; N confirms and opens the next, S skips, P goes
 back, U undoes your own last action, G asks the predictor for suggestions,
 A accepts them, Esc clears the selection. A selection never reaches the
 server; each action does, as one event, saved before the panel redraws.
+After "predict the rest" (Entities page) the order can be "least certain
+first", and a sentence's stored prediction is shown with one button to accept it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from allabel_core.errors import AllabelError
 from allabel_core.predictors.registry import describe_predictor
 from allabel_core.project.annotate import apply_event
 from allabel_core.project.predict import suggest_for
+from allabel_core.project.rest import least_certain_first
+from allabel_core.views.entities import sentence_confidence
+from allabel_core.views.markup import sentence_html
 from allabel_core.views.annotator import annotator_props, annotator_scores, gold_check
 
 project = state.require_project()
@@ -36,6 +41,12 @@ if st.session_state["defining_types"]:
     st.stop()
 who = state.require_annotator()
 KEY = "label_annotator"
+ORDERS = {"stage": "Stage order (the queue)", "uncertainty": "Least certain first (predicted)"}
+
+
+def walk() -> list[str] | None:
+    """The ids N, S and P walk in the chosen order (None: the queue in stage order)."""
+    return least_certain_first(project) if st.session_state.get("label_order") == "uncertainty" else None
 
 
 def go(sentence_id: str | None) -> None:
@@ -62,7 +73,7 @@ def on_action() -> None:
         return
     opened = st.session_state["label_opened"]
     lead = time.time() - opened[1] if opened and opened[0] == event.get("sid") else None
-    out = apply_event(project, event, state.actor(), lead_time=lead, suggest=suggest)
+    out = apply_event(project, event, state.actor(), lead_time=lead, suggest=suggest, order=walk())
     st.session_state["label_ack"] = event.get("id") if isinstance(event.get("id"), int) else 0
     st.session_state["label_notice"] = out.notice
     if out.confirmed:
@@ -96,14 +107,33 @@ def scores() -> dict:
                             lambda sid: [(g.start, g.end, g.label) for g in project.gold_spans(sid)])
 
 
+def accept_prediction(sid: str, spans) -> None:
+    try:
+        n = project.labels.accept_prediction(sid, spans, actor=state.actor())
+    except AllabelError as exc:
+        st.session_state["label_notice"] = ("error", str(exc))
+        return
+    st.session_state["label_notice"] = ("success", f"Prediction accepted: {n} span(s) confirmed.")
+    go(project.selections.next_id(sid, order=walk()) or sid)
+
+
+st.radio("Order", list(ORDERS), format_func=ORDERS.get, key="label_order", horizontal=True,
+         on_change=lambda: go(project.selections.next_id(order=walk())),
+         help="Least certain first: the sentences predicted by “predict the rest” (Entities page), "
+              "the most uncertain first; review those next.")
+if st.session_state.get("label_order") == "uncertainty" and not walk():
+    st.info("Nothing predicted yet: run “predict the rest” on the Entities page first.")
+
+
 @st.fragment
 def panel() -> None:
     prog = project.progress()
     st.progress(min(1.0, prog["confirmed"] / max(1, prog["budget"])),
                 text=f"{prog['confirmed']} of {prog['budget']} confirmed · {prog['pending']} in the queue")
-    sid = st.session_state["current_id"] or project.selections.current() or project.selections.next_id()
+    order = walk()
+    sid = st.session_state["current_id"] or project.selections.current() or project.selections.next_id(order=order)
     if sid is not None and sid not in project.pool_ids():
-        sid = project.selections.next_id()
+        sid = project.selections.next_id(order=order)
     st.session_state["current_id"] = sid
     if sid is None:
         st.info("The queue is empty: run the selection stages on the Map page, or queue sentences there.")
@@ -122,11 +152,21 @@ def panel() -> None:
         gold=gold_panel(st.session_state["label_checked"]),
     )
     # Where N / S and P lead, sent ahead so the browser can draw it at once.
-    for way, other in (("next", project.selections.next_id(sid)), ("previous", project.selections.previous_id(sid))):
+    for way, other in (("next", project.selections.next_id(sid, order=order)),
+                       ("previous", project.selections.previous_id(sid, order=order))):
         if other and other != sid:
             props[way] = annotator_props(project.sentence(other), project.schema, rev=project.labels.revision(other),
                                          state=project.labels.state(other), caption=f"{who} · sentence {other}")
     annotator(props, key=KEY, on_action=on_action)
+    stored = project.records.rest_predictions().get(sid) if status != "confirmed" else None
+    if stored is not None and not stored.prediction.error:
+        p = stored.prediction
+        conf = sentence_confidence(p.uncertainty, p.uncertainty_kind)
+        st.caption(f"Predicted by {stored.source}" + ("" if conf is None else f" · certainty {conf:.2f}")
+                   + f" · {len(p.spans)} span(s):")
+        st.markdown(sentence_html(project.sentence(sid), project.schema, p.spans), unsafe_allow_html=True)
+        st.button("Accept prediction & next", key="label_accept_prediction", on_click=accept_prediction,
+                  args=(sid, p.spans), help="The predicted spans become your confirmed label for this sentence")
 
     if project.has_gold():
         st.toggle("Check against gold after confirming", key="label_check_gold",

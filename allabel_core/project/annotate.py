@@ -9,7 +9,7 @@ says what happened, for the annotator to show in place.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..errors import AllabelError
@@ -29,7 +29,8 @@ class Outcome:
 
 
 def apply_event(project, event: Mapping, actor: Actor, *, lead_time: float | None = None,
-                suggest: Callable[[str], tuple[str, str]] | None = None) -> Outcome:
+                suggest: Callable[[str], tuple[str, str]] | None = None,
+                order: Sequence[str] | None = None) -> Outcome:
     """Do what one annotator event asks, on ``project``, as ``actor``.
 
     The event names the sentence and the revision its props showed
@@ -38,8 +39,9 @@ def apply_event(project, event: Mapping, actor: Actor, *, lead_time: float | Non
     (the caller then sends fresh props). ``lead_time``: seconds spent on
     the sentence, recorded with confirm and skip. ``suggest(sid)`` asks the
     predictor and returns the notice, ``(kind, text)`` (raises
-    ``AllabelError`` on failure). Refusals come back as error notices; nothing raises for a
-    person's mistake.
+    ``AllabelError`` on failure). ``order``: the ids N, S and P walk instead
+    of the queue (e.g. least certain first). Refusals come back as error
+    notices; nothing raises for a person's mistake.
     """
     eid = event.get("id") if isinstance(event, Mapping) else None
 
@@ -77,14 +79,14 @@ def apply_event(project, event: Mapping, actor: Actor, *, lead_time: float | Non
         if kind == "confirm":
             n = project.labels.confirm(sid, lead_time=lead_time, **who)
             return say("success", f"Confirmed {sid} with {n} span{'s' if n != 1 else ''}.",
-                       goto=project.selections.next_id(sid) or sid, confirmed=sid)
+                       goto=project.selections.next_id(sid, order=order) or sid, confirmed=sid)
         if kind == "skip":
             changed = project.labels.skip(sid, lead_time=lead_time, **who)
             text = f"Skipped {sid}: it moves to the end of the queue." if changed else \
                 f"{sid} is already {project.labels.state(sid)}; opened the next sentence."
-            return say("info", text, goto=project.selections.next_id(sid) or sid)
+            return say("info", text, goto=project.selections.next_id(sid, order=order) or sid)
         if kind == "previous":
-            before = project.selections.previous_id(sid)
+            before = project.selections.previous_id(sid, order=order)
             return Outcome(goto=before) if before else say("info", "This is the first sentence of the queue.")
         if kind == "undo":
             undone = project.labels.undo(actor=actor)

@@ -50,7 +50,9 @@ COLORS = {
     "missed and spurious": "#d62728",
 }
 BACKGROUND = "#c9ccd1"  # groups that mean "nothing to show" sit in grey, below the rest
-QUIET = {NOT_SELECTED, "not labeled", "no prediction", "no gold"}
+# The "predicted entities" colouring: a person's sentences, then a type per predicted sentence.
+CONFIRMED_GROUP, NO_ENTITY, NOT_PREDICTED = "confirmed by a person", "no entity predicted", "not predicted yet"
+QUIET = {NOT_SELECTED, "not labeled", "no prediction", "no gold", NOT_PREDICTED}
 STRATEGY_COLORS = {
     "allabel": "#d62728",
     "random": "#7f7f7f",
@@ -135,7 +137,32 @@ def error_groups(
     return out
 
 
-COLOR_MODES = ("stage", "label status", "predicted uncertainty", "errors against gold")
+def predicted_groups(
+    ids: Sequence[str], confirmed: Iterable[str], predicted: Mapping[str, Iterable[str]], types: Sequence[str] = (),
+) -> list[str]:
+    """Per sentence, what "predict the rest" found: ``"confirmed by a
+    person"``; else the type predicted most often in it (ties: first in
+    ``types``, the schema's order), ``"no entity predicted"``, or ``"not
+    predicted yet"``. ``predicted``: id -> the labels of its predicted spans."""
+    done = set(confirmed)
+    rank = {t: i for i, t in enumerate(types)}
+    out = []
+    for i in ids:
+        if i in done:
+            out.append(CONFIRMED_GROUP)
+        elif i not in predicted:
+            out.append(NOT_PREDICTED)
+        else:
+            labels = list(predicted[i])
+            if not labels:
+                out.append(NO_ENTITY)
+            else:
+                counts = {lab: labels.count(lab) for lab in labels}
+                out.append(min(counts, key=lambda lab: (-counts[lab], rank.get(lab, len(rank)), lab)))
+    return out
+
+
+COLOR_MODES = ("stage", "label status", "predicted entities", "predicted uncertainty", "errors against gold")
 
 
 
@@ -159,6 +186,7 @@ def map_figure(
     values: Sequence[float] | None = None,
     color_by: str = "stage",
     order: Sequence[str] = STAGE_ORDER + STATUS_ORDER + ERROR_ORDER,
+    colors: Mapping[str, str] | None = None,
     links: tuple[str, Sequence[str]] | None = None,
     links_name: str = "retrieved demonstrations",
     links_dash: str = "solid",
@@ -188,6 +216,7 @@ def map_figure(
             predicted uncertainty: one coloured trace plus one grey trace for
             the points without a value.
         color_by: the legend / colour-bar title.
+        colors: a colour per group name, over the defaults (e.g. the schema's type colours).
         links: ``(query_id, demonstration_ids)``: lines from one sentence to
             the demonstrations retrieved for it (:func:`link_segments`),
             named ``links_name``, drawn ``links_dash``.
@@ -260,7 +289,7 @@ def map_figure(
         arr = np.asarray(groups, dtype=object)
         for g in _ordered(groups, order):
             quiet = g in QUIET
-            marker = {"color": BACKGROUND if quiet else COLORS.get(g), "size": 5 if quiet else 8}
+            marker = {"color": BACKGROUND if quiet else {**COLORS, **(colors or {})}.get(g), "size": 5 if quiet else 8}
             if quiet:
                 marker["opacity"] = 0.6
             add(arr == g, g, marker)

@@ -11,7 +11,10 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..project.scoring import Scored, score_against_gold, stored_spans
-from .figures import COLOR_MODES, NOT_SELECTED, error_groups, stage_groups, status_groups
+from .figures import (
+    COLOR_MODES, CONFIRMED_GROUP, NO_ENTITY, NOT_PREDICTED, NOT_SELECTED, error_groups, predicted_groups, stage_groups,
+    status_groups,
+)
 
 def map_coloring(project, mode: str) -> dict:
     """What :func:`map_figure` needs to colour a project's pool by ``mode``
@@ -27,6 +30,16 @@ def map_coloring(project, mode: str) -> dict:
         status.update({s.id: "suggested" for s in project.pool() if any(sp.status == "suggested" for sp in s.spans)})
         status.update(project.labels.states())
         return {"groups": status_groups(ids, status), "color_by": "label status"}
+    if mode == "predicted entities":
+        rest = project.records.rest_predictions()
+        confirmed = [sid for sid, st in project.labels.states().items() if st == "confirmed"]
+        predicted = {sid: [sp.label for sp in r.prediction.spans] for sid, r in rest.items() if not r.prediction.error}
+        types = project.schema.names
+        colors = {t.name: t.color for t in project.schema.types}
+        colors.update({CONFIRMED_GROUP: "#000000", NO_ENTITY: "#8c8c8c"})
+        return {"groups": predicted_groups(ids, confirmed, predicted, types), "colors": colors,
+                "order": (CONFIRMED_GROUP, *types, NO_ENTITY, NOT_PREDICTED),
+                "color_by": "predicted entities (most frequent type per sentence)"}
     preds = project.records.predictions(role="pool").sort_values("run").drop_duplicates("sentence_id", keep="last")
     if mode == "predicted uncertainty":
         unc = dict(zip(preds["sentence_id"], preds["uncertainty"]))
