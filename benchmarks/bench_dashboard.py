@@ -79,6 +79,11 @@ def median(xs):
     return statistics.median(xs)
 
 
+def load() -> str:
+    """The 1-, 5- and 15-minute load averages (the machine is shared)."""
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def run_start(root: Path, env: dict) -> dict:
     out = subprocess.run(
         [sys.executable, "-c", START.format(root=str(root))],
@@ -100,7 +105,7 @@ def bench_starts(repeats: int) -> None:
     for name, runs in (("cold", cold), ("warm", warm)):
         keys = list(runs[0])
         parts = ", ".join(f"{k} {median([r[k] for r in runs]):.2f}s" for k in keys)
-        print(f"{name} start to a built map (subprocess, {len(runs)} runs, cumulative): {parts}")
+        print(f"{name} start to a built map (subprocess, {len(runs)} runs, cumulative): {parts}; load {load()}")
 
 
 def bench_browser(repeats: int) -> None:
@@ -138,7 +143,8 @@ def bench_browser(repeats: int) -> None:
         browser.close()
     print(f"browser, `streamlit run` start to drawn map ({len(cold)} runs): cold {median(cold):.1f} s "
           f"(first run: model load, embedding, numba compile, UMAP), warm {median(warm):.1f} s (server restart, "
-          "project reopened, layout read from the project)")
+          f"project reopened, layout read from the project); all runs cold {', '.join(f'{x:.1f}' for x in cold)}, "
+          f"warm {', '.join(f'{x:.1f}' for x in warm)}; load {load()}")
 
 
 def bench_map(n: int, repeats: int) -> None:
