@@ -11,8 +11,8 @@ from allabel_core.project.export import export_sentences, render_export
 from allabel_core.project.rest import predict_rest
 from allabel_core.views.entities import entity_summary, filter_table, table_csv
 
-EXPORTS = {"conll": "CoNLL (IOB2)", "jsonl": "JSONL tokens/tags", "doccano": "doccano JSONL",
-           "labelstudio": "Label Studio JSON", "spacy": "spaCy-style JSONL"}
+EXPORTS = {"conll": "CoNLL", "jsonl": "JSONL tokens", "doccano": "doccano", "labelstudio": "Label Studio",
+           "spacy": "spaCy JSONL"}
 INCLUDE = {"all": "confirmed and predicted", "confirmed": "confirmed by a person", "predicted": "predicted only"}
 
 project = state.require_project()
@@ -35,7 +35,8 @@ if job is not None and job.running:
     if st.button("Stop", key="entities_stop", help="Stops after the batch being predicted; what is done is kept"):
         job.cancel()
         st.rerun()
-elif st.button(f"Predict the rest ({rest} sentences)", key="entities_predict", type="primary",
+elif st.button(f"Predict the rest ({rest} sentences)" if not predicted else
+               f"Update the predictions ({rest} sentences; only what changed)", key="entities_predict", type="primary",
                disabled=confirmed == 0 or rest == 0,
                help=None if confirmed else "Confirm a few sentences on the Label page first"):
     predictor, embedder = state.get_predictor(project), state.get_embedder()
@@ -70,12 +71,15 @@ with tab_summary:
 
 st.caption(f"{exp.confirmed} confirmed and {exp.predicted} predicted sentences; each span carries its source "
            "(human or the predictor) and score. Downloads hold every row of the choice above, unfiltered.")
-d = st.columns(2 + len(EXPORTS))
+d = st.columns([1, 1, 2])
 d[0].download_button("Entity table (CSV)", table_csv(table), file_name=f"{tag}-entities-{include}.csv",
-                     mime="text/csv", key="entities_download_table", type="primary")
+                     mime="text/csv", key="entities_download_table", type="primary", width="stretch")
 d[1].download_button("Summary (CSV)", table_csv(entity_summary(table)), file_name=f"{tag}-summary-{include}.csv",
-                     mime="text/csv", key="entities_download_summary")
-for col, (fmt, label) in zip(d[2:], EXPORTS.items()):
+                     mime="text/csv", key="entities_download_summary", width="stretch")
+st.caption("The same entities in an annotation format (a predicted span is a prediction with its score; "
+           "a person's is an annotation):")
+for col, (fmt, label) in zip(st.columns(len(EXPORTS)), EXPORTS.items()):
     # Built when clicked (in a thread of its own), not on every rerun.
     col.download_button(label, lambda fmt=fmt: render_export(export_sentences(project, include), fmt)[0],
-                        file_name=f"{tag}-{include}{FORMATS[fmt].extensions[0]}", key=f"entities_download_{fmt}")
+                        file_name=f"{tag}-{include}{FORMATS[fmt].extensions[0]}", key=f"entities_download_{fmt}",
+                        width="stretch", help=FORMATS[fmt].description)

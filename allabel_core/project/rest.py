@@ -145,6 +145,8 @@ def predict_rest(
     """
     t0 = time.perf_counter()
     say = progress or (job.progress if job is not None else None)
+    if say:
+        say(0, 0, "embedding the sentences and retrieving their demonstrations")
     rest, demos, ident, prints = plan_rest(project, embedder, predictor)
     stored = project.records.rest_predictions()
     todo = [s for s in rest if force or s.id not in stored or stored[s.id].prediction.error

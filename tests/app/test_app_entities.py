@@ -127,3 +127,16 @@ def test_map_colours_by_predicted_entities(small):
         assert col["groups"][:2] == [F.CONFIRMED_GROUP] * 2 and set(col["groups"][2:]) == {F.NOT_PREDICTED}
         fig = F.map_figure(p.pool_ids(), p.records.projection()[1], list(TEXTS.values()), **col)
     assert {t.name.split(" (")[0] for t in fig.data} == {F.CONFIRMED_GROUP, F.NOT_PREDICTED}
+
+
+def test_a_second_run_says_it_updates_only_what_changed(small):
+    at = page(small, "pages/6_Entities.py")
+    at.button(key="entities_predict").click().run()
+    predicted(small)
+    for _ in range(20):  # the job ends just after its last batch is stored
+        at.run()
+        if at.success:
+            break
+        time.sleep(0.5)
+    assert at.button(key="entities_predict").label == "Update the predictions (4 sentences; only what changed)"
+    assert any("predicted 4 of 4 sentences" in s.value for s in at.success)

@@ -166,7 +166,8 @@ def test_progress_names_counts_rate_and_time_left(project, embedder):
     heard = []
     predict_rest(project, embedder, llm(embedder), progress=lambda d, t, m: heard.append((d, t, m)), batch=3)
     total = len(project) - 1
-    assert heard[0][:2] == (0, total) and heard[-1][:2] == (total, total)
+    assert heard[0] == (0, 0, "embedding the sentences and retrieving their demonstrations")
+    assert heard[1][:2] == (0, total) and heard[-1][:2] == (total, total)
     assert re.search(rf"{total} of {total} · [\d.]+ sentences/s · ~\d+ s left", heard[-1][2])
     assert describe_rate(3, 10, 1.5) == "3 of 10 · 2.0 sentences/s · ~4 s left"
     assert describe_rate(0, 10, 0) == "0 of 10"
