@@ -48,8 +48,10 @@ START = r"""
 import json, os, sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, {root!r})
-from allabel_core import figures as F, jobs as J, projection as P
+from allabel_core.project import tasks as J
+from allabel_core.vectors import layout as P
 from allabel_core.vectors.embed import Embedder
+from allabel_core.views import figures as F, project_data
 from allabel_core.project import Project, create_sample_project, list_projects
 marks = {{}}
 found = list_projects()
