@@ -35,8 +35,12 @@ class Export:
     include: str
     sentences: list[Sentence]
     notes: list[str] = field(default_factory=list)
-    confirmed: int = 0
+    confirmed_ids: set[str] = field(default_factory=set)
     predicted: int = 0
+
+    @property
+    def confirmed(self) -> int:
+        return len(self.confirmed_ids)
 
     def table(self) -> pd.DataFrame:
         """The entity table of what was gathered."""
@@ -69,14 +73,15 @@ def export_sentences(project, include: str = "all") -> Export:
     names = set(project.schema.names)
     out: list[Sentence] = []
     missing = failed = 0
-    n_conf = n_pred = 0
+    confirmed_out: set[str] = set()
+    n_pred = 0
     for sid in project.pool_ids():
         if sid in confirmed_ids:
             if include == "predicted":
                 continue
             s = annotated[sid]
             out.append(with_source(s, s.spans_with(("confirmed",)), HUMAN, status="confirmed"))
-            n_conf += 1
+            confirmed_out.add(sid)
             continue
         if include == "confirmed":
             continue
@@ -105,27 +110,42 @@ def export_sentences(project, include: str = "all") -> Export:
         notes.append(f"{missing} sentence(s) neither confirmed nor predicted are left out: run “predict the rest” first")
     if failed:
         notes.append(f"{failed} sentence(s) whose prediction failed are left out: predict the rest again to retry them")
-    return Export(include, out, notes, n_conf, n_pred)
+    return Export(include, out, notes, confirmed_out, n_pred)
+
+
+def _writable() -> list[str]:
+    """The annotation formats that hold entities (not plain text or tables of text)."""
+    from ..formats import FORMATS
+
+    return [name for name, f in FORMATS.items() if f.labelled]
 
 
 def export_format(filename: str, fmt: str | None = None) -> str:
-    """``"table"`` for a ``.csv`` name, else the annotation format ``fmt`` or
-    the one the extension names (a ``.jsonl`` name means spaCy-style JSONL,
-    the format that keeps character spans with their status, source and score)."""
+    """``"table"`` (the entity table) for a ``.csv`` name, else the
+    annotation format ``fmt`` or the one the extension names (a ``.jsonl``
+    name means spaCy-style JSONL, the format that keeps character spans with
+    their status, source and score). ``fmt`` may also be ``"table"`` or
+    ``"summary"`` (the summary table, CSV). Raises ``ConfigError`` for a
+    format that holds no entities or a name that names none."""
     from ..formats import FORMATS, _candidates
 
-    writable = [f for f in FORMATS if f != "text"]
+    writable = _writable()
     if fmt:
+        if fmt in FORMATS and fmt not in writable and fmt != "table":
+            raise ConfigError(f"the {fmt} format holds no entities; choose table, summary or one of {', '.join(writable)}")
         if fmt not in ("table", "summary", *writable):
             raise ConfigError(f"unknown export format {fmt!r}; choose table, summary or one of {', '.join(writable)}")
         return fmt
-    if Path(filename).suffix.lower() == TABLE_EXTENSION:
+    suffix = Path(filename).suffix.lower()
+    if suffix == TABLE_EXTENSION:
         return "table"
     found, why = _candidates(filename)
-    found = [f for f in found if f != "text"]
+    found = [f for f in found if f in writable]
     if not found:
-        raise ConfigError(f"{filename}: plain text holds no entities; choose .csv (the entity table) or an annotation "
-                          "format" if Path(filename).suffix.lower() == ".txt" else f"{why}, or .csv for the entity table")
+        if suffix == ".txt":
+            raise ConfigError(f"{filename}: plain text holds no entities; choose .csv (the entity table) or an "
+                              "annotation format")
+        raise ConfigError(f"{why}, or .csv for the entity table")
     if len(found) == 1:
         return found[0]
     return "spacy" if "spacy" in found else found[0]
@@ -133,24 +153,24 @@ def export_format(filename: str, fmt: str | None = None) -> str:
 
 def render_export(exp: Export, fmt: str) -> tuple[bytes, list[str]]:
     """An :class:`Export` as file content: ``fmt`` ``"table"`` (entity table
-    CSV), ``"summary"`` (summary table CSV) or an annotation format. Returns
-    the bytes and warnings (notes first, then what the format could not hold)."""
+    CSV), ``"summary"`` (summary table CSV) or an annotation format (a
+    person's confirmed sentences are finished annotations, e.g. Label
+    Studio ``annotations``; predicted ones are ``predictions``). Returns the
+    bytes and warnings (notes first, then what the format could not hold)."""
     from ..formats import dumps_corpus
 
-    if fmt == "text":
-        raise ConfigError("plain text holds no entities; choose .csv or an annotation format")
+    fmt = export_format("", fmt)
     if fmt == "table":
         return table_csv(exp.table()), list(exp.notes)
     if fmt == "summary":
         return table_csv(entity_summary(exp.table())), list(exp.notes)
-    text, warnings = dumps_corpus(exp.sentences, fmt, statuses=("confirmed", "suggested"))
+    text, warnings = dumps_corpus(exp.sentences, fmt, statuses=("confirmed", "suggested"), annotated=exp.confirmed_ids)
     return text.encode("utf-8"), [*exp.notes, *warnings]
 
 
 def export_bytes(project, fmt: str, include: str = "all") -> tuple[bytes, list[str]]:
-    """:func:`export_sentences` then :func:`render_export`."""
-    if fmt == "text":
-        raise ConfigError("plain text holds no entities; choose .csv or an annotation format")
+    """:func:`export_sentences` then :func:`render_export` (``fmt`` checked first)."""
+    fmt = export_format("", fmt)
     return render_export(export_sentences(project, include), fmt)
 
 
@@ -163,8 +183,6 @@ def write_export(project, path: str | Path, include: str = "all", fmt: str | Non
 
     fmt = export_format(str(path), fmt)
     check_include(include)
-    if fmt == "text":
-        raise ConfigError(f"{path}: plain text holds no entities; choose .csv or an annotation format")
     exp = export_sentences(project, include)
     data, warnings = render_export(exp, fmt)
     atomic_write_bytes(path, data)

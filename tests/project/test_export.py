@@ -150,7 +150,12 @@ def test_write_export_span_formats_carry_status_and_round_trip(predicted, tmp_pa
     tasks = json.loads(ls.read_text())
     assert any("predictions" in t for t in tasks) and any("annotations" in t for t in tasks)
     pred_task = next(t for t in tasks if "predictions" in t)
-    assert pred_task["predictions"][0]["model_version"].startswith("fake (allabel")
+    assert pred_task["predictions"][0]["model_version"] == "fake"
+    human = next(t for t in tasks if "annotations" in t)
+    assert {r["value"]["text"] for r in human["annotations"][0]["result"]} <= set(human["data"]["text"].split())
+    # spaCy-style spans keep who made them and the score, as read back
+    marked = {(sp.status, sp.source) for s in back for sp in s.spans}
+    assert marked == {("confirmed", "human"), ("suggested", "fake")}
 
 
 def test_bad_export_requests_write_nothing(predicted, tmp_path):
