@@ -69,7 +69,7 @@ def settle(page) -> None:
         B.wait_idle(page)
 
 
-def label_first_word(page, key: str) -> str:
+def label_first_word(page, project, key: str) -> str:
     """Select the open sentence's first word with the mouse and press the
     type's key; returns the sentence id. Works with the span annotator
     (components v2) and with the word pills."""
@@ -81,14 +81,15 @@ def label_first_word(page, key: str) -> str:
         B.wait_annotator_settled(page)
         annotator.locator("mark[data-status=accepted]").first.wait_for()
         return sid
-    pill = page.locator("[class*='st-key-label_words_']").first
-    sid = next(c for c in pill.get_attribute("class").split() if c.startswith("st-key-label_words_"))
-    pill.locator("button").first.click()
+    sid = project.selections.current() or project.selections.next_id()
+    pills = page.locator(f".st-key-label_words_{sid}")  # the panel shows this sentence
+    pills.wait_for()
+    pills.locator("button").first.click()
     B.wait_idle(page)
     page.keyboard.press(key)
     B.wait_idle(page)
     page.locator("mark.allabel-confirmed").first.wait_for()
-    return sid.removeprefix("st-key-label_words_")
+    return sid
 
 
 def test_own_corpus_start_to_finish(browser, tmp_path):
@@ -142,7 +143,7 @@ def test_own_corpus_start_to_finish(browser, tmp_path):
             B.click_key(page, "label_annotator_start")
         labelled = []
         for n in range(5):
-            sid = label_first_word(page, str(n % 3 + 1))
+            sid = label_first_word(page, project, str(n % 3 + 1))
             if n == 0:
                 B.screenshot(page, ARTIFACTS / "4_label_first.png")
             word_text = project.sentence(sid).tokens[0].text
@@ -197,5 +198,8 @@ def test_own_corpus_start_to_finish(browser, tmp_path):
         assert scores.between(0, 1).all()
         B.screenshot(page, ARTIFACTS / "7_entities_table.png")
         project.close()
+    except BaseException:
+        B.screenshot(page, ARTIFACTS / "failed.png")
+        raise
     finally:
         server.kill()
