@@ -120,6 +120,7 @@ def test_own_corpus_start_to_finish(browser, tmp_path):
         assert project.schema.names == [t[0] for t in TYPES]
         assert [t.description for t in project.schema.types] == [t[1] for t in TYPES]
         B.screenshot(page, ARTIFACTS / "2_types_defined.png")
+        B.click_key(page, "home_types_done")  # "Done: on to the Map"
 
         # Map: the first layout names what it is doing, then the three stages.
         B.goto_page(page, "Map")
@@ -136,6 +137,8 @@ def test_own_corpus_start_to_finish(browser, tmp_path):
 
         # Label: five sentences, each by keyboard: a word, then 1-3 for its type, then N.
         B.goto_page(page, "Label")
+        page.wait_for_selector(".st-key-label_types_done button, [class*='st-key-label_words_'], "
+                               "[data-testid='allabel-annotator'], .st-key-label_annotator_name")
         if page.locator(".st-key-label_types_done button").count():
             B.click_key(page, "label_types_done")
         if page.locator(".st-key-label_annotator_name input").count():  # the annotator asks for a name once
