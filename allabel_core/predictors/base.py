@@ -168,6 +168,10 @@ class Predictor(Protocol):
     reads_whole_store: bool
     """Whether a prediction may depend on demonstrations beyond those retrieved
     for the sentence (then any label change can change every prediction)."""
+    k: int
+    """Demonstrations retrieved per sentence."""
+    retriever: object
+    """How they are retrieved (a :class:`~allabel_core.retrieval.RetrieverConfig`)."""
 
     def params(self) -> dict: ...
 

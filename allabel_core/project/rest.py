@@ -17,8 +17,8 @@ fingerprint digests
 * the predictor's identity (name and answer-changing parameters;
   concurrency and thread counts are left out: they change speed, not answers),
 * the ids of the demonstrations retrieved for the sentence now (the ``k``
-  most similar confirmed sentences, as the predictor retrieves them), and
-  each one's text and confirmed spans,
+  confirmed sentences the predictor's own retriever — dense, BM25 or
+  hybrid — returns), and each one's text and confirmed spans,
 * for a predictor that also reads the whole store (the kNN predictor's
   store-wide gazetteer: ``reads_whole_store``), every confirmed sentence's
   spans.
@@ -118,11 +118,12 @@ def plan_rest(project, embedder, predictor) -> tuple[list, DemoStore, dict, dict
     demos = DemoStore.from_sentences(annotated, embedder)
     labels = [_label_digest(s) for s in annotated]
     store = _digest(labels) if predictor.reads_whole_store else None
-    k = int(ident["params"].get("k") or project.settings.get("k", 5))
+    k = int(predictor.k)
     prints: dict[str, str] = {}
     if rest:
         vectors = embedder.encode([s.text for s in rest])
-        pos, _ = demos.retrieve(vectors, k, exclude=[s.id for s in rest])
+        pos, _ = demos.retrieve(vectors, k, exclude=[s.id for s in rest], texts=[s.text for s in rest],
+                                retriever=predictor.retriever)
         for s, row in zip(rest, pos):
             used = [[demos.ids[p], labels[p]] for p in row if p >= 0]
             prints[s.id] = _digest([ident["key"], used, store])

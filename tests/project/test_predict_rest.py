@@ -38,7 +38,8 @@ def llm(embedder, k: int = K, model: FakeChatModel | None = None) -> LlmPredicto
     model = model or FakeChatModel(default="[]")
     model.default = answer  # type: ignore[assignment]
     model.answer_for = lambda q, p: answer(q, p)  # every query answered from its text
-    return LlmPredictor(model, LABELS, embedder=embedder, k=k, cache=False, uncertainty="none", concurrency=1)
+    return LlmPredictor(model, LABELS, embedder=embedder, k=k, cache=False, uncertainty="none", concurrency=1,
+                        retriever="dense")  # the oracle below is dense cosine
 
 
 @pytest.fixture
@@ -136,8 +137,13 @@ def test_another_predictor_refreshes_everything(project, embedder):
     first = predict_rest(project, embedder, llm(embedder, k=1))
     assert predictor_identity(llm(embedder, k=1))["key"] != predictor_identity(llm(embedder, k=2))["key"]
     assert predictor_identity(llm(embedder, k=1))["key"] == predictor_identity(
-        LlmPredictor(FakeChatModel(), LABELS, embedder=embedder, k=1, cache=False, uncertainty="none", concurrency=3)
+        LlmPredictor(FakeChatModel(), LABELS, embedder=embedder, k=1, cache=False, uncertainty="none", concurrency=3,
+                     retriever="dense")
     )["key"]  # concurrency changes speed, not answers
+    assert predictor_identity(llm(embedder, k=1))["key"] != predictor_identity(
+        LlmPredictor(FakeChatModel(), LABELS, embedder=embedder, k=1, cache=False, uncertainty="none", concurrency=1,
+                     retriever="bm25")
+    )["key"]  # another retriever retrieves other demonstrations
     run = predict_rest(project, embedder, llm(embedder, k=2))
     assert run.predicted == first.rest and run.kept == 0
 
