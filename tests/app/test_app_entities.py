@@ -49,6 +49,7 @@ def small(tmp_path, monkeypatch) -> Path:
 def page(path: Path, script: str) -> AppTest:
     at = AppTest.from_file(str(ROOT / script), default_timeout=120)
     at.session_state["project_path"] = str(path)
+    at.session_state["annotator"] = "Ada"
     return at.run()
 
 
