@@ -229,6 +229,249 @@ def bench_knn_stage3() -> None:
           f"({ctx.predictor_seconds / shortlist * 1000:.1f} ms per sentence; word vectors cached on disk)")
 
 
+# ---------------------------------------------------------------------------
+# At scale (N = 100k and 1M): each measurement in its own process, so that
+# the whole-process peak RSS (getrusage) belongs to that measurement alone.
+# ---------------------------------------------------------------------------
+
+_PREV_ROWS = 4096
+
+
+def _previous_apply(pool: np.ndarray, picks: np.ndarray, maxsim: np.ndarray, nearest: np.ndarray, block: int) -> None:
+    """Raise ``maxsim``/``nearest`` of every row by its similarity to ``picks``,
+    one GEMM per ``(_PREV_ROWS, block)`` tile into one reused buffer. Rows at
+    ``+inf`` (taken) stay; the argmax is computed only for rows that rise."""
+    rows = min(_PREV_ROWS, len(pool))
+    buf = np.empty(rows * min(block, len(picks)), dtype=np.float32)
+    for c in range(0, len(picks), block):
+        cols = np.asarray(picks[c : c + block], dtype=np.int64)
+        pt = np.ascontiguousarray(pool[cols].T)
+        for r in range(0, len(pool), rows):
+            chunk = pool[r : r + rows]
+            sims = buf[: len(chunk) * len(cols)].reshape(len(chunk), len(cols))
+            np.matmul(chunk, pt, out=sims)
+            best = sims.max(axis=1)
+            cur = maxsim[r : r + rows]
+            upd = np.flatnonzero(best > cur)
+            if len(upd):
+                cur[upd] = best[upd]
+                nearest[r + upd] = cols[sims[upd].argmax(axis=1)]
+
+
+def previous_kcenter(
+    pool: np.ndarray,
+    initial: np.ndarray,
+    n: int,
+    *,
+    allowed: np.ndarray | None = None,
+    block: int = 256,
+    shortlist: int = 1024,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Greedy max–min picks, starting from a non-empty ``initial`` set.
+
+    ``pool``: ``(N, d)`` float32 C-contiguous, unit rows. ``initial``:
+    indices already selected (at least one). ``allowed``: optional ``(N,)``
+    bool mask of rows that may be picked (all rows still count as covered).
+    Returns ``(picks, scores, nearest)``, each ``(n,)``: the picked rows in
+    order, the highest similarity each had to the selection when picked, and
+    the selected row that similarity was to. ``block`` is how many picks
+    share one pool-wide GEMM; ``shortlist`` how many candidate rows are kept
+    exact between them. Results do not depend on either.
+    """
+    N = len(pool)
+    initial = np.asarray(initial, dtype=np.int64)
+    if len(initial) == 0:
+        raise ValueError("greedy_kcenter needs at least one selected row to start from; choose a seed first")
+    maxsim = np.full(N, -np.inf, dtype=np.float32)
+    nearest = np.full(N, -1, dtype=np.int64)
+    maxsim[initial] = np.inf
+    if allowed is not None:
+        maxsim[~allowed] = np.inf
+    _previous_apply(pool, initial, maxsim, nearest, block)
+    n_avail = int(np.count_nonzero(maxsim < np.inf))
+    if n > n_avail:
+        raise ValueError(f"only {n_avail} rows can still be picked, {n} asked")
+
+    out = np.empty(n, dtype=np.int64)
+    out_score = np.empty(n, dtype=np.float32)
+    out_near = np.empty(n, dtype=np.int64)
+    pending: list[int] = []
+    dirty = True
+    idx = sv = sn = xs = None
+    bound = np.inf
+    t = 0
+    while t < n:
+        if dirty:
+            if pending:
+                _previous_apply(pool, np.asarray(pending), maxsim, nearest, block)
+                pending = []
+            c = min(shortlist, n_avail - t)
+            part = np.argpartition(maxsim, c) if c < N else np.arange(N)
+            idx = np.sort(part[:c])  # sorted, so argmin's first hit is the lowest pool index
+            bound = float(maxsim[part[c]]) if c < N else np.inf
+            sv = maxsim[idx].copy()
+            sn = nearest[idx].copy()
+            xs = pool[idx]
+            dirty = False
+        j = int(np.argmin(sv))
+        if sv[j] < bound:
+            p, score, near = int(idx[j]), float(sv[j]), int(sn[j])
+            sv[j] = np.inf
+        elif pending:
+            dirty = True  # a row outside the shortlist may be lower: update the pool first
+            continue
+        else:
+            # The pool is exact here; the tie with a row outside the shortlist is settled globally.
+            p = int(np.argmin(maxsim))
+            score, near = float(maxsim[p]), int(nearest[p])
+            dirty = True
+        out[t], out_score[t], out_near[t] = p, score, near
+        t += 1
+        maxsim[p] = np.inf
+        pending.append(p)
+        if not dirty:
+            s = xs @ pool[p]
+            upd = s > sv
+            sv[upd] = s[upd]
+            sn[upd] = p
+            if len(pending) >= block:
+                dirty = True
+    return out, out_score, out_near
+
+
+
+
+def synthetic(n: int, kind: str, d: int = D, seed: int = 0) -> np.ndarray:
+    """Unit vectors, generated in 64k-row chunks (no full-size temporaries).
+
+    ``isotropic``: standard normal rows, normalised (uniform on the sphere;
+    cosine between two rows ~ N(0, 1/d)). ``clustered``: 200 centres drawn
+    N(0, I_d), each row = a random centre + 0.8·N(0, I_d), normalised (cosine
+    within a cluster ~ 0.6, across ~ 0).
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((200, d), dtype=np.float32) if kind == "clustered" else None
+    x = np.empty((n, d), dtype=np.float32)
+    for a in range(0, n, 65536):
+        b = min(a + 65536, n)
+        chunk = rng.standard_normal((b - a, d), dtype=np.float32)
+        if centres is not None:
+            chunk *= 0.8
+            chunk += centres[rng.integers(0, 200, b - a)]
+        chunk /= np.linalg.norm(chunk, axis=1, keepdims=True)
+        x[a:b] = chunk
+    return x
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def child(job: str, out: str) -> None:
+    """One measurement: ``coreset:<new|previous>:<N>:<kind>`` or ``similarity:<flat|ivf>:<N>:<kind>``."""
+    import json
+
+    from allabel_core.selection import select_similarity
+    from allabel_core.selection.coreset import greedy_kcenter
+
+    what, impl, n_s, kind = job.split(":")
+    n_pool = int(n_s)
+    x = synthetic(n_pool, kind)
+    res = {"job": job, "rss_after_data_mb": peak_rss_mb()}
+    if what == "coreset":
+        m = int(round(0.05 * n_pool))
+        seed = int(np.argmin(mean_similarity(x)))
+        stats = {}
+        t = time.perf_counter()
+        if impl == "new":
+            picks, scores, _ = greedy_kcenter(x, np.array([seed]), m - 1, stats=stats)
+        else:
+            picks, scores, _ = previous_kcenter(x, np.array([seed]), m - 1)
+        res["seconds"] = time.perf_counter() - t
+        res["pairs_share"] = stats.get("pairs", n_pool * m) / (n_pool * m)
+        res.update({k: v for k, v in stats.items() if k != "pairs"})
+        np.save(out, np.stack([picks.astype(np.float64), scores.astype(np.float64)]))
+    else:
+        m = int(round(0.03 * n_pool))  # the similarity share of a 5 % budget split 1:3:1
+        rng = np.random.default_rng(0)
+        t = time.perf_counter()
+        lists = coverage_lists(x, None, 10, index=impl, rng=rng)
+        res["lists_seconds"] = time.perf_counter() - t
+        t = time.perf_counter()
+        sel = select_similarity(x, [], m, rng=np.random.default_rng(0), lists=lists)
+        res["greedy_seconds"] = time.perf_counter() - t
+        res["seconds"] = res["lists_seconds"] + res["greedy_seconds"]
+        # Recall@10 of these lists on 1,000 sampled rows against brute force.
+        q = np.sort(np.random.default_rng(1).choice(n_pool, 1000, replace=False))
+        sims = np.empty((len(q), n_pool), dtype=np.float32)
+        for a in range(0, n_pool, 65536):
+            sims[:, a : a + 65536] = x[q] @ x[a : a + 65536].T
+        sims[np.arange(len(q)), q] = -np.inf
+        exact = np.argpartition(-sims, 10, axis=1)[:, :10]
+        res["recall_at_10"] = float(np.mean([len(set(e) & set(g)) / 10 for e, g in zip(exact, lists[q])]))
+        np.save(out, np.asarray(sel, dtype=np.float64))
+    res["peak_rss_mb"] = peak_rss_mb()
+    print("RESULT " + json.dumps(res), flush=True)
+
+
+def run_child(job: str, tmp: Path) -> tuple[dict, np.ndarray]:
+    import json
+    import subprocess
+
+    out = tmp / (job.replace(":", "_") + ".npy")
+    proc = subprocess.run([sys.executable, __file__, "--child", job, "--out", str(out)], capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"{job} failed:\n{proc.stderr[-2000:]}")
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
+    return json.loads(line[7:]), np.load(out)
+
+
+def bench_scale(sizes: list[int], kinds: list[str], previous_max: int, flat_max: int) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        print("\n== core-set at scale: M = 5 %, d = 384, seed = lowest mean similarity; one run each, own process ==")
+        for n in sizes:
+            for kind in kinds:
+                load = os.getloadavg()[0]
+                new, a = run_child(f"coreset:new:{n}:{kind}", tmp)
+                print(f"N = {n:>9,} {kind:<10} new (lazy bounds): {new['seconds']:7.1f} s, peak RSS {new['peak_rss_mb']:6.0f} MB "
+                      f"(data alone {new['rss_after_data_mb']:.0f} MB), {new['pairs_share']:.2f} of N·M products, "
+                      f"{new['outer']} pool-wide steps; load {load:.1f}")
+                if n > previous_max:
+                    continue
+                load = os.getloadavg()[0]
+                old, b = run_child(f"coreset:previous:{n}:{kind}", tmp)
+                diff = np.flatnonzero(a[0] != b[0])
+                if len(diff):
+                    t = diff[0]
+                    same = f"first difference at pick {t + 1} of {len(a[0])}, scores {a[1][t]:.7f} vs {b[1][t]:.7f} (tie within float32 rounding: {abs(a[1][t] - b[1][t]) < 1e-5})"
+                else:
+                    same = "picks identical"
+                print(f"N = {n:>9,} {kind:<10} previous (blocked): {old['seconds']:6.1f} s, peak RSS {old['peak_rss_mb']:6.0f} MB; "
+                      f"ratio {old['seconds'] / new['seconds']:.2f}x; {same}; load {load:.1f}")
+        print("\n== similarity (stage 2) at scale: target = pool, k_cov = 10, M = 3 % (the S share of 5 % at 1:3:1) ==")
+        for n in sizes:
+            for kind in kinds:
+                got = {}
+                for impl in ("flat", "ivf"):
+                    if impl == "flat" and n > flat_max:
+                        print(f"N = {n:>9,} {kind:<10} flat: not run (exact top-10 over N² = {n * n:.1e} products; ~"
+                              f"{n * n * D * 2 / 60e9 / 3600:.1f} h at 60 GFLOP/s)")
+                        continue
+                    load = os.getloadavg()[0]
+                    r, picks = run_child(f"similarity:{impl}:{n}:{kind}", tmp)
+                    got[impl] = picks
+                    print(f"N = {n:>9,} {kind:<10} {impl:<4}: lists {r['lists_seconds']:7.1f} s + greedy {r['greedy_seconds']:6.1f} s, "
+                          f"peak RSS {r['peak_rss_mb']:6.0f} MB, recall@10 {r['recall_at_10']:.3f} (1,000 sampled rows); load {load:.1f}")
+                if len(got) == 2:
+                    overlap = len(set(got["flat"].astype(int)) & set(got["ivf"].astype(int))) / len(got["flat"])
+                    print(f"N = {n:>9,} {kind:<10} picks shared by flat and ivf selections: {overlap:.1%}")
+
+
 def main() -> None:
     import warnings
 
@@ -239,7 +482,21 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-knn", action="store_true")
     ap.add_argument("--skip-small-text", action="store_true")
+    ap.add_argument("--scale", default="", help="sizes for the at-scale runs, e.g. 100000,1000000 (skips the rest)")
+    ap.add_argument("--kinds", default="isotropic,clustered")
+    ap.add_argument("--previous-max", type=int, default=1_000_000, help="largest N to time the previous core-set at")
+    ap.add_argument("--flat-max", type=int, default=100_000, help="largest N to build exact coverage lists at")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        child(args.child, args.out)
+        return
+    if args.scale:
+        print(f"load average at start {os.getloadavg()[0]:.1f} (2 shared cores: other work slows every figure)")
+        bench_scale([int(v) for v in args.scale.split(",")], args.kinds.split(","), args.previous_max, args.flat_max)
+        print(f"\nload average at end {os.getloadavg()[0]:.1f}")
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     import threadpoolctl
 

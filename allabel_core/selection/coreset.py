@@ -7,21 +7,30 @@ greedy). ALLabel seeds it with the sentence of lowest mean similarity to the
 rest of the pool (``seed="lowest-mean"``); a resumed session starts from the
 already-selected set instead.
 
-Cost: O(N·d) for the seed, O(N·d·M) for M picks, O(N) extra memory (the
-running highest similarity and its argmax per pool row); never N×N.
+Cost: O(N·d) for the seed, at most O(N·d·M) for M picks, O(N + M·d)
+extra memory (per pool row a bound, its argmax and a counter; the picks'
+vectors); never N×N.
 
-Why it is blocked: the textbook update is one GEMV over the whole pool per
-pick, which only streams memory (≈ 4·N·d bytes per pick). Here picks are
-found on a shortlist of the rows with the lowest (exact) running maximum,
-kept exact by a GEMV over the shortlist only; the whole pool is updated once
-per ``block`` picks with one GEMM, which is compute-bound. The shortlist
-pick is provably the global one while its value is below the lowest running
-maximum outside the shortlist (those values only grow, so stale ones are
-lower bounds); when that test fails the pool is brought up to date first.
+Why it is lazy: the textbook update is one GEMV over the whole pool per
+pick. Here each row keeps a lower bound on its highest similarity to the
+selection -- exact as of the first ``seen`` picks, and a lower bound after,
+since that value only grows. Only the ``cand`` rows with the lowest bounds
+are brought up to date (against exactly the picks they missed, in row tiles
+sorted by ``seen``, as GEMMs over a contiguous matrix of the picks); a
+``shortlist`` of the lowest of those is kept exact pick by pick with one
+small GEMV. A shortlist row is the global pick while its exact value is not
+above the lowest bound of every other row; when that fails the candidates
+are brought up to date, and when they all rise above the bound outside them
+the pool-wide step is repeated. Rows far from the frontier are never
+touched again, so on a million isotropic 384-d rows about half of the N·M
+dot products are computed, on clustered ones about a quarter (see
+benchmarks/bench_selection_speed.py ``--scale``).
+
 The picks are therefore the textbook greedy's, with its tie rule (the
-lowest pool index among equal values); only similarities that are equal in
-exact arithmetic may come out of different BLAS tiles rounded differently
-in float32, and such a tie may then go either way.
+lowest pool index among equal values) within the shortlist; only
+similarities that are equal in exact arithmetic may come out of different
+BLAS tiles rounded differently in float32, or tie across the bound, and
+such a tie may then go either way.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ from .picks import Pick, Selection
 
 SEEDS = ("lowest-mean", "highest-mean", "random")
 CANDIDATES = ("all", "inliers")
-_ROWS = 4096  # rows per GEMM chunk: bounds the (rows, block) scratch matrix (4 MB at block 256)
+_ROWS = 4096  # rows per GEMM tile: bounds the (rows, block) scratch matrix (32 MB at block 2048)
 
 
 def mean_similarity(pool: np.ndarray) -> np.ndarray:
@@ -76,25 +85,75 @@ def choose_seed(pool: np.ndarray, rule: str, rng: np.random.Generator, allowed: 
     return int(eligible[j]), float(vals[j])
 
 
-def _apply(pool: np.ndarray, picks: np.ndarray, maxsim: np.ndarray, nearest: np.ndarray, block: int) -> None:
-    """Raise ``maxsim``/``nearest`` of every row by its similarity to ``picks``,
-    one GEMM per ``(_ROWS, block)`` tile into one reused buffer. Rows at
-    ``+inf`` (taken) stay; the argmax is computed only for rows that rise."""
-    rows = min(_ROWS, len(pool))
-    buf = np.empty(rows * min(block, len(picks)), dtype=np.float32)
-    for c in range(0, len(picks), block):
-        cols = np.asarray(picks[c : c + block], dtype=np.int64)
-        pt = np.ascontiguousarray(pool[cols].T)
-        for r in range(0, len(pool), rows):
-            chunk = pool[r : r + rows]
-            sims = buf[: len(chunk) * len(cols)].reshape(len(chunk), len(cols))
-            np.matmul(chunk, pt, out=sims)
-            best = sims.max(axis=1)
-            cur = maxsim[r : r + rows]
-            upd = np.flatnonzero(best > cur)
-            if len(upd):
-                cur[upd] = best[upd]
-                nearest[r + upd] = cols[sims[upd].argmax(axis=1)]
+class _Bounds:
+    """Per pool row: a lower bound ``low`` on its highest similarity to the
+    selection (exact as of the first ``seen`` picks), the pick it came from,
+    and the picks so far as one contiguous matrix, so that bringing rows up
+    to date is a few fat GEMMs over contiguous slices."""
+
+    def __init__(self, pool: np.ndarray, initial: np.ndarray, capacity: int, block: int, stats: dict | None):
+        n, d = pool.shape
+        self.pool, self.block, self.stats = pool, block, stats
+        self.low = np.full(n, -np.inf, dtype=np.float32)
+        self.nearest = np.full(n, -1, dtype=np.int64)
+        self.seen = np.zeros(n, dtype=np.int64)
+        self.hist = np.empty(capacity, dtype=np.int64)
+        self.vecs = np.empty((capacity, d), dtype=np.float32)
+        self.h = 0
+        for p in initial:
+            self.add(int(p))
+        self.bring(np.arange(n, dtype=np.int64))
+
+    def add(self, p: int) -> None:
+        self.hist[self.h] = p
+        self.vecs[self.h] = self.pool[p]
+        self.h += 1
+        self.low[p] = np.inf
+
+    def bring(self, rows: np.ndarray) -> None:
+        """Make ``low``/``nearest`` of ``rows`` exact: each row against exactly
+        the picks it has not seen, in row tiles sorted by ``seen`` so that a
+        tile's picks are one contiguous slice; tiles are at most
+        ``(_ROWS, block)``."""
+        rows = rows[self.seen[rows] < self.h]
+        if not len(rows):
+            return
+        order = np.argsort(self.seen[rows], kind="stable")
+        rows = rows[order]
+        first = self.seen[rows]
+        h = self.h
+        tile_rows = min(_ROWS, len(rows))
+        buf = np.empty(tile_rows * min(self.block, h), dtype=np.float32)
+        a = 0
+        while a < len(rows):
+            # A tile starts at its first row's `seen`; end it before a row that
+            # would waste more than an eighth of the tile's work on picks it saw.
+            limit = first[a] + (h - first[a]) // 8
+            end = min(a + tile_rows, max(a + 1, int(np.searchsorted(first, limit, side="right"))))
+            r = rows[a:end]
+            best = self.low[r]
+            near = self.nearest[r]
+            xr = self.pool[r]
+            for c in range(int(first[a]), h, self.block):
+                e = min(c + self.block, h)
+                sims = buf[: len(r) * (e - c)].reshape(len(r), e - c)
+                _tile(xr, self.vecs[c:e], sims)
+                j = sims.argmax(axis=1)
+                b = sims[np.arange(len(r)), j]
+                up = b > best
+                best[up] = b[up]
+                near[up] = self.hist[c + j[up]]
+            self.low[r] = best
+            self.nearest[r] = near
+            if self.stats is not None:
+                self.stats["pairs"] += int((h - first[a]) * len(r))
+            a = end
+        self.seen[rows] = h
+
+
+def _tile(rows: np.ndarray, picks: np.ndarray, out: np.ndarray) -> None:
+    """One GEMM tile: ``out = rows @ picks.T`` (at most ``(_ROWS, block)``)."""
+    np.matmul(rows, picks.T, out=out)
 
 
 def greedy_kcenter(
@@ -103,8 +162,10 @@ def greedy_kcenter(
     n: int,
     *,
     allowed: np.ndarray | None = None,
-    block: int = 256,
-    shortlist: int = 1024,
+    block: int = 2048,
+    shortlist: int = 512,
+    cand: int = 16384,
+    stats: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Greedy max–min picks, starting from a non-empty ``initial`` set.
 
@@ -113,68 +174,88 @@ def greedy_kcenter(
     bool mask of rows that may be picked (all rows still count as covered).
     Returns ``(picks, scores, nearest)``, each ``(n,)``: the picked rows in
     order, the highest similarity each had to the selection when picked, and
-    the selected row that similarity was to. ``block`` is how many picks
-    share one pool-wide GEMM; ``shortlist`` how many candidate rows are kept
-    exact between them. Results do not depend on either.
+    the selected row that similarity was to.
+
+    Tuning only (results do not depend on them): ``cand`` rows with the
+    lowest bounds (at most N/16, or 1,024 if more) are brought up to date
+    per pool-wide step, ``shortlist``
+    of those are kept exact pick by pick, ``block`` picks share one GEMM
+    tile. ``stats``: if a dict, receives ``pairs`` (row-pick dot products
+    computed), ``outer`` and ``inner`` (pool-wide and candidate-set steps).
     """
     N = len(pool)
     initial = np.asarray(initial, dtype=np.int64)
     if len(initial) == 0:
         raise ConfigError("greedy_kcenter needs at least one selected row to start from; choose a seed first")
-    maxsim = np.full(N, -np.inf, dtype=np.float32)
-    nearest = np.full(N, -1, dtype=np.int64)
-    maxsim[initial] = np.inf
+    if not (block >= 1 and shortlist >= 1 and cand >= 1):
+        raise ConfigError(f"block, shortlist and cand must be at least 1, got {block}, {shortlist}, {cand}")
+    cand = min(cand, max(1024, N // 16))
+    st = {"pairs": 0, "outer": 0, "inner": 0}
+    bd = _Bounds(pool, initial, len(initial) + n, block, st)
+    low = bd.low
     if allowed is not None:
-        maxsim[~allowed] = np.inf
-    _apply(pool, initial, maxsim, nearest, block)
-    n_avail = int(np.count_nonzero(maxsim < np.inf))
+        low[~np.asarray(allowed, dtype=bool)] = np.inf
+    n_avail = int(np.count_nonzero(low < np.inf))
     if n > n_avail:
         raise ConfigError(f"only {n_avail} rows can still be picked, {n} asked")
 
     out = np.empty(n, dtype=np.int64)
     out_score = np.empty(n, dtype=np.float32)
     out_near = np.empty(n, dtype=np.int64)
-    pending: list[int] = []
-    dirty = True
-    idx = sv = sn = xs = None
-    bound = np.inf
     t = 0
     while t < n:
-        if dirty:
-            if pending:
-                _apply(pool, np.asarray(pending), maxsim, nearest, block)
-                pending = []
-            c = min(shortlist, n_avail - t)
-            part = np.argpartition(maxsim, c) if c < N else np.arange(N)
-            idx = np.sort(part[:c])  # sorted, so argmin's first hit is the lowest pool index
-            bound = float(maxsim[part[c]]) if c < N else np.inf
-            sv = maxsim[idx].copy()
-            sn = nearest[idx].copy()
-            xs = pool[idx]
-            dirty = False
-        j = int(np.argmin(sv))
-        if sv[j] < bound:
-            p, score, near = int(idx[j]), float(sv[j]), int(sn[j])
-            sv[j] = np.inf
-        elif pending:
-            dirty = True  # a row outside the shortlist may be lower: update the pool first
-            continue
+        # Pool-wide step: the `cand` rows with the lowest bounds; every other
+        # row's true value is at least `outside`.
+        st["outer"] += 1
+        k = min(cand, n_avail - t)
+        if k < n_avail - t:
+            part = np.argpartition(low, k)
+            rows, outside = part[:k], float(low[part[k]])
         else:
-            # The pool is exact here; the tie with a row outside the shortlist is settled globally.
-            p = int(np.argmin(maxsim))
-            score, near = float(maxsim[p]), int(nearest[p])
-            dirty = True
-        out[t], out_score[t], out_near[t] = p, score, near
-        t += 1
-        maxsim[p] = np.inf
-        pending.append(p)
-        if not dirty:
-            s = xs @ pool[p]
-            upd = s > sv
-            sv[upd] = s[upd]
-            sn[upd] = p
-            if len(pending) >= block:
-                dirty = True
+            rows, outside = np.flatnonzero(low < np.inf), np.inf
+        while t < n:
+            st["inner"] += 1
+            rows = rows[low[rows] < np.inf]
+            if not len(rows):
+                break  # all candidates picked: widen
+            bd.bring(rows)  # now exact
+            s = min(shortlist, len(rows))
+            if s < len(rows):
+                sp = np.argpartition(low[rows], s)
+                short = np.sort(rows[sp[:s]])  # sorted: argmin's first hit is the lowest pool index
+                bound = min(outside, float(low[rows[sp[s]]]))
+            else:
+                short, bound = np.sort(rows), outside
+            sv = low[short].copy()
+            sn = bd.nearest[short].copy()
+            xs = pool[short]
+            got = 0
+            while t < n:
+                j = int(np.argmin(sv))
+                # The shortlist's lowest exact value against a lower bound on
+                # every other row: not above it means it is the global lowest
+                # (equal: an exact tie, which either side may win).
+                if not sv[j] <= bound:
+                    break
+                p = int(short[j])
+                out[t], out_score[t], out_near[t] = p, sv[j], sn[j]
+                t += 1
+                got += 1
+                sv[j] = np.inf
+                bd.add(p)
+                sim = xs @ pool[p]
+                up = sim > sv
+                sv[up] = sim[up]
+                sn[up] = p
+                st["pairs"] += len(short)
+            live = short[sv < np.inf]
+            low[live] = sv[sv < np.inf]
+            bd.nearest[live] = sn[sv < np.inf]
+            bd.seen[live] = bd.h
+            if got == 0:
+                break  # every candidate is now above some outside bound: widen
+    if stats is not None:
+        stats.update(st)
     return out, out_score, out_near
 
 
@@ -188,8 +269,9 @@ def select_coreset(
     seed: str = "lowest-mean",
     candidates: str = "all",
     outlier_quantile: float = 0.1,
-    block: int = 256,
-    shortlist: int = 1024,
+    block: int = 2048,
+    shortlist: int = 512,
+    cand: int = 16384,
 ) -> Selection:
     """Stage 1 (diversity): warm-start greedy k-center core-set.
 
@@ -232,7 +314,9 @@ def select_coreset(
             allowed[s] = False
     rest = n - len(picks)
     if rest:
-        idx, scores, near = greedy_kcenter(pool, start, rest, allowed=allowed, block=block, shortlist=shortlist)
+        idx, scores, near = greedy_kcenter(
+            pool, start, rest, allowed=allowed, block=block, shortlist=shortlist, cand=cand
+        )
         picks.extend(
             Pick(int(i), "diversity", float(s), int(m), float(s), note)
             for i, s, m in zip(idx, scores, near)

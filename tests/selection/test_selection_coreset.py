@@ -125,14 +125,58 @@ def test_memory_is_linear(monkeypatch):
     import allabel_core.selection.coreset as cs
 
     shapes = []
-    real = cs._apply
+    real = cs._tile
 
-    def spy(pool, picks, maxsim, nearest, block):
-        shapes.append((min(len(pool), cs._ROWS), min(len(picks), block)))
-        return real(pool, picks, maxsim, nearest, block)
+    def spy(rows, picks, out):
+        shapes.append(out.shape)
+        return real(rows, picks, out)
 
     monkeypatch.setattr(cs, "_ROWS", 256)
-    monkeypatch.setattr(cs, "_apply", spy)
+    monkeypatch.setattr(cs, "_tile", spy)
     pool = random_vectors(2000, 8, seed=0)
-    cs.greedy_kcenter(pool, np.array([0]), 300, block=32, shortlist=64)
-    assert max(r * c for r, c in shapes) <= 256 * 32
+    idx, _, _ = cs.greedy_kcenter(pool, np.array([0]), 300, block=32, shortlist=64, cand=512)
+    assert len(shapes) > 10 and max(r * c for r, c in shapes) <= 256 * 32
+    assert_valid_greedy(pool, [0], idx.tolist()[:50], cs.greedy_kcenter(pool, np.array([0]), 50)[1].tolist())
+
+
+@pytest.mark.parametrize("kind", ["isotropic", "clustered"])
+@pytest.mark.parametrize("cand, shortlist, block", [(1, 1, 1), (7, 3, 5), (64, 16, 8), (300, 1000, 64)])
+def test_lazy_bounds_match_oracle(kind, cand, shortlist, block):
+    """Small candidate sets and shortlists force many pool-wide steps and
+    stale bounds; the picks stay the exact greedy's."""
+    rng = np.random.default_rng(7)
+    if kind == "isotropic":
+        pool = random_vectors(600, 24, seed=7)
+    else:
+        centres = rng.standard_normal((6, 24))
+        pool = unit(centres[rng.integers(0, 6, 600)] + 0.5 * rng.standard_normal((600, 24))).astype(np.float32)
+    stats = {}
+    idx, scores, near = greedy_kcenter(pool, np.array([3, 9]), 150, block=block, shortlist=shortlist, cand=cand, stats=stats)
+    assert_same_picks(list(zip(idx.tolist(), scores.tolist())), naive_kcenter(pool, [3, 9], 150), pool)
+    assert_valid_greedy(pool, [3, 9], idx.tolist(), scores.tolist())
+    chosen = [3, 9]
+    for p, s, m in zip(idx.tolist(), scores.tolist(), near.tolist()):
+        sims = pool[chosen] @ pool[p]
+        assert m == chosen[int(np.argmax(sims))] and s == pytest.approx(float(sims.max()), abs=1e-5)
+        chosen.append(p)
+    assert stats["pairs"] >= 600 * 2 and stats["outer"] >= 1
+
+
+def test_lazy_skips_work_on_clustered_pool():
+    """The point of the bounds: far fewer than N·M row-pick products."""
+    rng = np.random.default_rng(1)
+    centres = rng.standard_normal((20, 32))
+    pool = unit(centres[rng.integers(0, 20, 20000)] + 0.6 * rng.standard_normal((20000, 32))).astype(np.float32)
+    stats = {}
+    greedy_kcenter(pool, np.array([0]), 400, stats=stats)
+    assert stats["pairs"] < 0.5 * 20000 * 401
+
+
+def test_allowed_and_too_many():
+    pool = random_vectors(100, 8, seed=3)
+    allowed = np.zeros(100, bool)
+    allowed[50:] = True
+    idx, _, _ = greedy_kcenter(pool, np.array([0]), 50, allowed=allowed, cand=4, shortlist=2)
+    assert sorted(idx.tolist()) == list(range(50, 100))
+    with pytest.raises(ValueError, match="only 50 rows"):
+        greedy_kcenter(pool, np.array([0]), 51, allowed=allowed)

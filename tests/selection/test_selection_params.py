@@ -42,7 +42,7 @@ CHANGES = [
     ("allabel", "rrf_k", {"retriever": "hybrid"}, 0.0),
 ]
 # Options that must not change the result: the core-set's blocking.
-INVARIANT = [("coreset", "block", 3), ("coreset", "shortlist", 5)]
+INVARIANT = [("coreset", "block", 3), ("coreset", "shortlist", 5), ("coreset", "cand", 7)]
 # Checked elsewhere (test_selection_similarity): the approximate index.
 ELSEWHERE = {("similarity", "index"), ("uncertainty", "index"), ("allabel", "index")}
 
