@@ -428,7 +428,7 @@ def run_child(job: str, tmp: Path) -> tuple[dict, np.ndarray]:
     return json.loads(line[7:]), np.load(out)
 
 
-def bench_scale(sizes: list[int], kinds: list[str], previous_max: int, flat_max: int) -> None:
+def bench_scale(sizes: list[int], kinds: list[str], previous_max: int, flat_max: int, previous_kinds: list[str]) -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -441,7 +441,7 @@ def bench_scale(sizes: list[int], kinds: list[str], previous_max: int, flat_max:
                 print(f"N = {n:>9,} {kind:<10} new (lazy bounds): {new['seconds']:7.1f} s, peak RSS {new['peak_rss_mb']:6.0f} MB "
                       f"(data alone {new['rss_after_data_mb']:.0f} MB), {new['pairs_share']:.2f} of N·M products, "
                       f"{new['outer']} pool-wide steps; load {load:.1f}")
-                if n > previous_max:
+                if n > previous_max and kind not in previous_kinds:
                     continue
                 load = os.getloadavg()[0]
                 old, b = run_child(f"coreset:previous:{n}:{kind}", tmp)
@@ -485,6 +485,7 @@ def main() -> None:
     ap.add_argument("--scale", default="", help="sizes for the at-scale runs, e.g. 100000,1000000 (skips the rest)")
     ap.add_argument("--kinds", default="isotropic,clustered")
     ap.add_argument("--previous-max", type=int, default=1_000_000, help="largest N to time the previous core-set at")
+    ap.add_argument("--previous-kinds", default="", help="kinds to time the previous core-set at even above --previous-max")
     ap.add_argument("--flat-max", type=int, default=100_000, help="largest N to build exact coverage lists at")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -494,7 +495,8 @@ def main() -> None:
         return
     if args.scale:
         print(f"load average at start {os.getloadavg()[0]:.1f} (2 shared cores: other work slows every figure)")
-        bench_scale([int(v) for v in args.scale.split(",")], args.kinds.split(","), args.previous_max, args.flat_max)
+        bench_scale([int(v) for v in args.scale.split(",")], args.kinds.split(","), args.previous_max, args.flat_max,
+                    [k for k in args.previous_kinds.split(",") if k])
         print(f"\nload average at end {os.getloadavg()[0]:.1f}")
         return
     sizes = [int(s) for s in args.sizes.split(",")]

@@ -1,7 +1,7 @@
 """A scriptable, fault-injecting OpenAI-compatible server for tests.
 
-Serves ``POST /v1/chat/completions`` and ``GET /v1/models`` on 127.0.0.1 (a
-free port) from a thread. Each request takes the next scripted behaviour:
+Serves ``POST /v1/chat/completions``, ``POST /v1/embeddings`` and
+``GET /v1/models`` on 127.0.0.1 (a free port) from a thread. Each request takes the next scripted behaviour:
 first from the queue of the rule whose text occurs in the request's last user
 message (:meth:`FaultServer.on`), then from the global queue
 (:meth:`FaultServer.push`), else the default (``ok`` with ``default_answer``).
@@ -25,6 +25,11 @@ Behaviours (tuples):
   ``("echo_key", text)``            200 whose answer is ``text`` followed by
                                     the key the request carried
   ``("drop",)``                     close the connection without answering
+
+Embeddings: ``("ok", ...)`` answers :meth:`FaultServer.vector_for` each
+input (deterministic, not unit length, ``embed_dim`` wide) after
+``embed_delay`` seconds; rules match any input text; ``("wrong_count",)``
+answers one vector too few. Every other behaviour works as for chat.
 
 ``reject_json_mode`` / ``reject_logprobs`` make the server answer 400 to any
 request asking for that feature, as some servers do. ``models`` is what
@@ -96,7 +101,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = {}
         fs._record(self.path, dict(self.headers), body)
-        if not self.path.rstrip("/").endswith("/chat/completions"):
+        embeddings = self.path.rstrip("/").endswith("/embeddings")
+        if not embeddings and not self.path.rstrip("/").endswith("/chat/completions"):
             self._send(404, b'{"error": {"message": "not found"}}')
             return
         if fs.reject_json_mode and "response_format" in body:
@@ -120,7 +126,18 @@ class _Handler(BaseHTTPRequestHandler):
                 fs._stop.wait(behaviour[1])
                 behaviour = ("ok", fs.default_answer(body))
                 kind = "ok"
-            if kind == "ok":
+            if embeddings and kind in ("ok", "wrong_count"):
+                if fs.embed_delay:
+                    fs._stop.wait(fs.embed_delay)
+                texts = body.get("input")
+                texts = [texts] if isinstance(texts, str) else list(texts or [])
+                if kind == "wrong_count":
+                    texts = texts[:-1]
+                data = [{"object": "embedding", "index": i, "embedding": fs.vector_for(t).tolist()} for i, t in enumerate(texts)]
+                out = {"object": "list", "data": data, "model": fs.embed_model or body.get("model", fs.model),
+                       "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)}}
+                self._send(200, json.dumps(out).encode())
+            elif kind == "ok":
                 lp = fs.logprobs_for(behaviour[1]) if (fs.logprobs and body.get("logprobs")) else None
                 out = completion_body(behaviour[1], model=body.get("model", fs.model), logprobs=lp)
                 self._send(200, json.dumps(out).encode())
@@ -187,6 +204,9 @@ class FaultServer:
         self.models: list[str] | None = [model]
         self.reject_json_mode = False
         self.reject_logprobs = False
+        self.embed_dim = 16
+        self.embed_delay = 0.0
+        self.embed_model: str | None = None  # the model name embeddings answers report (default: the one asked)
         self.requests: list[dict] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -208,6 +228,20 @@ class FaultServer:
         n = max(1, len(text) // 4)
         return [-0.05 * (1 + (i % 3)) for i in range(n)]
 
+    def vector_for(self, text: str):
+        """The made-up embedding of ``text``: seeded by its bytes, length 3."""
+        import hashlib
+
+        import numpy as np
+
+        seed = int.from_bytes(hashlib.sha256(f"{self.embed_dim}|{text}".encode()).digest()[:8], "little")
+        v = np.random.default_rng(seed).standard_normal(self.embed_dim)
+        return 3.0 * v / np.linalg.norm(v)
+
+    def embedding_requests(self) -> list[dict]:
+        with self._lock:
+            return [r for r in self.requests if r["path"].endswith("/embeddings")]
+
     def push(self, *behaviours) -> FaultServer:
         with self._lock:
             self._queue.extend(behaviours)
@@ -221,6 +255,8 @@ class FaultServer:
 
     def _next(self, body: dict):
         query = ""
+        if "input" in body:
+            query = "\x00".join([body["input"]] if isinstance(body["input"], str) else map(str, body["input"]))
         for m in reversed(body.get("messages") or []):
             if m.get("role") == "user":
                 query = str(m.get("content", ""))
