@@ -54,6 +54,19 @@ class ProjectError(AllabelError, RuntimeError):
     """A project store could not be opened or updated."""
 
 
+class EmbedderMismatchError(ProjectError):
+    """A project's vectors came from one embedder and another was asked to
+    add to them. ``stored`` and ``asked`` are the two identities."""
+
+    def __init__(self, stored: str, asked: str):
+        self.stored, self.asked = stored, asked
+        super().__init__(
+            f"this project's vectors were made by {stored}, but the embedder in use is {asked}; vectors from two "
+            "models cannot be mixed. Switch back to that embedder, or re-embed the project with the new one "
+            "(Settings → Re-embed, `allabel_core.project.tasks.reembed(project, embedder)`)"
+        )
+
+
 class LlmRequestError(PredictorError):
     """A request to an LLM endpoint failed (after any retries).
 

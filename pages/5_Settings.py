@@ -1,5 +1,5 @@
 """Settings and export: the predictor and its endpoint, budget and stages,
-seeds; confirmed labels in every format the data layer writes.
+seeds, the embedder (local or a /v1/embeddings server); confirmed labels in every format the data layer writes.
 
 An API key typed here lives in this browser session only and is never saved.
 """
@@ -16,8 +16,10 @@ from allabel_core.errors import AllabelError, MissingTypesError
 from allabel_core.formats import FORMATS, read_corpus_bytes
 from allabel_core.predictors.registry import PREDICTORS, describe_predictor
 from allabel_core.project.settings import parse_seed_list
+from allabel_core.project import tasks
 from allabel_core.retrieval import DESCRIPTIONS as RETRIEVERS
 from allabel_core.selection.stages import STAGE_NAMES
+from allabel_core.vectors.remote import EMBEDDERS, describe_embedder
 
 EXPORTS = {"conll": "CoNLL (IOB2)", "jsonl": "JSONL tokens/tags", "doccano": "doccano JSONL",
            "labelstudio": "Label Studio JSON", "spacy": "spaCy-style JSONL"}
@@ -87,6 +89,43 @@ if saved:
     else:
         st.success("Saved.")
 in_use.caption(f"Predictor in use: **{describe_predictor(project.settings)}**")
+
+st.subheader("Embeddings")
+with st.form(key=f"embed_form_{tag}"):
+    kinds = list(EMBEDDERS)
+    embedder_kind = st.radio("Embedder", kinds, index=kinds.index(settings.get("embedder", "local")), horizontal=True,
+                             format_func=lambda k: {"local": "in-process all-MiniLM-L6-v2",
+                                                    "openai": "OpenAI-compatible /v1/embeddings server"}[k],
+                             key=f"settings_embedder_{tag}")
+    embed_url = st.text_input("Embedding server base URL", settings.get("embed_base_url", ""), key=f"settings_embed_url_{tag}",
+                              help="vLLM http://host:8000/v1 · TEI http://host:8080/v1 · llama.cpp --embedding http://host:8080/v1")
+    embed_model = st.text_input("Embedding model", settings.get("embed_model", ""), key=f"settings_embed_model_{tag}")
+    c1, c2 = st.columns(2)
+    embed_batch = c1.number_input("Texts per request", 1, 4096, int(settings.get("embed_batch_size", 64)),
+                                  key=f"settings_embed_batch_{tag}")
+    embed_conc = c2.number_input("Requests at once", 1, 64, int(settings.get("embed_concurrency", 4)),
+                                 key=f"settings_embed_conc_{tag}")
+    embed_saved = st.form_submit_button("Save embedder", key=f"settings_embed_save_{tag}")
+if embed_saved:
+    try:
+        project.set_settings(embedder=embedder_kind, embed_base_url=embed_url.strip(), embed_model=embed_model.strip(),
+                             embed_batch_size=int(embed_batch), embed_concurrency=int(embed_conc))
+    except AllabelError as exc:
+        st.error(str(exc))
+    else:
+        st.success("Saved.")
+made_by = project.records.embedder()
+st.caption(f"Embedder chosen: **{describe_embedder(project.settings)}**"
+           + (f" · this project's vectors were made by **{made_by}**" if made_by else ""))
+if made_by and st.button("Re-embed the project with the chosen embedder", key=f"settings_reembed_{tag}",
+                         help="Embeds every sentence again (cached ones are not sent) and drops the map layout"):
+    bar = st.progress(0.0, text="embedding")
+    try:
+        tasks.reembed(project, state.get_embedder(project), progress=lambda d, t: bar.progress(d / max(t, 1)))
+    except AllabelError as exc:
+        st.error(str(exc))
+    else:
+        st.success(f"Re-embedded: the vectors are now {project.records.embedder()}.")
 
 st.text_input("API key (this session only; never saved)", type="password", key="settings_api_key", on_change=keep_key)
 if st.session_state["api_key"]:

@@ -91,9 +91,29 @@ def require_annotator() -> str:
 
 
 @st.cache_resource(show_spinner="Loading the embedding model…")
-def get_embedder() -> Embedder:
-    """One embedder per server process (shared across sessions; read-only)."""
+def _local_embedder() -> Embedder:
+    """One local embedder per server process (shared across sessions; read-only)."""
     return Embedder()
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _remote_embedder(base_url: str, model: str, batch_size: int, concurrency: int, api_key: str | None):
+    from ..vectors.remote import build_embedder
+
+    return build_embedder("openai", base_url=base_url, model=model, api_key=api_key,
+                          batch_size=batch_size, concurrency=concurrency)
+
+
+def get_embedder(project: Project | None = None):
+    """The embedder the open project's settings choose (``embedder``: local,
+    or an OpenAI-compatible ``/v1/embeddings`` server)."""
+    project = project or current_project()
+    settings = project.settings if project is not None else {}
+    if settings.get("embedder", "local") != "openai":
+        return _local_embedder()
+    return _remote_embedder(settings.get("embed_base_url") or "", settings.get("embed_model") or "",
+                            int(settings.get("embed_batch_size", 64)), int(settings.get("embed_concurrency", 4)),
+                            st.session_state.get("api_key"))
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -208,7 +228,7 @@ def get_predictor(project: Project) -> Predictor:
     key, if any, for an LLM. Call it in the script thread and hand the
     result to a background job: a worker thread has no session to read the
     key from. Cheap to build: caches live in the library."""
-    return predictor_from_settings(project.settings, get_embedder(), project.schema,
+    return predictor_from_settings(project.settings, get_embedder(project), project.schema,
                                    api_key=st.session_state.get("api_key"))
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DimensionError, ProjectError
+from ..errors import DimensionError, EmbedderMismatchError, ProjectError  # noqa: F401 (EmbedderMismatchError raised here)
 from ..predictors.base import Prediction
 from ..predictors.registry import public_url
 from .db import dumps
@@ -245,6 +245,28 @@ class Records:
         row = self._db.conn().execute(
             "SELECT run, strategy, budget, f1 FROM curve WHERE f1 IS NOT NULL ORDER BY seq DESC LIMIT 1").fetchone()
         return dict(zip(("run", "strategy", "budget", "f1"), row)) if row else None
+
+    # -- embedder --------------------------------------------------------------
+    def embedder(self) -> str | None:
+        """The identity of the embedder that made this project's vectors, or None."""
+        row = self._db.conn().execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
+        return json.loads(row[0]) if row else None
+
+    def use_embedder(self, identity: str, *, replace: bool = False) -> None:
+        """Record ``identity`` as the project's embedder; raises
+        :class:`EmbedderMismatchError` if another one made its vectors
+        (``replace=True``: re-embedding; the stored map layout is dropped)."""
+        with self._db.tx() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
+            stored = json.loads(row[0]) if row else None
+            if stored == identity:
+                return
+            if stored is not None and not replace:
+                raise EmbedderMismatchError(stored, identity)
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('embedder', ?)", (dumps(identity),))
+            if stored is not None:
+                conn.execute("DELETE FROM projection")
+                conn.execute("DELETE FROM meta WHERE key = 'projection_params'")
 
     # -- projection ----------------------------------------------------------
     def save_projection(self, ids: Sequence[str], xy, params: Mapping) -> None:

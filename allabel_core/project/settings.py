@@ -18,6 +18,7 @@ from ..io.scrubbing import SECRET_NAME, known_secrets, register_secret, scrub  #
 from ..predictors.registry import DEFAULT_PREDICTOR, PREDICTORS
 from ..retrieval.retrievers import DEFAULT_RETRIEVER, RETRIEVERS
 from ..selection.stages import STAGE_NAMES
+from ..vectors.remote import EMBEDDERS
 
 DEFAULT_SETTINGS: dict = {
     "predictor": DEFAULT_PREDICTOR,  # a name in allabel_core.predictors.registry
@@ -31,6 +32,11 @@ DEFAULT_SETTINGS: dict = {
     "stage_order": list(STAGE_NAMES),
     "seed": 0,
     "seeds": [0, 1, 2],
+    "embedder": "local",  # "local" (in-process all-MiniLM-L6-v2) or "openai" (a /v1/embeddings server)
+    "embed_base_url": "",
+    "embed_model": "",
+    "embed_batch_size": 64,
+    "embed_concurrency": 4,
 }
 
 class Secrets:
@@ -72,7 +78,9 @@ def check_setting(key: str, value, secrets: Iterable[str] = ()) -> None:
         raise ConfigError(f"retriever must be one of {', '.join(RETRIEVERS)}, got {value!r}")
     if key == "rrf_k" and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0):
         raise ConfigError(f"rrf_k (the fusion constant) must be a number of at least 0, got {value!r}")
-    if key in ("k", "budget") and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+    if key == "embedder" and value not in EMBEDDERS:
+        raise ConfigError(f"embedder must be one of {', '.join(EMBEDDERS)}, got {value!r}")
+    if key in ("k", "budget", "embed_batch_size", "embed_concurrency") and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
         raise ConfigError(f"{key} must be a positive whole number, got {value!r}")
     if key == "split" and (
         not isinstance(value, (list, tuple)) or len(value) != 3 or any(not isinstance(v, (int, float)) or v < 0 for v in value)

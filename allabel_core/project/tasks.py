@@ -18,18 +18,37 @@ from .predict import llm_usage_logged, predict_and_record, predict_one  # noqa: 
 from ..selection.uncertainty import COLD_START
 
 from ..selection.stages import STAGES, get_stage
+from ..vectors.remote import embedder_identity
 
 
 def pool_vectors(project, embedder, progress=None):
     """The pool's sentence vectors, ``(len(project), d)`` float32 unit rows
-    (disk-cached by the embedder, so only the first call embeds)."""
+    (disk-cached by the embedder, so only the first call embeds). The first
+    embedder used is recorded; another one raises
+    :class:`~allabel_core.errors.EmbedderMismatchError` (see :func:`reembed`)."""
+    project.records.use_embedder(embedder_identity(embedder))
     return embedder.encode(project.pool().texts, progress=progress)
 
 
 def target_vectors(project, embedder):
     """The target set's vectors, or None when the pool is the target."""
     target = project.target()
-    return None if target is None else embedder.encode(target.texts)
+    if target is None:
+        return None
+    project.records.use_embedder(embedder_identity(embedder))
+    return embedder.encode(target.texts)
+
+
+def reembed(project, embedder, progress=None):
+    """Make ``embedder`` the project's embedder: embed pool and target with
+    it (cached ones are not sent again) and drop the map layout made from the
+    old vectors. Returns the pool vectors. Labels and selections stay."""
+    vectors = embedder.encode(project.pool().texts, progress=progress)
+    target = project.target()
+    if target is not None:
+        embedder.encode(target.texts)
+    project.records.use_embedder(embedder_identity(embedder), replace=True)
+    return vectors
 
 
 def stage_quotas(project) -> dict[str, int]:

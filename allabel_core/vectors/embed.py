@@ -138,6 +138,13 @@ class Embedder:
                 self._model = SentenceTransformer(str(self.model_path), device="cpu")
         return self._model
 
+    def identity(self) -> str:
+        """What makes these vectors: ``local:<model>``."""
+        return f"local:{self.name}"
+
+    def describe(self) -> str:
+        return f"{self.name}, in-process (local)"
+
     def _tag(self, kind: str) -> str:
         return f"{self.name}|{kind}|{self.model_path.name}"
 

@@ -238,3 +238,23 @@ def build_embedder(
         return RemoteEmbedder(base_url, model or "", api_key=api_key, batch_size=batch_size,
                               concurrency=concurrency, cache=cache)
     raise ConfigError(f"unknown embedder {kind!r}; choose one of {', '.join(EMBEDDERS)}")
+
+
+def embedder_from_settings(settings: dict, *, api_key: str | None = None, cache: VectorCache | bool | None = None):
+    """The embedder a project's settings name (``embedder``, ``embed_base_url``,
+    ``embed_model``, ``embed_batch_size``, ``embed_concurrency``)."""
+    return build_embedder(
+        settings.get("embedder", DEFAULT_LOCAL), base_url=settings.get("embed_base_url") or None,
+        model=settings.get("embed_model") or None, api_key=api_key,
+        batch_size=int(settings.get("embed_batch_size", 64)), concurrency=int(settings.get("embed_concurrency", 4)),
+        cache=cache,
+    )
+
+
+def describe_embedder(settings: dict) -> str:
+    """One line for people: which embedder the settings choose."""
+    if settings.get("embedder", DEFAULT_LOCAL) == "openai":
+        from ..predictors.endpoint import redact_url
+
+        return f"{settings.get('embed_model') or '(no model)'} at {redact_url(settings.get('embed_base_url') or '(no URL)')}"
+    return "all-MiniLM-L6-v2, in-process (local)"
