@@ -20,7 +20,7 @@ import time
 from ..errors import ConfigError
 from ..retrieval.retrievers import RETRIEVERS
 from ..selection.budget import parse_budgets
-from .reading import add_input_options
+from .reading import add_embedder_options, add_input_options, embedder_from_args
 from .select_cmd import err, load_pool
 
 from ..predictors.registry import DEFAULT_PREDICTOR, PREDICTORS
@@ -51,6 +51,7 @@ def add_parser(subparsers) -> None:
                    help="score on this many target sentences drawn at random (seed 0), to save time")
     p.add_argument("--format", help="input format when the extension does not tell")
     add_input_options(p)
+    add_embedder_options(p)
     p.add_argument("--out", required=True, help="results file (.json)")
     p.set_defaults(func=run)
 
@@ -90,7 +91,6 @@ def format_table(summary, value: str = "f1") -> str:
 def run(args) -> int:
     import numpy as np
 
-    from ..vectors.embed import Embedder
     from ..experiment.curve import run_curve, strategy_runs
     from ..predictors.registry import build_predictor
     from ..selection.budget import resolve_budget
@@ -123,7 +123,7 @@ def run(args) -> int:
     if args.coverage_k < 1:
         raise ConfigError("--coverage-k must be at least 1")
     runs = strategy_runs(strategies, args.retriever, args.rrf_k)
-    embedder = Embedder()
+    embedder = embedder_from_args(args)
     options = {}
     if args.retriever is not None:
         from ..retrieval import as_config

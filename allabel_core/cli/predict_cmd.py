@@ -32,7 +32,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, DataFormatError
 from ..predictors.registry import DEFAULT_PREDICTOR, PREDICTORS, build_predictor, get_predictor_spec, predictor_names
-from .reading import add_input_options, read_input
+from .reading import add_embedder_options, add_input_options, embedder_from_args, read_input
 
 SCHEMA_FILE = "schema.json"
 NO_META_FORMATS = ("conll", "text")  # formats whose records have no place for an outcome
@@ -53,6 +53,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--format", dest="fmt", metavar="FMT", help="format of --labeled and --data (default: told from the file)")
     p.add_argument("--out-format", metavar="FMT", help="format of --out (default: from its extension, else the data's)")
     add_input_options(p)
+    add_embedder_options(p)
     p.add_argument("--k", type=int, metavar="N", help="demonstrations per sentence (default: 5 for openai, the kNN default for knn)")
     llm = p.add_argument_group("LLM (--predictor openai)")
     llm.add_argument("--base-url", help="endpoint, e.g. http://127.0.0.1:8080/v1 (default: $OPENAI_BASE_URL)")
@@ -276,7 +277,6 @@ def _failure_line(preds, total: int, listed: Path) -> str:
 
 def run(args) -> int:
     from ..data.corpus import Corpus
-    from ..vectors.embed import Embedder
     from ..formats import write_corpus
     from ..predictors.base import DemoStore
     from ..predictors.llm import with_suggestions
@@ -303,7 +303,7 @@ def run(args) -> int:
         print(f"retrying the {len(ask)} sentences listed in {listed}; the other {len(data) - len(ask)} come from the "
               "answer cache", file=sys.stderr)
     demos_in = [s for s in labeled if s.spans_with(TRUSTED)] or list(labeled)
-    embedder = Embedder()
+    embedder = embedder_from_args(args)
     if remote:
         predictor = _llm_predictor(args, labeled, embedder)
     else:

@@ -14,6 +14,36 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-column", metavar="NAME", help=".csv/.tsv table (or JSONL key): the column holding the text")
 
 
+def add_embedder_options(p: argparse.ArgumentParser) -> None:
+    """``--embedder local|openai`` and the ``/v1/embeddings`` server's options."""
+    g = p.add_argument_group("embeddings")
+    g.add_argument("--embedder", choices=("local", "openai"), default="local",
+                   help="local: in-process all-MiniLM-L6-v2 (default); openai: an OpenAI-compatible /v1/embeddings "
+                        "server (vLLM, TEI, Ollama, llama.cpp --embedding)")
+    g.add_argument("--embed-base-url", metavar="URL", help="the embedding server, e.g. http://127.0.0.1:8000/v1")
+    g.add_argument("--embed-model", metavar="NAME", help="the model the embedding server serves")
+    g.add_argument("--embed-batch-size", type=int, default=64, metavar="N", help="texts per request (default 64)")
+    g.add_argument("--embed-concurrency", type=int, default=4, metavar="N", help="requests in flight (default 4)")
+    g.add_argument("--embed-api-key-env", default="OPENAI_API_KEY", metavar="VAR",
+                   help="environment variable holding the embedding server's key (default OPENAI_API_KEY)")
+
+
+def embedder_from_args(args):
+    """The embedder the command line chose (checked: a URL and model for openai)."""
+    import os
+
+    from ..vectors.remote import build_embedder
+
+    kind = getattr(args, "embedder", "local") or "local"
+    if kind == "local" and (getattr(args, "embed_base_url", None) or getattr(args, "embed_model", None)):
+        from ..errors import ConfigError
+
+        raise ConfigError("--embed-base-url/--embed-model are for --embedder openai; add it, or drop them")
+    return build_embedder(kind, base_url=getattr(args, "embed_base_url", None), model=getattr(args, "embed_model", None),
+                          api_key=os.environ.get(getattr(args, "embed_api_key_env", "OPENAI_API_KEY")) or None,
+                          batch_size=getattr(args, "embed_batch_size", 64), concurrency=getattr(args, "embed_concurrency", 4))
+
+
 def options(args) -> dict:
     return {
         "token_column": getattr(args, "token_column", None),

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataFormatError
-from .reading import add_input_options, read_input
+from .reading import add_embedder_options, add_input_options, embedder_from_args, read_input
 
 OUT_FORMATS = (".csv", ".jsonl")
 FIELDS = ["rank", "id", "index", "stage", "score", "nearest_id", "nearest_similarity", "note"]
@@ -60,6 +60,7 @@ def add_parser(subparsers) -> None:
                    help=f"predictor for the uncertainty stage (default {DEFAULT_PREDICTOR}, the {PREDICTORS[DEFAULT_PREDICTOR].description})")
     p.add_argument("--format", help="input format when the extension does not tell (jsonl, conll, doccano, labelstudio, prodigy, spacy, jsonl-text, table, text)")
     add_input_options(p)
+    add_embedder_options(p)
     p.add_argument("--out", required=True, help="output file: .csv or .jsonl")
     p.set_defaults(func=run)
 
@@ -192,9 +193,7 @@ def run(args) -> int:
         )
     embedder = None
     if corpus is not None or (args.target and not args.target.lower().endswith(".npy")):
-        from ..vectors.embed import Embedder
-
-        embedder = Embedder()
+        embedder = embedder_from_args(args)
     if corpus is not None:
         vectors = embed_corpus(corpus, embedder, "pool")
         ids = corpus.ids

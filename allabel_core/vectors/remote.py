@@ -231,7 +231,9 @@ def build_embedder(
     or ``"openai"`` (a ``/v1/embeddings`` server at ``base_url`` serving
     ``model``)."""
     if kind == "local":
-        return Embedder(cache=cache)
+        from . import embed  # looked up at call time, so a test may stand in for the model
+
+        return embed.Embedder(cache=cache)
     if kind == "openai":
         if not base_url:
             raise ConfigError("the openai embedder needs a base URL (--embed-base-url), e.g. http://127.0.0.1:8000/v1")

@@ -136,3 +136,34 @@ def test_curve_errors(files, tmp_path, capsys):
     assert "larger than the pool" in one_error_line(capsys)
     assert main(base[:-1] + [str(tmp_path / "c.csv")]) == 2
     assert ".json" in one_error_line(capsys)
+
+
+def test_select_embeds_through_an_openai_compatible_server(tmp_path, fault_server, capsys):
+    """``--embedder openai``: the pool goes to /v1/embeddings in batches; the
+    picks are the core-set of the server's (normalised) vectors."""
+    import numpy as np
+
+    from allabel_core.cli import main
+    from allabel_core.selection import select_coreset
+
+    texts = [f"Sample sentence {i} on TiO2 films." for i in range(30)]
+    pool = tmp_path / "pool.txt"
+    pool.write_text("\n".join(texts) + "\n")
+    out = tmp_path / "picks.csv"
+    argv = ["select", "--pool", str(pool), "--budget", "5", "--strategy", "coreset", "--out", str(out),
+            "--embedder", "openai", "--embed-base-url", fault_server.url, "--embed-model", "emb-m",
+            "--embed-batch-size", "7"]
+    assert main(argv) == 0, capsys.readouterr().err
+    reqs = fault_server.embedding_requests()
+    assert [len(r["body"]["input"]) for r in reqs[1:]] == [7, 7, 7, 7, 2]
+    vecs = np.array([fault_server.vector_for(t) for t in texts], dtype=np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    expect = [int(i) for i in np.asarray(select_coreset(vecs, [], 5, rng=np.random.default_rng(0)))]
+    import csv
+
+    rows = list(csv.DictReader(out.open()))
+    assert [int(r["index"]) for r in rows] == expect
+    assert main(argv) == 0  # cached: only the probe is sent again
+    assert len(fault_server.embedding_requests()) == len(reqs) + 1
+    assert main(["select", "--pool", str(pool), "--budget", "5", "--out", str(out), "--embed-model", "x"]) == 2
+    assert "--embedder openai" in capsys.readouterr().err
