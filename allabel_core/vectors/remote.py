@@ -15,7 +15,9 @@ vector width) and a hash of the text, so a corpus is never embedded twice
 and vectors from two models never mix. Each batch is cached as it arrives:
 an interrupted run resumes from what was already answered.
 
-Word vectors (the offline kNN predictor's) are not part of the protocol;
+A server answering one vector per token (llama.cpp with a model that
+defines no pooling) has them mean-pooled. Word vectors (the offline kNN
+predictor's) are not part of the protocol;
 they come from the local model (:attr:`words`).
 """
 
@@ -34,6 +36,18 @@ from .embed import Embedder, VectorCache, _digest, unit_rows
 EMBEDDERS = ("local", "openai")
 DEFAULT_LOCAL = "local"
 PROBE_TEXT = "ALLabel embedding probe"
+
+
+def _pooled(embedding) -> np.ndarray:
+    """One vector per text. A llama.cpp server whose model defines no pooling
+    answers one vector per token; those are mean-pooled (as
+    sentence-transformers pools)."""
+    v = np.asarray(embedding, dtype=np.float32)
+    if v.ndim == 2 and len(v):
+        return v.mean(axis=0)
+    if v.ndim != 1:
+        raise ValueError(f"an embedding of shape {v.shape}, not a vector")
+    return v
 
 
 class RemoteEmbedder:
@@ -136,7 +150,7 @@ class RemoteEmbedder:
             rows = sorted(body.data, key=lambda d: d.index)
             if len(rows) != len(texts):
                 raise ValueError(f"{len(rows)} embeddings for {len(texts)} texts")
-            vecs = np.asarray([r.embedding for r in rows], dtype=np.float32)
+            vecs = np.asarray([_pooled(r.embedding) for r in rows], dtype=np.float32)
             if vecs.ndim != 2 or vecs.shape[1] == 0 or not np.isfinite(vecs).all():
                 raise ValueError(f"embeddings of shape {vecs.shape} (or not finite)")
             if self._dim is not None and vecs.shape[1] != self._dim:
