@@ -334,28 +334,37 @@ class Labels:
                          actor)
         return _row_span(row)
 
+    def _replace_suggestions(self, conn, sentence_id: str, spans, status: str) -> tuple[list, list]:
+        """Ops that drop the sentence's pending suggestions and add ``spans``
+        with ``status``, longest first, leaving out those with labels outside
+        the schema, whitespace edges, or overlapping a confirmed span or an
+        earlier-kept one; and the confirmed plus added rows."""
+        text = self._sentences.text(sentence_id)
+        cands = [(s.start, s.end, s.label) if isinstance(s, Span) else tuple(s[:3]) for s in spans]
+        rows = self._span_rows(conn, sentence_id)
+        ops = [["del", r] for r in rows if r["status"] == "suggested"]
+        taken = [r for r in rows if r["status"] == "confirmed"]
+        for start, end, label in sorted(set(cands), key=lambda c: (c[0] - c[1], c[0])):
+            try:
+                self._check(text, start, end, label, None)
+            except SpanError:
+                continue
+            if any(_overlaps(r, start, end) for r in taken):
+                continue
+            row = self._new_row(conn, sentence_id, start, end, label, text[start:end], status)
+            taken.append(row)
+            ops.append(["ins", row])
+        return ops, taken
+
     def suggest(self, sentence_id: str, spans: Iterable[Span | tuple[int, int, str]], *,
                 actor: Actor | None = None, expect_rev: int | None = None) -> list[Span]:
         """Replace the sentence's pending suggestions with ``spans`` (from a
         predictor). Spans with labels outside the schema, whitespace edges, or
         overlapping a confirmed span or an earlier-kept suggestion (longest
         first) are left out. Returns the suggestions stored."""
-        text = self._sentences.text(sentence_id)
-        cands = [(s.start, s.end, s.label) if isinstance(s, Span) else tuple(s[:3]) for s in spans]
+        self._sentences.text(sentence_id)  # an unknown sentence is refused before anything else
         with self._tx(sentence_id, expect_rev) as conn:
-            rows = self._span_rows(conn, sentence_id)
-            ops = [["del", r] for r in rows if r["status"] == "suggested"]
-            taken = [r for r in rows if r["status"] == "confirmed"]
-            for start, end, label in sorted(set(cands), key=lambda c: (c[0] - c[1], c[0])):
-                try:
-                    self._check(text, start, end, label, None)
-                except SpanError:
-                    continue
-                if any(_overlaps(r, start, end) for r in taken):
-                    continue
-                row = self._new_row(conn, sentence_id, start, end, label, text[start:end], "suggested")
-                taken.append(row)
-                ops.append(["ins", row])
+            ops, _ = self._replace_suggestions(conn, sentence_id, spans, "suggested")
             kept = [_row_span(op[1]) for op in ops if op[0] == "ins"]
             self._record(conn, "suggest", sentence_id, ops, {"suggested": len(kept)}, actor)
         return sorted(kept, key=lambda s: (s.start, s.end))
@@ -386,24 +395,10 @@ class Labels:
         labels outside the schema, whitespace edges, or overlapping a confirmed
         span or a longer predicted one are left out) and the sentence is
         confirmed. Returns the number of confirmed spans it ends with."""
-        text = self._sentences.text(sentence_id)
-        cands = [(s.start, s.end, s.label) if isinstance(s, Span) else tuple(s[:3]) for s in spans]
+        self._sentences.text(sentence_id)  # an unknown sentence is refused before anything else
         with self._tx(sentence_id, expect_rev) as conn:
-            rows = self._span_rows(conn, sentence_id)
-            ops = [["del", r] for r in rows if r["status"] == "suggested"]
-            taken = [r for r in rows if r["status"] == "confirmed"]
-            added = 0
-            for start, end, label in sorted(set(cands), key=lambda c: (c[0] - c[1], c[0])):
-                try:
-                    self._check(text, start, end, label, None)
-                except SpanError:
-                    continue
-                if any(_overlaps(r, start, end) for r in taken):
-                    continue
-                row = self._new_row(conn, sentence_id, start, end, label, text[start:end], "confirmed")
-                taken.append(row)
-                ops.append(["ins", row])
-                added += 1
+            ops, taken = self._replace_suggestions(conn, sentence_id, spans, "confirmed")
+            added = sum(op[0] == "ins" for op in ops)
             before = self._state_in(conn, sentence_id)
             if before != "confirmed":
                 ops.append(["state", sentence_id, before, "confirmed"])

@@ -35,19 +35,6 @@ SCHEMA = {"labels": [
 ]}
 
 
-@pytest.fixture(scope="module")
-def browser():
-    why = B.unavailable()
-    if why:
-        pytest.skip(why)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = B.launch(pw)
-        yield b
-        b.close()
-
-
 @pytest.fixture()
 def served(tmp_path):
     """A project of SENTENCES, all queued, and a server on it: (server, project)."""

@@ -30,19 +30,6 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 PROBE = "Probe <img src=x onerror=alert(1)> in a LiFePO4 cathode <script>alert(2)</script> film."
 
 
-@pytest.fixture(scope="module")
-def browser():
-    why = B.unavailable()
-    if why:
-        pytest.skip(why)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = B.launch(pw)
-        yield b
-        b.close()
-
-
 def open_project(root: Path):
     from allabel_core.project import Project, list_projects
 

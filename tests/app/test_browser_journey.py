@@ -35,19 +35,6 @@ TYPES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    why = B.unavailable()
-    if why:
-        pytest.skip(why)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = B.launch(pw)
-        yield b
-        b.close()
-
-
 def the_project(root: Path):
     from allabel_core.project import Project, list_projects
 
