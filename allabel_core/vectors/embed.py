@@ -87,6 +87,23 @@ def _digest(*parts: str) -> str:
     return h.hexdigest()
 
 
+def cached_rows(cache: "VectorCache | None", tag: str, texts: Sequence[str],
+                dim: int) -> tuple[np.ndarray, list[str], dict[str, int]]:
+    """The ``(len(texts), dim)`` matrix with every cached sentence vector
+    filled in, each text's cache key, and the texts still to embed: cache
+    key → first row index."""
+    keys = [_digest(tag, t) for t in texts]
+    hits = cache.get_many(keys, dim) if cache else {}
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    todo: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        if k in hits:
+            out[i] = hits[k][0]
+        else:
+            todo.setdefault(k, i)
+    return out, keys, todo
+
+
 def unit_rows(x: np.ndarray) -> np.ndarray:
     """Rows scaled to unit L2 norm (zero rows stay zero); float32."""
     x = np.asarray(x, dtype=np.float32)
@@ -155,16 +172,7 @@ class Embedder:
         in chunks so ``progress(done, total)`` can report.
         """
         n = len(texts)
-        out = np.zeros((n, self.dim), dtype=np.float32)
-        tag = self._tag("sent")
-        keys = [_digest(tag, t) for t in texts]
-        hits = self.cache.get_many(keys, self.dim) if self.cache else {}
-        todo: dict[str, int] = {}
-        for i, k in enumerate(keys):
-            if k in hits:
-                out[i] = hits[k][0]
-            else:
-                todo.setdefault(k, i)
+        out, keys, todo = cached_rows(self.cache, self._tag("sent"), texts, self.dim)
         done = n - len(todo)
         if progress:
             progress(done, n)

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..jobs import Progress
 from ..paths import cache_dir
-from .embed import Embedder, VectorCache, _digest, unit_rows
+from .embed import Embedder, VectorCache, cached_rows, unit_rows
 
 EMBEDDERS = ("local", "openai")
 DEFAULT_LOCAL = "local"
@@ -198,15 +198,7 @@ class RemoteEmbedder:
         dim = self.dim
         tag = f"{self.identity()}|sent"
         n = len(texts)
-        keys = [_digest(tag, t) for t in texts]
-        hits = self.cache.get_many(keys, dim) if self.cache else {}
-        out = np.zeros((n, dim), dtype=np.float32)
-        todo: dict[str, int] = {}
-        for i, k in enumerate(keys):
-            if k in hits:
-                out[i] = hits[k][0]
-            else:
-                todo.setdefault(k, i)
+        out, keys, todo = cached_rows(self.cache, tag, texts, dim)
         done = n - len(todo)
         if progress:
             progress(done, n)
