@@ -58,24 +58,14 @@ def settle(page) -> None:
 
 def label_first_word(page, project, key: str) -> str:
     """Select the open sentence's first word with the mouse and press the
-    type's key; returns the sentence id. Works with the span annotator
-    (components v2) and with the word pills."""
+    type's key in the span annotator; returns the sentence id."""
     annotator = page.locator('[data-testid="allabel-annotator"]')
-    if annotator.count():
-        sid = annotator.first.get_attribute("data-sid")
-        annotator.locator('[data-token-index="0"]').first.click()
-        page.keyboard.press(key)
-        B.wait_annotator_settled(page)
-        annotator.locator("mark[data-status=accepted]").first.wait_for()
-        return sid
-    sid = project.selections.current() or project.selections.next_id()
-    pills = page.locator(f".st-key-label_words_{sid}")  # the panel shows this sentence
-    pills.wait_for()
-    pills.locator("button").first.click()
-    B.wait_idle(page)
+    annotator.first.wait_for()  # mounted after the page's rerun, not at once
+    sid = annotator.first.get_attribute("data-sid")
+    annotator.locator('[data-token-index="0"]').first.click()
     page.keyboard.press(key)
-    B.wait_idle(page)
-    page.locator("mark.allabel-confirmed").first.wait_for()
+    B.wait_annotator_settled(page)
+    annotator.locator("mark[data-status=accepted]").first.wait_for()
     return sid
 
 
@@ -124,7 +114,7 @@ def test_own_corpus_start_to_finish(browser, tmp_path):
 
         # Label: five sentences, each by keyboard: a word, then 1-3 for its type, then N.
         B.goto_page(page, "Label")
-        page.wait_for_selector(".st-key-label_types_done button, [class*='st-key-label_words_'], "
+        page.wait_for_selector(".st-key-label_types_done button, "
                                "[data-testid='allabel-annotator'], .st-key-label_annotator_name")
         if page.locator(".st-key-label_types_done button").count():
             B.click_key(page, "label_types_done")
