@@ -5,11 +5,13 @@
     python benchmarks/bench_selection_speed.py --scale 100000,1000000   # at scale, below
 
 ``--scale``: each measurement in its own process (whole-process peak RSS
-from getrusage, CPU seconds too): the core-set at M = 5 % (new exact lazy
-greedy against the previous blocked-GEMM one, with picks compared) and
-stage 2's coverage lists, exact (faiss flat) against IVF with recall@10 on
-1,000 sampled rows, on isotropic and clustered synthetic unit vectors (see
-:func:`synthetic`). The 1M runs take many minutes on 2 cores: run them once.
+from getrusage, CPU seconds too): the core-set at M = 5 % (the exact lazy
+greedy that stops rows early, against the same without early stops and
+against the previous blocked-GEMM one, with picks compared) and stage 2's
+coverage lists, exact (faiss flat) against IVF with recall@10 on 1,000
+sampled rows, on isotropic and clustered synthetic unit vectors (see
+:func:`synthetic`). The 1M runs take minutes on 2 cores: run them once.
+``--parts coreset`` (or ``similarity``) runs one part only.
 
 For each N: our core-set against (a) the textbook greedy (one float32 GEMV
 over the pool per pick with an in-place ``np.maximum``; at N = 10,000 also the
@@ -373,7 +375,7 @@ def peak_rss_mb() -> float:
 
 
 def child(job: str, out: str) -> None:
-    """One measurement: ``coreset:<new|previous>:<N>:<kind>`` or ``similarity:<flat|ivf>:<N>:<kind>``."""
+    """One measurement: ``coreset:<new|nostop|previous>:<N>:<kind>`` or ``similarity:<flat|ivf>:<N>:<kind>``."""
     import json
 
     from allabel_core.selection import select_similarity
@@ -390,6 +392,8 @@ def child(job: str, out: str) -> None:
         t = time.perf_counter()
         if impl == "new":
             picks, scores, _ = greedy_kcenter(x, np.array([seed]), m - 1, stats=stats)
+        elif impl == "nostop":  # the lazy greedy as it was before stopping early
+            picks, scores, _ = greedy_kcenter(x, np.array([seed]), m - 1, block=2048, early_stop=False, stats=stats)
         else:
             picks, scores, _ = previous_kcenter(x, np.array([seed]), m - 1)
         res["seconds"] = time.perf_counter() - t
@@ -435,48 +439,70 @@ def run_child(job: str, tmp: Path) -> tuple[dict, np.ndarray]:
     return json.loads(line[7:]), np.load(out)
 
 
-def bench_scale(sizes: list[int], kinds: list[str], previous_max: int, flat_max: int, previous_kinds: list[str]) -> None:
+def _same(a: np.ndarray, b: np.ndarray) -> str:
+    """Whether two runs' picks (row 0) agree; where not, whether the first
+    difference is a tie within float32 rounding (row 1: the scores)."""
+    diff = np.flatnonzero(a[0] != b[0])
+    if not len(diff):
+        return "picks identical"
+    t = diff[0]
+    return (f"first difference at pick {t + 1} of {len(a[0])}, scores {a[1][t]:.7f} vs {b[1][t]:.7f} "
+            f"(tie within float32 rounding: {abs(a[1][t] - b[1][t]) < 1e-5})")
+
+
+def bench_scale(sizes: list[int], kinds: list[str], previous_max: int, flat_max: int, previous_kinds: list[str],
+                parts: list[str]) -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        print("\n== core-set at scale: M = 5 %, d = 384, seed = lowest mean similarity; one run each, own process ==")
-        for n in sizes:
-            for kind in kinds:
-                load = os.getloadavg()[0]
-                new, a = run_child(f"coreset:new:{n}:{kind}", tmp)
-                print(f"N = {n:>9,} {kind:<10} new (lazy bounds): {new['seconds']:7.1f} s, peak RSS {new['peak_rss_mb']:6.0f} MB "
-                      f"(data alone {new['rss_after_data_mb']:.0f} MB), {new['pairs_share']:.2f} of N·M products, "
-                      f"{new['outer']} pool-wide steps, {new['cpu_seconds']:.0f} CPU s; load {load:.1f}")
-                if n > previous_max and kind not in previous_kinds:
+        if "coreset" in parts:
+            _scale_coreset(sizes, kinds, previous_max, previous_kinds, tmp)
+        if "similarity" in parts:
+            _scale_similarity(sizes, kinds, flat_max, tmp)
+
+
+def _scale_coreset(sizes, kinds, previous_max, previous_kinds, tmp) -> None:
+    print("\n== core-set at scale: M = 5 %, d = 384, seed = lowest mean similarity; one run each, own process ==")
+    for n in sizes:
+        for kind in kinds:
+            load = os.getloadavg()[0]
+            new, a = run_child(f"coreset:new:{n}:{kind}", tmp)
+            print(f"N = {n:>9,} {kind:<10} new (lazy, stops early): {new['seconds']:7.1f} s, peak RSS {new['peak_rss_mb']:6.0f} MB "
+                  f"(data alone {new['rss_after_data_mb']:.0f} MB), {new['pairs_share']:.2f} of N·M products, "
+                  f"{new['outer']} pool-wide steps, {new['stopped']:,} early stops, {new['cpu_seconds']:.0f} CPU s; load {load:.1f}")
+            load = os.getloadavg()[0]
+            lazy, c = run_child(f"coreset:nostop:{n}:{kind}", tmp)
+            print(f"N = {n:>9,} {kind:<10} lazy without early stops: {lazy['seconds']:7.1f} s, peak RSS {lazy['peak_rss_mb']:6.0f} MB, "
+                  f"{lazy['pairs_share']:.2f} of N·M products, {lazy['cpu_seconds']:.0f} CPU s; "
+                  f"ratio {lazy['seconds'] / new['seconds']:.2f}x; {_same(a, c)}; load {load:.1f}")
+            if n > previous_max and kind not in previous_kinds:
+                continue
+            load = os.getloadavg()[0]
+            old, b = run_child(f"coreset:previous:{n}:{kind}", tmp)
+            same = _same(a, b)
+            print(f"N = {n:>9,} {kind:<10} previous (blocked): {old['seconds']:6.1f} s, peak RSS {old['peak_rss_mb']:6.0f} MB; "
+                  f"{old['cpu_seconds']:.0f} CPU s; ratio {old['seconds'] / new['seconds']:.2f}x; {same}; load {load:.1f}")
+
+
+def _scale_similarity(sizes, kinds, flat_max, tmp) -> None:
+    print("\n== similarity (stage 2) at scale: target = pool, k_cov = 10, M = 3 % (the S share of 5 % at 1:3:1) ==")
+    for n in sizes:
+        for kind in kinds:
+            got = {}
+            for impl in ("flat", "ivf"):
+                if impl == "flat" and n > flat_max:
+                    print(f"N = {n:>9,} {kind:<10} flat: not run (exact top-10 over N² = {n * n:.1e} products; ~"
+                          f"{n * n * D * 2 / 60e9 / 3600:.1f} h at 60 GFLOP/s)")
                     continue
                 load = os.getloadavg()[0]
-                old, b = run_child(f"coreset:previous:{n}:{kind}", tmp)
-                diff = np.flatnonzero(a[0] != b[0])
-                if len(diff):
-                    t = diff[0]
-                    same = f"first difference at pick {t + 1} of {len(a[0])}, scores {a[1][t]:.7f} vs {b[1][t]:.7f} (tie within float32 rounding: {abs(a[1][t] - b[1][t]) < 1e-5})"
-                else:
-                    same = "picks identical"
-                print(f"N = {n:>9,} {kind:<10} previous (blocked): {old['seconds']:6.1f} s, peak RSS {old['peak_rss_mb']:6.0f} MB; "
-                      f"{old['cpu_seconds']:.0f} CPU s; ratio {old['seconds'] / new['seconds']:.2f}x; {same}; load {load:.1f}")
-        print("\n== similarity (stage 2) at scale: target = pool, k_cov = 10, M = 3 % (the S share of 5 % at 1:3:1) ==")
-        for n in sizes:
-            for kind in kinds:
-                got = {}
-                for impl in ("flat", "ivf"):
-                    if impl == "flat" and n > flat_max:
-                        print(f"N = {n:>9,} {kind:<10} flat: not run (exact top-10 over N² = {n * n:.1e} products; ~"
-                              f"{n * n * D * 2 / 60e9 / 3600:.1f} h at 60 GFLOP/s)")
-                        continue
-                    load = os.getloadavg()[0]
-                    r, picks = run_child(f"similarity:{impl}:{n}:{kind}", tmp)
-                    got[impl] = picks
-                    print(f"N = {n:>9,} {kind:<10} {impl:<4}: lists {r['lists_seconds']:7.1f} s + greedy {r['greedy_seconds']:6.1f} s, "
-                          f"peak RSS {r['peak_rss_mb']:6.0f} MB, recall@10 {r['recall_at_10']:.3f} (1,000 sampled rows); load {load:.1f}")
-                if len(got) == 2:
-                    overlap = len(set(got["flat"].astype(int)) & set(got["ivf"].astype(int))) / len(got["flat"])
-                    print(f"N = {n:>9,} {kind:<10} picks shared by flat and ivf selections: {overlap:.1%}")
+                r, picks = run_child(f"similarity:{impl}:{n}:{kind}", tmp)
+                got[impl] = picks
+                print(f"N = {n:>9,} {kind:<10} {impl:<4}: lists {r['lists_seconds']:7.1f} s + greedy {r['greedy_seconds']:6.1f} s, "
+                      f"peak RSS {r['peak_rss_mb']:6.0f} MB, recall@10 {r['recall_at_10']:.3f} (1,000 sampled rows); load {load:.1f}")
+            if len(got) == 2:
+                overlap = len(set(got["flat"].astype(int)) & set(got["ivf"].astype(int))) / len(got["flat"])
+                print(f"N = {n:>9,} {kind:<10} picks shared by flat and ivf selections: {overlap:.1%}")
 
 
 def main() -> None:
@@ -494,6 +520,7 @@ def main() -> None:
     ap.add_argument("--previous-max", type=int, default=1_000_000, help="largest N to time the previous core-set at")
     ap.add_argument("--previous-kinds", default="", help="kinds to time the previous core-set at even above --previous-max")
     ap.add_argument("--flat-max", type=int, default=100_000, help="largest N to build exact coverage lists at")
+    ap.add_argument("--parts", default="coreset,similarity", help="at-scale parts to run (comma-separated)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -503,7 +530,7 @@ def main() -> None:
     if args.scale:
         print(f"load average at start {os.getloadavg()[0]:.1f} (2 shared cores: other work slows every figure)")
         bench_scale([int(v) for v in args.scale.split(",")], args.kinds.split(","), args.previous_max, args.flat_max,
-                    [k for k in args.previous_kinds.split(",") if k])
+                    [k for k in args.previous_kinds.split(",") if k], args.parts.split(","))
         print(f"\nload average at end {os.getloadavg()[0]:.1f}")
         return
     sizes = [int(s) for s in args.sizes.split(",")]

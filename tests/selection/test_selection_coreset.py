@@ -162,6 +162,77 @@ def test_lazy_bounds_match_oracle(kind, cand, shortlist, block):
     assert stats["pairs"] >= 600 * 2 and stats["outer"] >= 1
 
 
+@pytest.mark.parametrize("early_stop", [True, False])
+def test_early_stop_matches_oracle_and_skips_products(early_stop):
+    """Rows that reach the bound outside the candidates stop part-way through
+    the picks they missed (small blocks and candidate sets make that happen
+    often); they are taken up again later, and the picks stay exact."""
+    pool = random_vectors(1500, 16, seed=11)
+    stats = {}
+    idx, scores, near = greedy_kcenter(pool, np.array([0]), 300, block=4, shortlist=8, cand=64,
+                                       early_stop=early_stop, stats=stats)
+    assert_same_picks(list(zip(idx.tolist(), scores.tolist())), naive_kcenter(pool, [0], 300), pool)
+    assert_valid_greedy(pool, [0], idx.tolist(), scores.tolist())
+    chosen = [0]
+    for p, s, m in zip(idx.tolist(), scores.tolist(), near.tolist()):
+        sims = pool[chosen] @ pool[p]
+        assert m == chosen[int(np.argmax(sims))] and s == pytest.approx(float(sims.max()), abs=1e-5)
+        chosen.append(p)
+    if early_stop:
+        assert stats["stopped"] > 0
+    else:
+        assert stats["stopped"] == 0
+
+
+TIED_POOL = """
+import sys, json, numpy as np
+from allabel_core.selection import greedy_kcenter
+from fakes import random_vectors
+base = random_vectors(40, 6, seed=5)
+pool = np.vstack([base, base, base])
+out = {}
+for cand in (1, 2, 7):
+    for block in (1, 2, 5):
+        st = {}
+        idx, scores, _ = greedy_kcenter(pool, np.array([7]), 60, block=block, shortlist=2, cand=cand, stats=st)
+        out[f"{cand},{block}"] = [idx.tolist(), scores.tolist(), st["stopped"]]
+print(json.dumps(out))
+"""
+
+
+def test_early_stop_ends_when_bounds_tie():
+    """Duplicated rows make bounds equal to the bound outside the candidates;
+    a row at that bound must still be brought on, or the loop never ends.
+    Run in a child process with a deadline, so a regression fails instead of
+    hanging the suite."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests.parent), str(tests), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", TIED_POOL], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    base = random_vectors(40, 6, seed=5)
+    pool = np.vstack([base, base, base])
+    runs = json.loads(proc.stdout)
+    for idx, scores, _ in runs.values():
+        assert len(set(idx)) == 60
+        assert_valid_greedy(pool, [7], idx, scores)
+    assert any(stopped for _, _, stopped in runs.values())
+
+
+def test_early_stop_computes_fewer_products():
+    pool = random_vectors(6000, 32, seed=12)
+    with_stop, without = {}, {}
+    a = greedy_kcenter(pool, np.array([0]), 400, block=16, cand=512, stats=with_stop)[0]
+    b = greedy_kcenter(pool, np.array([0]), 400, block=16, cand=512, early_stop=False, stats=without)[0]
+    assert_same_picks(list(zip(a.tolist(), [0.0] * len(a))), list(zip(b.tolist(), [0.0] * len(b))), pool)
+    assert with_stop["pairs"] < 0.9 * without["pairs"]
+
+
 def test_lazy_skips_work_on_clustered_pool():
     """The point of the bounds: far fewer than N·M row-pick products."""
     rng = np.random.default_rng(1)
