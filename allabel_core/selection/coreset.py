@@ -43,6 +43,9 @@ such a tie may then go either way.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+
 import numpy as np
 
 from ..errors import ConfigError
@@ -53,6 +56,25 @@ from .picks import Pick, Selection
 SEEDS = ("lowest-mean", "highest-mean", "random")
 CANDIDATES = ("all", "inliers")
 _ROWS = 4096  # rows per GEMM tile: bounds the (rows, block) scratch matrix (16 MB at block 1024)
+# Below this many multiply-adds (about 10 ms on one core) a bring-up-to-date
+# runs BLAS on one thread; the shortlist's per-pick products always do.
+_SMALL_WORK = 3e8
+
+
+@functools.cache
+def _blas():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_thread():
+    """BLAS on one thread, for products too small to share: waking a second
+    BLAS thread costs more than a (512, 384) product, and on a busy machine,
+    where that thread must wait for a core, many times more (measured at
+    load 7-8 on 2 cores: a 10,000-row core-set took 0.9-1.8 s on two BLAS
+    threads and 0.26 s on one)."""
+    return _blas().limit(limits=1, user_api="blas")
 
 
 def mean_similarity(pool: np.ndarray) -> np.ndarray:
@@ -137,6 +159,12 @@ class _Bounds:
         order = np.argsort(self.seen[rows], kind="stable")
         rows = rows[order]
         first = self.seen[rows]
+        h = self.h
+        small = float(h * len(rows) - first.sum()) * self.pool.shape[1] < _SMALL_WORK
+        with _one_thread() if small else contextlib.nullcontext():
+            self._bring_sorted(rows, first, above)
+
+    def _bring_sorted(self, rows: np.ndarray, first: np.ndarray, above: float) -> None:
         h = self.h
         tile_rows = min(_ROWS, len(rows))
         buf = np.empty(tile_rows * min(self.block, h), dtype=np.float32)
@@ -267,24 +295,25 @@ def greedy_kcenter(
             sn = bd.nearest[short].copy()
             xs = pool[short]
             got = 0
-            while t < n:
-                j = int(np.argmin(sv))
-                # The shortlist's lowest exact value against a lower bound on
-                # every other row: not above it means it is the global lowest
-                # (equal: an exact tie, which either side may win).
-                if not sv[j] <= bound:
-                    break
-                p = int(short[j])
-                out[t], out_score[t], out_near[t] = p, sv[j], sn[j]
-                t += 1
-                got += 1
-                sv[j] = np.inf
-                bd.add(p)
-                sim = xs @ pool[p]
-                up = sim > sv
-                sv[up] = sim[up]
-                sn[up] = p
-                st["pairs"] += len(short)
+            with _one_thread():
+                while t < n:
+                    j = int(np.argmin(sv))
+                    # The shortlist's lowest exact value against a lower bound on
+                    # every other row: not above it means it is the global lowest
+                    # (equal: an exact tie, which either side may win).
+                    if not sv[j] <= bound:
+                        break
+                    p = int(short[j])
+                    out[t], out_score[t], out_near[t] = p, sv[j], sn[j]
+                    t += 1
+                    got += 1
+                    sv[j] = np.inf
+                    bd.add(p)
+                    sim = xs @ pool[p]
+                    up = sim > sv
+                    sv[up] = sim[up]
+                    sn[up] = p
+                    st["pairs"] += len(short)
             live = short[sv < np.inf]
             low[live] = sv[sv < np.inf]
             bd.nearest[live] = sn[sv < np.inf]

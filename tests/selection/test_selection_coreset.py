@@ -251,3 +251,26 @@ def test_allowed_and_too_many():
     assert sorted(idx.tolist()) == list(range(50, 100))
     with pytest.raises(ValueError, match="only 50 rows"):
         greedy_kcenter(pool, np.array([0]), 51, allowed=allowed)
+
+
+def test_small_products_run_blas_on_one_thread(monkeypatch):
+    """Bringing a few rows up to date runs BLAS on one thread (a second one
+    costs more than such a product); big bring-ups keep the process setting."""
+    import allabel_core.selection.coreset as cs
+
+    seen = []
+    real = cs._tile
+
+    def spy(rows, picks, out):
+        seen.append((out.size, [i["num_threads"] for i in cs._blas().info() if i["user_api"] == "blas"]))
+        return real(rows, picks, out)
+
+    monkeypatch.setattr(cs, "_tile", spy)
+    pool = random_vectors(3000, 16, seed=0)
+    with cs._blas().limit(limits=2, user_api="blas"):
+        cs.greedy_kcenter(pool, np.array([0]), 50)
+        assert seen and all(threads == [1] for _, threads in seen)
+        seen.clear()
+        monkeypatch.setattr(cs, "_SMALL_WORK", 0)
+        cs.greedy_kcenter(pool, np.array([0]), 50)
+        assert seen and all(threads == [2] for _, threads in seen)
