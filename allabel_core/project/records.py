@@ -166,6 +166,17 @@ class Records:
             out[sid] = StoredRest(pred, details.get("provenance") or {}, at)
         return out
 
+    def rest_fingerprints(self) -> dict[str, tuple[str, bool]]:
+        """Pool sentence id -> ``(fingerprint, failed)`` of its newest
+        "predict the rest" prediction: what a re-run compares against,
+        without reading the predictions themselves (100k of them with their
+        details would not fit a small machine's memory)."""
+        rows = self._db.conn().execute(
+            "SELECT sentence_id, json_extract(details, '$.provenance.fingerprint'), error IS NOT NULL"
+            " FROM predictions WHERE role = 'pool'"
+            " AND json_extract(details, '$.provenance.fingerprint') IS NOT NULL ORDER BY run, seq")
+        return {sid: (fp, bool(failed)) for sid, fp, failed in rows}
+
     # -- LLM ledger ----------------------------------------------------------
     def log_ledger(
         self, *, model: str, base_url: str, calls: int = 1, prompt_tokens: int = 0, completion_tokens: int = 0,

@@ -32,62 +32,53 @@ they are predicted too.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from ..data.sentence import Sentence
 from ..errors import ConfigError
 from ..predictors.base import DemoStore
+from ..predictors.identity import SPEED_ONLY, digest, predictor_identity  # noqa: F401 (re-exported)
 from .predict import llm_usage_logged
 
 TASK = "predict rest"
-# Parameters that change how fast a predictor runs, never what it answers.
-SPEED_ONLY = ("concurrency", "threads")
-
-
-def _digest(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
-
-
-def predictor_identity(predictor) -> dict:
-    """``{source, version, params, key}`` for a predictor: ``source`` is what
-    exports show (an LLM's model id, else the predictor's name), ``key`` the
-    digest the fingerprint uses."""
-    from .. import __version__
-
-    params = {k: v for k, v in dict(predictor.params()).items() if k not in SPEED_ONLY}
-    source = predictor.identity().get("model") or predictor.name
-    key = _digest([predictor.name, params])
-    parts = [f"allabel {__version__}"]
-    if params.get("prompt_version"):
-        parts.append(f"prompt {params['prompt_version']}")
-    parts.append(f"params {key[:10]}")
-    return {"source": str(source), "name": predictor.name, "version": " · ".join(parts), "params": params, "key": key}
+_digest = digest
 
 
 def _label_digest(sentence) -> str:
     return _digest([sentence.text, sorted(sp.key() for sp in sentence.spans_with(("confirmed",)))])
 
 
-def describe_rate(done: int, total: int, seconds: float) -> str:
+def describe_duration(seconds: float) -> str:
+    """``"29 s"``, ``"4 min 10 s"``, ``"2 h 05 min"``: a time left, as a person reads it."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def describe_rate(done: int, total: int, seconds: float, *, start: int = 0) -> str:
     """``"120 of 530 · 14.2 sentences/s · ~29 s left"`` (rate and time left
-    once something is done)."""
+    once something is done). ``start``: how many of ``done`` were done
+    before ``seconds`` started counting (resumed from an earlier run), so the
+    rate is this run's own."""
     text = f"{done} of {total}"
-    if done and seconds > 0:
-        rate = done / seconds
-        left = (total - done) / rate
-        text += f" · {rate:.1f} sentences/s · ~{left:.0f} s left"
+    if done > start and seconds > 0:
+        rate = (done - start) / seconds
+        text += f" · {rate:.1f} sentences/s · ~{describe_duration((total - done) / rate)} left"
     return text
 
 
 @dataclass(frozen=True)
 class RestRun:
     """What :func:`predict_rest` did: ``rest`` sentences not confirmed,
-    ``predicted`` now, ``kept`` unchanged, ``failed`` (stored with their
-    error; a re-run retries them), ``cancelled`` (stopped early: what was
-    predicted is stored), ``seconds``, and the predictor's ``source``."""
+    ``predicted`` now, ``kept`` unchanged (or predicted by an earlier run
+    that was stopped), ``failed`` (stored with their error; a re-run retries
+    them), ``cancelled`` (stopped early: what was predicted is stored),
+    ``seconds``, and the predictor's ``source``."""
 
     rest: int
     predicted: int
@@ -104,30 +95,71 @@ class RestRun:
                 f"({self.kept} unchanged kept, {self.failed} failed) with {self.source} in {self.seconds:.1f} s{rate}")
 
 
-def plan_rest(project, embedder, predictor) -> tuple[list, DemoStore, dict, dict[str, str]]:
-    """What :func:`predict_rest` would do, without predicting: the bare
-    sentences not confirmed, the demonstration store, the predictor identity,
-    and each sentence's fingerprint now. Raises ``ConfigError`` with no
-    confirmed sentence (nothing to retrieve)."""
+PLAN_CHUNK = 1024  # sentences embedded and retrieved for at a time while planning
+
+
+@dataclass(frozen=True)
+class RestPlan:
+    """What :func:`predict_rest` will do: ``rest`` sentences not confirmed,
+    the ids of those to predict (``todo``, pool order) with their
+    ``fingerprints``, the demonstration store, the predictor identity and
+    the pool texts (sentences are built from them a batch at a time)."""
+
+    rest: int
+    todo: list[str]
+    fingerprints: dict[str, str]
+    demos: DemoStore
+    ident: dict
+    texts: dict[str, str]
+
+    @property
+    def kept(self) -> int:
+        return self.rest - len(self.todo)
+
+    def sentences(self, ids) -> list[Sentence]:
+        """The bare sentences (no spans) of these ids."""
+        return [Sentence.from_text(sid, self.texts[sid]) for sid in ids]
+
+
+def plan_rest(project, embedder, predictor, *, force: bool = False,
+              progress: Callable[[int, int, str], None] | None = None, chunk: int = PLAN_CHUNK) -> RestPlan:
+    """What :func:`predict_rest` would do, without predicting: which
+    sentences not confirmed need a prediction (none stored, a failed one, or
+    another fingerprint; all with ``force``). Works through the pool
+    ``chunk`` sentences at a time, so memory holds one chunk's sentences and
+    vectors, not the pool's; ``progress(done, total, message)`` hears how
+    far. Raises ``ConfigError`` with no confirmed sentence (nothing to
+    retrieve)."""
     annotated = list(project.annotated())
     if not annotated:
         raise ConfigError("no sentence is confirmed yet: confirm a few labels first, they are the demonstrations")
     confirmed = {s.id for s in annotated}
-    rest = [project.sentence(sid).with_spans([]) for sid in project.pool_ids() if sid not in confirmed]
+    texts = project.pool_texts()
+    rest_ids = [sid for sid in texts if sid not in confirmed]
     ident = predictor_identity(predictor)
     demos = DemoStore.from_sentences(annotated, embedder)
     labels = [_label_digest(s) for s in annotated]
     store = _digest(labels) if predictor.reads_whole_store else None
+    stored = {} if force else project.records.rest_fingerprints()
     k = int(predictor.k)
+    todo: list[str] = []
     prints: dict[str, str] = {}
-    if rest:
-        vectors = embedder.encode([s.text for s in rest])
-        pos, _ = demos.retrieve(vectors, k, exclude=[s.id for s in rest], texts=[s.text for s in rest],
-                                retriever=predictor.retriever)
-        for s, row in zip(rest, pos):
-            used = [[demos.ids[p], labels[p]] for p in row if p >= 0]
-            prints[s.id] = _digest([ident["key"], used, store])
-    return rest, demos, ident, prints
+    t0 = time.perf_counter()
+    for lo in range(0, len(rest_ids), max(1, chunk)):
+        ids = rest_ids[lo:lo + chunk]
+        part = [texts[sid] for sid in ids]
+        vectors = embedder.encode(part)
+        pos, _ = demos.retrieve(vectors, k, exclude=ids, texts=part, retriever=predictor.retriever)
+        for sid, row in zip(ids, pos):
+            fp = _digest([ident["key"], [[demos.ids[p], labels[p]] for p in row if p >= 0], store])
+            before = stored.get(sid)
+            if before is None or before[1] or before[0] != fp:
+                todo.append(sid)
+                prints[sid] = fp
+        if progress and len(rest_ids) > chunk:
+            n = lo + len(ids)
+            progress(0, 0, f"checking what changed: {describe_rate(n, len(rest_ids), time.perf_counter() - t0)}")
+    return RestPlan(len(rest_ids), todo, prints, demos, ident, texts)
 
 
 def predict_rest(
@@ -138,47 +170,50 @@ def predict_rest(
     prediction is missing, failed or out of date (see the module docstring);
     ``force`` predicts them all.
 
-    Predictions are stored batch by batch (``batch`` sentences), so a
-    stopped run (``job.cancel()``) keeps what it finished. ``progress(done,
-    total, message)`` (or ``job.progress``) hears done/total over the
-    sentences to predict, with the rate and time left in the message. An LLM
-    predictor's calls go into the project's ledger, one row per batch.
+    Planned and predicted a chunk at a time, and stored batch by batch
+    (``batch`` sentences), so memory stays bounded at any pool size and a
+    stopped run (``job.cancel()``, Ctrl-C, or a killed process) keeps what
+    it finished: the next run skips those sentences (same fingerprint) and
+    predicts the rest. ``progress(done, total, message)`` (or
+    ``job.progress``) hears done/total over the sentences to predict, with
+    the rate and time left in the message. An LLM predictor's calls go into
+    the project's ledger, one row per batch.
     """
     t0 = time.perf_counter()
     say = progress or (job.progress if job is not None else None)
     if say:
         say(0, 0, "embedding the sentences and retrieving their demonstrations")
-    rest, demos, ident, prints = plan_rest(project, embedder, predictor)
-    stored = project.records.rest_predictions()
-    todo = [s for s in rest if force or s.id not in stored or stored[s.id].prediction.error
-            or stored[s.id].provenance.get("fingerprint") != prints[s.id]]
-    kept = len(rest) - len(todo)
+    plan = plan_rest(project, embedder, predictor, force=force, progress=say)
+    todo, ident = plan.todo, plan.ident
     provenance = {"task": TASK, "source": ident["source"], "predictor": ident["name"], "version": ident["version"],
-                  "params": ident["params"], "n_confirmed": len(demos)}
+                  "params": ident["params"], "n_confirmed": len(plan.demos)}
     done = failed = 0
     cancelled = False
+    kept = f" ({plan.kept} unchanged kept)" if plan.kept else ""
     if say:
-        say(0, len(todo), f"predicting {describe_rate(0, len(todo), 0)} ({kept} unchanged kept)")
+        say(0, len(todo), f"predicting {describe_rate(0, len(todo), 0)}{kept}")
+    t1 = time.perf_counter()
     for lo in range(0, len(todo), max(1, batch)):
         if job is not None and job.cancelled:
             cancelled = True
             break
-        chunk = todo[lo:lo + batch]
+        chunk = plan.sentences(todo[lo:lo + batch])
 
         def inner(d: int, _t: int, lo=lo) -> None:
             if say:
                 n = lo + d
-                say(n, len(todo), f"predicting {describe_rate(n, len(todo), time.perf_counter() - t0)}")
+                say(n, len(todo), f"predicting {describe_rate(n, len(todo), time.perf_counter() - t1)}{kept}")
 
         with llm_usage_logged(project, predictor, purpose=TASK, details={"sentences": len(chunk)}):
-            preds = predictor.predict(demos, chunk, progress=inner)
-        preds = [replace(p, details={**(p.details or {}), "provenance": {**provenance, "fingerprint": prints[p.sentence_id]}})
+            preds = predictor.predict(plan.demos, chunk, progress=inner)
+        preds = [replace(p, details={**(p.details or {}),
+                                     "provenance": {**provenance, "fingerprint": plan.fingerprints[p.sentence_id]}})
                  for p in preds]
         project.records.save_predictions(preds, predictor.name, role="pool")
         done += len(chunk)
         failed += sum(1 for p in preds if p.error)
         inner(len(chunk), len(chunk))
-    return RestRun(len(rest), done, kept, failed, cancelled, time.perf_counter() - t0, ident["source"])
+    return RestRun(plan.rest, done, plan.kept, failed, cancelled, time.perf_counter() - t0, ident["source"])
 
 
 def least_certain_first(project) -> list[str]:
