@@ -81,3 +81,59 @@ def evaluate(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], *, le
     return Scores(
         float(micro["precision"]), float(micro["recall"]), float(micro["f1-score"]), int(micro["support"]), per_type
     )
+
+
+class StrictCounts:
+    """Strict IOB2 entity counts added a batch of sentences at a time, for
+    scoring a file too large to hold: after every batch is added,
+    :meth:`scores` is what :func:`evaluate` gives over all of them at once.
+    Entities are found by seqeval's strict IOB2 scheme, per sentence; what
+    is counted per type (true positives, predicted, gold) adds up across
+    batches."""
+
+    def __init__(self):
+        from collections import Counter
+
+        self.tp: Counter = Counter()
+        self.predicted: Counter = Counter()
+        self.gold: Counter = Counter()
+
+    def add(self, gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> None:
+        """Add one batch: ``gold`` and ``pred`` as for :func:`evaluate`."""
+        from seqeval.scheme import IOB2, Entities
+
+        if len(gold) != len(pred):
+            raise DimensionError(f"{len(gold)} gold sentences but {len(pred)} predicted")
+        for i, (g, p) in enumerate(zip(gold, pred)):
+            if len(g) != len(p):
+                raise DimensionError(f"sentence {i}: {len(g)} gold tags but {len(p)} predicted")
+        for name, seqs in (("gold", gold), ("predicted", pred)):
+            bad = next((t for seq in seqs for t in seq if t[:2] in ("S-", "E-")), None)
+            if bad is not None:
+                raise DataFormatError(
+                    f"the {name} tags use BIOES ({bad!r}); strict IOB2 scoring needs O, B-X and I-X tags"
+                )
+        true = Entities([list(g) for g in gold], IOB2)
+        found = Entities([list(p) for p in pred], IOB2)
+        for tag in true.unique_tags | found.unique_tags:
+            t, f = true.filter(tag), found.filter(tag)
+            self.tp[tag] += len(t & f)
+            self.predicted[tag] += len(f)
+            self.gold[tag] += len(t)
+
+    @staticmethod
+    def _prf(tp: int, predicted: int, gold: int) -> tuple[float, float, float]:
+        p = tp / predicted if predicted else 0.0
+        r = tp / gold if gold else 0.0
+        return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+    def scores(self) -> Scores:
+        tags = sorted(set(self.predicted) | set(self.gold))
+        if not any(self.predicted[t] or self.gold[t] for t in tags):
+            return Scores(0.0, 0.0, 0.0, 0, {})
+        per_type = {}
+        for t in tags:
+            p, r, f = self._prf(self.tp[t], self.predicted[t], self.gold[t])
+            per_type[t] = {"precision": p, "recall": r, "f1": f, "support": int(self.gold[t])}
+        p, r, f = self._prf(sum(self.tp.values()), sum(self.predicted.values()), sum(self.gold.values()))
+        return Scores(p, r, f, int(sum(self.gold.values())), per_type)
