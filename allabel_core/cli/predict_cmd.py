@@ -27,7 +27,7 @@ import json
 import math
 import os
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ConfigError, DataFormatError
@@ -54,6 +54,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out-format", metavar="FMT", help="format of --out (default: from its extension, else the data's)")
     add_input_options(p)
     add_embedder_options(p)
+    p.add_argument("--chunk", type=int, default=256, metavar="N",
+                   help="sentences read, predicted and written at a time (default 256); memory holds one chunk")
+    p.add_argument("--restart", action="store_true",
+                   help="predict every sentence again, even when --out holds an interrupted run to resume")
     p.add_argument("--k", type=int, metavar="N", help="demonstrations per sentence (default: 5 for openai, the kNN default for knn)")
     llm = p.add_argument_group("LLM (--predictor openai)")
     llm.add_argument("--base-url", help="endpoint, e.g. http://127.0.0.1:8080/v1 (default: $OPENAI_BASE_URL)")
@@ -128,17 +132,27 @@ def _labels(args, labeled) -> dict[str, str]:
     return dict.fromkeys(names, "")
 
 
-def _progress(label: str):
-    tty = sys.stderr.isatty()
-    last = [-1]
+def _progress(label: str, total: int, start: int = 0, stream=None):
+    """A ``(done, total)`` callback over the whole file (``start`` of it
+    done before this run) printing done/total, this run's rate and the time
+    left: one line rewritten on a terminal, else a line per ~5 %."""
+    import time
 
-    def report(done: int, total: int) -> None:
-        step = max(1, total // 20)
+    from ..project.rest import describe_rate
+
+    stream = stream or sys.stderr
+    tty = stream.isatty()
+    t0 = time.perf_counter()
+    last = [-1]
+    step = max(1, total // 20)
+
+    def report(done: int, _total: int = total) -> None:
+        text = f"{label}: {describe_rate(done, total, time.perf_counter() - t0, start=start)}"
         if tty:
-            print(f"\r{label}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+            print(f"\r{text}\033[K", end="" if done < total else "\n", file=stream, flush=True)
         elif done == total or done // step != last[0]:
             last[0] = done // step
-            print(f"{label}: {done}/{total}", file=sys.stderr, flush=True)
+            print(text, file=stream, flush=True)
 
     return report
 
@@ -243,6 +257,16 @@ def _read_failures(path: Path, ids: set[str]) -> set[str] | None:
     return out
 
 
+@dataclass(frozen=True)
+class _Failure:
+    """What is kept of a sentence that did not succeed (not its prediction)."""
+
+    sentence_id: str
+    outcome: str
+    error_kind: str | None
+    error: str | None
+
+
 def _write_failures(path: Path, preds) -> None:
     from ..io.atomic import atomic_write_bytes
 
@@ -275,18 +299,52 @@ def _failure_line(preds, total: int, listed: Path) -> str:
     )
 
 
-def run(args) -> int:
-    from ..data.corpus import Corpus
-    from ..formats import write_corpus
-    from ..predictors.base import DemoStore
-    from ..predictors.llm import with_suggestions
-    from ..scoring import evaluate
-    from ..data.sentence import TRUSTED
+def _estimate_line(predictor, demos, first, todo: int, ask) -> str:
+    """The cost estimate, from the first chunk of sentences to predict,
+    scaled to all ``todo`` of them (exact when the first chunk is all)."""
+    plans = predictor.render(demos, first)
+    est = predictor.estimate([p for p in plans if ask is None or p.sentence.id in ask])
+    scale = todo / len(first) if first else 0.0
+    requests, tokens = round(est["requests"] * scale), round(est["prompt_tokens"] * scale)
+    line = f"estimate: {requests} requests, ~{tokens:,} prompt tokens"
+    if "cost_usd" in est:
+        line += f", ~${est['cost_usd'] * scale:.4f}"
+    if len(first) < todo:
+        line += f" (from the first {len(first)} of the {todo} sentences to predict)"
+    predictor.ledger.record_estimate(requests=requests, prompt_tokens=tokens,
+                                     completion_tokens=round(est["completion_tokens"] * scale))
+    return line
 
+
+def _print_warnings(warnings: list[str]) -> None:
+    shown = list(dict.fromkeys(warnings))
+    for w in shown[:LISTED_ON_STDERR]:
+        print(f"warning: {w}", file=sys.stderr)
+    if len(shown) > LISTED_ON_STDERR:
+        print(f"warning: ... and {len(shown) - LISTED_ON_STDERR} more warnings", file=sys.stderr)
+
+
+def run(args) -> int:
+    from ..formats.stream import ChunkWriter, StreamedCorpus
+    from ..predictors.llm import with_suggestions
+    from ..predictors.base import DemoStore
+    from ..data.sentence import TRUSTED
+    from .reading import options, print_warnings
+    from . import predict_output as po
+
+    if args.chunk < 1:
+        raise ConfigError(f"--chunk must be at least 1, got {args.chunk}")
+    if args.restart and args.retry_failed:
+        raise ConfigError("--restart predicts everything again and --retry-failed only what failed: choose one")
     labeled = read_input(args.labeled, args.fmt, args, "predict")
-    data = read_input(args.data, args.fmt, args, "predict")
+    data = StreamedCorpus(args.data, args.fmt, **options(args))
+    print_warnings(args.data, data.warnings, "predict")
+    out = Path(args.out)
     out_fmt = _out_format(args.out, args.out_format, data.format)
     listed = failures_path(args.out)
+    record_path = po.run_record_path(out)
+    record = po.read_run_record(record_path) if out.exists() and not args.restart else None
+    interrupted = record is not None and not record.get("finished") and out_fmt in po.RESUMABLE
     remote = get_predictor_spec(args.predictor).remote
     ask = None
     if args.retry_failed:
@@ -294,9 +352,12 @@ def run(args) -> int:
             raise ConfigError(f"--retry-failed is for an LLM predictor: {args.predictor} has no failures to retry")
         if args.no_cache:
             raise ConfigError("--retry-failed takes the sentences that succeeded from the answer cache; drop --no-cache")
-        ask = _read_failures(listed, {s.id for s in data})
+        if interrupted:
+            raise ConfigError(f"the last run into {args.out} was interrupted: run the same command without "
+                              "--retry-failed to finish it (it resumes, and asks again what did not succeed)")
+        ask = _read_failures(listed, data.ids)
         if ask is None:
-            if Path(args.out).exists():
+            if out.exists():
                 print(f"nothing to retry: there is no {listed}, so every sentence of the last run succeeded", file=sys.stderr)
                 return 0
             raise ConfigError(f"--retry-failed: {args.out} does not exist yet; run once without --retry-failed")
@@ -308,61 +369,149 @@ def run(args) -> int:
         predictor = _llm_predictor(args, labeled, embedder)
     else:
         predictor = build_predictor(args.predictor, embedder, **({} if args.k is None else {"k": args.k}))
-    print(f"predictor: {predictor.name}; {len(demos_in)} demonstrations, {len(data)} sentences", file=sys.stderr)
+    identity = po.run_identity(predictor, demos_in, out_fmt)
+    previous = None
+    if interrupted:
+        differs = po.identity_differences(record.get("identity") or {}, identity)
+        if differs:
+            raise ConfigError(f"{args.out} holds an interrupted run made with other {' and '.join(differs)}; "
+                              "run it with what it was started with to finish it, pass --restart to predict "
+                              "everything again into it, or choose another --out")
+        previous = po.keep_answered(out, po.scan_output(out, data.ids))
+    total = len(data)
+    kept = previous.kept if previous else {}
+    todo = total - len(kept)
+    print(f"predictor: {predictor.name}; {len(demos_in)} demonstrations, {total} sentences", file=sys.stderr)
+    if previous is not None:
+        again = f" ({previous.dropped} that did not succeed are asked again)" if previous.dropped else ""
+        print(f"resuming the interrupted run into {args.out}: {len(kept)} of {total} sentences answered there are kept; "
+              f"predicting the other {todo}{again}", file=sys.stderr)
     demos = DemoStore.from_sentences(demos_in, embedder)
 
-    ledger = predictor.ledger
-    if ledger is not None:
-        plans = predictor.render(demos, list(data))
-        est = predictor.estimate([p for p in plans if ask is None or p.sentence.id in ask])
-        line = f"estimate: {est['requests']} requests, ~{est['prompt_tokens']:,} prompt tokens"
-        if "cost_usd" in est:
-            line += f", ~${est['cost_usd']:.4f}"
-        print(line, file=sys.stderr)
+    def fresh_of(chunk):
+        return [s for s in chunk if s.id not in kept]
 
-    progress = _progress("predicting")
-    if ledger is not None:
-        preds = predictor.predict(demos, list(data), progress=progress, ask=ask)
-    else:
-        preds = predictor.predict(demos, list(data), progress=progress)
+    ledger = predictor.ledger
+    if ledger is not None and todo:
+        chunks = data.chunks(args.chunk)
+        first = next((f for f in map(fresh_of, chunks) if f), [])
+        chunks.close()
+        print(_estimate_line(predictor, demos, first, todo, ask), file=sys.stderr)
+        estimate = dict(ledger.estimate)
+
+    resumable = out_fmt in po.RESUMABLE
+    if resumable:
+        po.write_run_record(record_path, identity, finished=False, data=str(args.data), total=total)
+    elif record_path.exists():
+        record_path.unlink()
     with_unc = not remote or args.uncertainty != "none"
-    labelled = []
-    for s, p in zip(data, preds):
-        out = with_suggestions(s, p)
-        kept = {k: v for k, v in s.meta.items() if k not in PREDICTION_META}
-        labelled.append(replace(out, meta={**kept, **prediction_meta(p, uncertainty=with_unc)}))
-    warnings = write_corpus(Corpus(labelled, [], args.out, data.format), args.out, out_fmt, statuses=("suggested",))
-    for w in warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    print(f"wrote {len(labelled)} sentences to {args.out}", file=sys.stderr)
+    scores = None
+    if data.has_gold():
+        from ..scoring import StrictCounts
+
+        scores = StrictCounts()
+    unscored = 0
+    bad: list = []
+    order: list[str] = []
+    out_of_order = False
+    started = False
+    done = len(kept)
+    progress = _progress("predicting", total, start=len(kept))
+    writer = ChunkWriter(out, out_fmt, statuses=("suggested",), append=previous is not None)
+    try:
+        for chunk in data.chunks(args.chunk):
+            fresh = fresh_of(chunk)
+            for s in chunk:
+                order.append(s.id)
+                if s.id in kept:
+                    out_of_order = out_of_order or started
+                else:
+                    started = True
+
+            def inner(d: int, _t: int, base=done) -> None:
+                progress(base + d)
+
+            if not fresh:
+                preds = []
+            elif ledger is not None:
+                preds = predictor.predict(demos, fresh, progress=inner, ask=ask)
+            else:
+                preds = predictor.predict(demos, fresh, progress=inner)
+            labelled = []
+            for s, p in zip(fresh, preds):
+                kept_meta = {k: v for k, v in s.meta.items() if k not in PREDICTION_META}
+                labelled.append(replace(with_suggestions(s, p), meta={**kept_meta, **prediction_meta(p, uncertainty=with_unc)}))
+            writer.write(labelled)
+            bad.extend(_Failure(p.sentence_id, p.outcome, p.error_kind, p.error) for p in preds if not p.succeeded)
+            if scores is not None:
+                by_id = {s.id: (s, p) for s, p in zip(labelled, preds)}
+                gold, pred = [], []
+                for s in chunk:
+                    if s.id in by_id:
+                        if by_id[s.id][1].succeeded:
+                            gold.append(s.tags(TRUSTED))
+                            pred.append(by_id[s.id][0].tags(("suggested",)))
+                        continue
+                    tags = po.read_back_tags(out, out_fmt, kept[s.id], s)
+                    if tags is None:
+                        unscored += 1
+                    else:
+                        gold.append(s.tags(TRUSTED))
+                        pred.append(tags)
+                scores.add(gold, pred)
+            done += len(fresh)
+            progress(done)
+    except KeyboardInterrupt:
+        writer.abort()
+        if resumable:
+            print(f"\ninterrupted after {done} of {total} sentences: {args.out} holds the {writer.written + len(kept)} "
+                  "answered so far; run the same command again to predict the rest", file=sys.stderr)
+        else:
+            print(f"\ninterrupted after {done} of {total} sentences: {args.out} was not written ({out_fmt} is written "
+                  "whole at the end); run the same command again to start over", file=sys.stderr)
+        return 130
+    except BaseException:
+        writer.abort()
+        raise
+    writer.finish()
+    _print_warnings(writer.warnings)
+    if out_of_order:
+        po.put_in_order(out, order)
+    if resumable:
+        po.write_run_record(record_path, identity, finished=True, data=str(args.data), total=total)
+    if ledger is not None and todo:
+        ledger.estimate = estimate  # the whole run's, not the last chunk's
+    print(f"wrote {total} sentences to {args.out}" + (f" ({len(kept)} kept from the interrupted run)" if kept else ""),
+          file=sys.stderr)
     if out_fmt in NO_META_FORMATS:
         print(f"note: {out_fmt} records cannot hold a prediction's outcome; the sentences that did not succeed "
               f"are listed in {listed}", file=sys.stderr)
-    bad = [p for p in preds if not p.succeeded]
     if bad:
         _write_failures(listed, bad)
     elif listed.exists():
         listed.unlink()  # from an earlier run: nothing failed this time
 
-    if data.has_gold():
-        good = [i for i, p in enumerate(preds) if p.succeeded]
+    if scores is not None:
         where = f"the gold labels in {args.data}"
-        if not good:
+        n_scored = total - len(bad) - unscored
+        if not n_scored:
             print(f"no sentence succeeded, so nothing is scored against {where} ({len(bad)} failed, listed in {listed})",
                   file=sys.stderr)
         else:
-            scores = evaluate([data[i].tags(TRUSTED) for i in good], [labelled[i].tags(("suggested",)) for i in good])
-            counted = f"scored {len(good)} of {len(preds)}"
+            result = scores.scores()
+            counted = f"scored {n_scored} of {total}"
             if bad:
                 counted += f"; {len(bad)} failed, listed in {listed}"
+            if unscored:
+                counted += f"; {unscored} kept records could not be matched to their sentence"
             print(
                 f"strict IOB2 scores against {where} ({counted}): "
-                f"P {scores.precision:.3f} R {scores.recall:.3f} F1 {scores.f1:.3f} ({scores.support} entities)",
+                f"P {result.precision:.3f} R {result.recall:.3f} F1 {result.f1:.3f} ({result.support} entities)",
                 file=sys.stderr,
             )
     if ledger is not None:
         print(ledger.line(), file=sys.stderr)
     if bad:
-        print(_failure_line(bad, len(preds), listed), file=sys.stderr)
+        print(_failure_line(bad, total, listed), file=sys.stderr)
         return 1
     return 0
