@@ -14,7 +14,17 @@ succeed are listed on stderr and in ``<out>.failed.jsonl``;
 answer cache. If the data file has gold labels, strict IOB2 scores over the
 sentences that succeeded are printed too. The entity types' definitions
 come from ``--schema`` (or a ``schema.json`` beside ``--labeled``) and
-``--label``. Progress, the cost estimate and the LLM ledger go to stderr.
+``--label``. Progress (done/total, rate and time left), the cost estimate
+and the LLM ledger go to stderr.
+
+The data file is read, predicted and written ``--chunk`` sentences at a
+time (see :mod:`allabel_core.formats.stream`): memory holds one chunk, not
+the file. JSONL outputs get each chunk appended and flushed as it is done;
+other formats are written to a temporary file renamed at the end. A run
+that is interrupted (Ctrl-C, a killed process, a lost connection) is
+resumed by the same command: the sentences already answered in ``--out``
+are kept, the rest predicted (see :mod:`.predict_output`); ``--restart``
+starts over instead.
 The API key is read from the environment variable named by
 ``--api-key-env`` (default ``OPENAI_API_KEY``), never from the command
 line, where other users could see it.
@@ -350,11 +360,11 @@ def run(args) -> int:
     if args.retry_failed:
         if not remote:
             raise ConfigError(f"--retry-failed is for an LLM predictor: {args.predictor} has no failures to retry")
-        if args.no_cache:
-            raise ConfigError("--retry-failed takes the sentences that succeeded from the answer cache; drop --no-cache")
         if interrupted:
             raise ConfigError(f"the last run into {args.out} was interrupted: run the same command without "
                               "--retry-failed to finish it (it resumes, and asks again what did not succeed)")
+        if args.no_cache:
+            raise ConfigError("--retry-failed takes the sentences that succeeded from the answer cache; drop --no-cache")
         ask = _read_failures(listed, data.ids)
         if ask is None:
             if out.exists():

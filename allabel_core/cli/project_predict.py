@@ -6,8 +6,10 @@ over every pool sentence a person has not confirmed, with the confirmed
 sentences as demonstrations, and stores each prediction in the project with
 its provenance. Only sentences whose retrieved demonstrations, their labels
 or the predictor changed since the last run are predicted again
-(``--force``: all). Progress (done/total, rate, time left) goes to stderr;
-Ctrl-C stops after the batch being predicted, keeping what was done.
+(``--force``: all). Progress (done/total, rate, time left) goes to stderr.
+The pool is planned and predicted a chunk at a time and stored batch by
+batch, so a 100k-sentence pool fits in memory, and Ctrl-C (or a killed
+process) keeps every finished batch: the next run predicts only the rest.
 """
 
 from __future__ import annotations
@@ -58,8 +60,13 @@ def run(args) -> int:
                                             api_key=os.environ.get("OPENAI_API_KEY") or None)
         print(f"{project.name}: predictor {describe_predictor(project.settings)}; "
               f"{len(project.annotated())} confirmed sentences as demonstrations", file=sys.stderr)
-        run_ = predict_rest(project, embedder, predictor, progress=progress_printer(), batch=args.batch,
-                            force=args.force)
+        try:
+            run_ = predict_rest(project, embedder, predictor, progress=progress_printer(), batch=args.batch,
+                                force=args.force)
+        except KeyboardInterrupt:
+            print("\ninterrupted: the batches finished so far are stored; run the same command again to predict "
+                  "the rest", file=sys.stderr)
+            return 130
         print(run_.line(), file=sys.stderr)
         if run_.failed:
             print(f"{run_.failed} sentence(s) failed; run the same command again to retry them", file=sys.stderr)

@@ -34,6 +34,14 @@ from ..jobs import Progress
 from ..paths import cache_dir
 from .embed import Embedder, VectorCache, cached_rows, unit_rows
 
+
+def _run_sync(coro_factory):
+    """Run the requests also from inside a running event loop (the LLM
+    predictor retrieves its demonstrations inside its own)."""
+    from ..predictors.chat_model import run_sync
+
+    return run_sync(coro_factory)
+
 EMBEDDERS = ("local", "openai")
 DEFAULT_LOCAL = "local"
 PROBE_TEXT = "ALLabel embedding probe"
@@ -109,7 +117,7 @@ class RemoteEmbedder:
 
     def _probe(self) -> None:
         if self._dim is None:
-            vecs, served = asyncio.run(self._run([PROBE_TEXT], None))
+            vecs, served = _run_sync(lambda: self._run([PROBE_TEXT], None))
             self._served = served or self.model
             self._dim = int(vecs.shape[1])
 
@@ -217,7 +225,7 @@ class RemoteEmbedder:
                 progress(done, n)
 
         if send:
-            asyncio.run(self._run(send, store))
+            _run_sync(lambda: self._run(send, store))
         for i, k in enumerate(keys):
             if k in todo and todo[k] != i:
                 out[i] = out[todo[k]]
