@@ -32,3 +32,24 @@ def test_length_mismatch_is_an_error():
 
 def test_no_entities_anywhere_scores_zero_without_warning():
     assert evaluate([["O"]], [["O"]]).f1 == 0.0
+
+
+def test_strict_counts_added_in_batches_equal_evaluate_at_once():
+    import numpy as np
+
+    from allabel_core.scoring import StrictCounts, evaluate
+
+    rng = np.random.default_rng(7)
+    tags = ["O", "O", "O", "B-MAT", "I-MAT", "B-PRO", "I-PRO"]
+    gold = [list(rng.choice(tags, size=int(rng.integers(1, 12)))) for _ in range(300)]
+    pred = [[t if rng.random() < 0.8 else str(rng.choice(tags)) for t in g] for g in gold]
+    counts = StrictCounts()
+    for lo in range(0, len(gold), 37):
+        counts.add(gold[lo:lo + 37], pred[lo:lo + 37])
+    got, want = counts.scores(), evaluate(gold, pred)
+    assert (got.precision, got.recall, got.f1, got.support) == pytest.approx(
+        (want.precision, want.recall, want.f1, want.support))
+    assert got.per_type.keys() == want.per_type.keys()
+    for label in want.per_type:
+        assert got.per_type[label] == pytest.approx(want.per_type[label])
+    assert StrictCounts().scores().f1 == 0.0

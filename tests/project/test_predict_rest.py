@@ -233,3 +233,49 @@ def test_least_certain_first_orders_by_stored_uncertainty(project, embedder):
     project.labels.accept_prediction(first, rest[first].prediction.spans)
     assert project.selections.next_id(first, order=order) == order[1]
     assert project.selections.previous_id(order[1], order=order) == first
+
+
+def test_a_killed_run_keeps_its_batches_and_the_next_predicts_only_the_rest(project, embedder):
+    confirm(project, "d1")
+    confirm(project, "d2")
+    pred = llm(embedder)
+    real, calls = pred.predict, []
+
+    def dies_on_the_third_batch(demos, sentences, **kw):
+        calls.append([s.id for s in sentences])
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C, or the process killed, in the middle of a batch
+        return real(demos, sentences, **kw)
+
+    pred.predict = dies_on_the_third_batch
+    with pytest.raises(KeyboardInterrupt):
+        predict_rest(project, embedder, pred, batch=2)
+    assert set(project.records.rest_predictions()) == set(calls[0] + calls[1])
+    pred.predict = real
+    run = predict_rest(project, embedder, pred, batch=2)
+    assert (run.predicted, run.kept) == (run.rest - 4, 4)
+    resumed = {sid: r.prediction.spans for sid, r in project.records.rest_predictions().items()}
+    predict_rest(project, embedder, pred, force=True)
+    assert {sid: r.prediction.spans for sid, r in project.records.rest_predictions().items()} == resumed
+
+
+def test_planning_goes_through_the_pool_a_chunk_at_a_time(project, embedder):
+    from allabel_core.project.rest import plan_rest
+
+    confirm(project, "d1")
+    pred = llm(embedder)
+    heard = []
+    small = plan_rest(project, embedder, pred, chunk=3, progress=lambda d, t, m: heard.append(m))
+    whole = plan_rest(project, embedder, pred)
+    assert (small.todo, small.fingerprints) == (whole.todo, whole.fingerprints) and len(small.todo) == small.rest
+    assert heard[0].startswith("checking what changed: 3 of ") and f"{small.rest} of {small.rest}" in heard[-1]
+    predict_rest(project, embedder, pred)
+    assert plan_rest(project, embedder, pred, chunk=3).todo == []
+
+
+def test_time_left_reads_in_minutes_and_hours_and_the_rate_is_this_runs():
+    from allabel_core.project.rest import describe_duration
+
+    assert describe_rate(30, 100, 10, start=10) == "30 of 100 · 2.0 sentences/s · ~35 s left"
+    assert describe_rate(10, 100, 5, start=10) == "10 of 100"  # nothing done by this run yet
+    assert [describe_duration(s) for s in (0, 59.4, 250, 7500)] == ["0 s", "59 s", "4 min 10 s", "2 h 05 min"]
