@@ -153,10 +153,13 @@ def _progress(label: str, total: int, start: int = 0, stream=None):
     stream = stream or sys.stderr
     tty = stream.isatty()
     t0 = time.perf_counter()
-    last = [-1]
+    last, last_done = [-1], [-1]
     step = max(1, total // 20)
 
     def report(done: int, _total: int = total) -> None:
+        if done == last_done[0]:
+            return
+        last_done[0] = done
         text = f"{label}: {describe_rate(done, total, time.perf_counter() - t0, start=start)}"
         if tty:
             print(f"\r{text}\033[K", end="" if done < total else "\n", file=stream, flush=True)
@@ -203,8 +206,9 @@ def _llm_predictor(args, labeled, embedder):
 def _out_format(out: str, asked: str | None, data_format: str | None) -> str:
     """The format to write, settled before any prediction is paid for.
 
-    A ``.jsonl`` name fits three formats: the data's own if it is one of
-    them, else spaCy-style JSONL (character spans, with their status).
+    A ``.jsonl`` name fits several formats: the data's own if it is one
+    of them that holds labels, else spaCy-style JSONL (character spans, with
+    their status).
     """
     from ..formats import FORMATS, _candidates
 
@@ -217,7 +221,8 @@ def _out_format(out: str, asked: str | None, data_format: str | None) -> str:
         raise ConfigError(f"cannot tell the output format from {out!r}; pass --out-format, one of {', '.join(FORMATS)}")
     if len(found) == 1:
         return found[0]
-    return data_format if data_format in found else "spacy"
+    # Unlabelled JSONL holds no spans: predictions go to span JSONL instead.
+    return data_format if data_format in found and FORMATS[data_format].labelled else "spacy"
 
 
 PREDICTION_META = ("outcome", "error_kind", "error", "uncertainty", "uncertainty_kind")
@@ -327,7 +332,21 @@ def _estimate_line(predictor, demos, first, todo: int, ask) -> str:
 
 
 def _print_warnings(warnings: list[str]) -> None:
-    shown = list(dict.fromkeys(warnings))
+    """Each warning once; counted ones of every chunk ("12 spans not
+    written: ...") as one, with their counts added."""
+    import re
+
+    counted: dict[str, int] = {}
+    shown = []
+    for w in warnings:
+        m = re.fullmatch(r"(\d+) (.+)", w, flags=re.S)
+        if m:
+            if m.group(2) not in counted:
+                shown.append(m.group(2))
+            counted[m.group(2)] = counted.get(m.group(2), 0) + int(m.group(1))
+        else:
+            shown.append(w)
+    shown = [f"{counted[w]} {w}" if w in counted else w for w in dict.fromkeys(shown)]
     for w in shown[:LISTED_ON_STDERR]:
         print(f"warning: {w}", file=sys.stderr)
     if len(shown) > LISTED_ON_STDERR:
