@@ -145,7 +145,7 @@ def child_rest(path: str, kill_at: int) -> None:
             if total and done >= kill_at > 0:
                 os.kill(os.getpid(), signal.SIGKILL)
 
-        run = predict_rest(project, embedder, LexiconPredictor(embedder), batch=256, progress=progress)
+        run = predict_rest(project, embedder, LexiconPredictor(embedder), progress=progress)  # batches of 32, the default
         print(json.dumps({"predicted": run.predicted, "kept": run.kept, "seconds": run.seconds}))
 
 

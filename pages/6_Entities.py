@@ -23,8 +23,8 @@ st.title("Entities")
 states = project.labels.states()
 confirmed = sum(1 for s in states.values() if s == "confirmed")
 rest = len(project) - confirmed
-stored = project.records.rest_predictions()
-predicted = sum(1 for sid, r in stored.items() if states.get(sid) != "confirmed" and not r.prediction.error)
+predicted = sum(1 for sid, (_, failed) in project.records.rest_fingerprints().items()
+                if states.get(sid) != "confirmed" and not failed)
 st.subheader("Predict the rest")
 st.caption(f"{rest} sentences not confirmed by a person · {predicted} of them predicted · "
            f"{confirmed} confirmed sentences as demonstrations · predictor: "
