@@ -85,4 +85,5 @@ def test_predict_settles_the_output_format_before_predicting(tmp_path):
 
     assert _out_format("out.jsonl", None, "text") == "spacy"
     assert _out_format("out.jsonl", None, "doccano") == "doccano"
+    assert _out_format("out.jsonl", None, "jsonl-text") == "spacy"  # unlabelled JSONL would drop every span
     assert _out_format("out.conll", None, "text") == "conll"
