@@ -353,6 +353,31 @@ def _print_warnings(warnings: list[str]) -> None:
         print(f"warning: ... and {len(shown) - LISTED_ON_STDERR} more warnings", file=sys.stderr)
 
 
+def _score_chunk(scores, chunk, labelled, preds, kept: dict, out: Path, out_fmt: str) -> int:
+    """Add one chunk's succeeded sentences to the running ``scores``: the
+    new predictions as made, the kept ones as read back from ``out``.
+    Returns how many kept ones could not be matched to their sentence."""
+    from ..data.sentence import TRUSTED
+    from . import predict_output as po
+
+    made = {s.id: (s, p) for s, p in zip(labelled, preds)}
+    gold, pred, unmatched = [], [], 0
+    for s in chunk:
+        if s.id in made:
+            if made[s.id][1].succeeded:
+                gold.append(s.tags(TRUSTED))
+                pred.append(made[s.id][0].tags(("suggested",)))
+            continue
+        tags = po.read_back_tags(out, out_fmt, kept[s.id], s)
+        if tags is None:
+            unmatched += 1
+        else:
+            gold.append(s.tags(TRUSTED))
+            pred.append(tags)
+    scores.add(gold, pred)
+    return unmatched
+
+
 def run(args) -> int:
     from ..formats.stream import ChunkWriter, StreamedCorpus
     from ..predictors.llm import with_suggestions
@@ -473,28 +498,14 @@ def run(args) -> int:
             writer.write(labelled)
             bad.extend(_Failure(p.sentence_id, p.outcome, p.error_kind, p.error) for p in preds if not p.succeeded)
             if scores is not None:
-                by_id = {s.id: (s, p) for s, p in zip(labelled, preds)}
-                gold, pred = [], []
-                for s in chunk:
-                    if s.id in by_id:
-                        if by_id[s.id][1].succeeded:
-                            gold.append(s.tags(TRUSTED))
-                            pred.append(by_id[s.id][0].tags(("suggested",)))
-                        continue
-                    tags = po.read_back_tags(out, out_fmt, kept[s.id], s)
-                    if tags is None:
-                        unscored += 1
-                    else:
-                        gold.append(s.tags(TRUSTED))
-                        pred.append(tags)
-                scores.add(gold, pred)
+                unscored += _score_chunk(scores, chunk, labelled, preds, kept, out, out_fmt)
             done += len(fresh)
             progress(done)
     except KeyboardInterrupt:
         writer.abort()
         if resumable:
             print(f"\ninterrupted after {done} of {total} sentences: {args.out} holds the {writer.written + len(kept)} "
-                  "answered so far; run the same command again to predict the rest", file=sys.stderr)
+                  "records written so far; run the same command again to predict the rest", file=sys.stderr)
         else:
             print(f"\ninterrupted after {done} of {total} sentences: {args.out} was not written ({out_fmt} is written "
                   "whole at the end); run the same command again to start over", file=sys.stderr)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ..data.corpus import Corpus
 from ..data.sentence import STATUSES, Sentence
-from ..errors import ConfigError, DataFormatError
+from ..errors import ConfigError
 from ._io import Source, decode
 from .sniff import _SAMPLE_LINES, jsonl_kind
 
