@@ -289,7 +289,7 @@ def bench_knn(tmp: Path, n: int) -> None:
           f"same answers chunked and whole: {same}")
 
 
-def bench_rest(tmp: Path, n: int) -> None:
+def bench_rest(tmp: Path, n: int, before: Path | None) -> None:
     path = tmp / f"rest-{n}.allabel"
     built = run_child(["build-child", str(path), str(n), str(max(1, n // 100))], ROOT)
     assert built["code"] == 0, built["stderr"][-2000:]
@@ -302,6 +302,13 @@ def bench_rest(tmp: Path, n: int) -> None:
     got = json.loads(full["stdout"].strip().splitlines()[-1])
     print(f"   uninterrupted: {full['seconds']:.1f} s wall ({got['predicted']:,} predicted, "
           f"{got['predicted'] / full['seconds']:.0f} sentences/s), peak RSS {full['rss_mb']:.0f} MB")
+    if before is not None:
+        old = tmp / f"rest-{n}-before.allabel"
+        old.write_bytes(copy.read_bytes())
+        was = run_child(["rest-child", str(old), "0"], before)
+        assert was["code"] == 0, was["stderr"][-2000:]
+        print(f"   before streaming: {was['seconds']:.1f} s wall, peak RSS {was['rss_mb']:.0f} MB "
+              f"(streamed/before: wall x{full['seconds'] / was['seconds']:.2f}, peak RSS x{full['rss_mb'] / was['rss_mb']:.2f})")
     rest = n - n // 100
     killed = run_child(["rest-child", str(copy), str(rest // 2)], ROOT)
     again = run_child(["rest-child", str(copy), "0"], ROOT)
@@ -325,18 +332,20 @@ def main() -> None:
     ap.add_argument("--before", type=Path, help="a checkout of the code before streaming, for the ratios")
     ap.add_argument("--knn", type=int, default=1000, help="sentences for the kNN part (0: skip)")
     ap.add_argument("--skip-rest", action="store_true")
+    ap.add_argument("--skip-cli", action="store_true")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     sizes = [int(x) for x in args.sizes.split(",")]
     print(f"load average at start: {load()}; {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        bench_cli(tmp, sizes, args.before)
+        if not args.skip_cli:
+            bench_cli(tmp, sizes, args.before)
         if args.knn:
             bench_knn(tmp, args.knn)
         if not args.skip_rest:
             for n in sizes:
-                bench_rest(tmp, n)
+                bench_rest(tmp, n, args.before)
     print(f"load average at the end: {load()}")
 
 
