@@ -20,11 +20,12 @@ from .context import SelectionContext
 from .coreset import greedy_kcenter, mean_similarity, select_coreset
 from .picks import Pick, Selection
 from .registry import STRATEGIES, get_strategy, parse_strategy, run_strategy, split_strategy_list, strategy_names
-from .similarity import Coverage, coverage_lists, coverage_scores, select_similarity
+from .similarity import IVF_THRESHOLD, Coverage, choose_index, coverage_lists, coverage_scores, select_similarity
 from .stages import MANUAL, STAGE_NAMES, STAGES, Stage, get_stage, stage_name
 from .uncertainty import select_uncertainty
 
 __all__ = [
+    "IVF_THRESHOLD",
     "MANUAL",
     "STAGES",
     "STAGE_NAMES",
@@ -34,6 +35,7 @@ __all__ = [
     "run_stage",
     "stage_name",
     "Coverage",
+    "choose_index",
     "Pick",
     "Selection",
     "SelectionContext",

@@ -17,7 +17,7 @@ from .budget import DEFAULT_MIN_STAGE, DEFAULT_ORDER, check_pool, fold_small_sta
 from .context import SelectionContext
 from .coreset import select_coreset
 from .picks import Selection
-from .similarity import coverage_lists, select_similarity
+from .similarity import choose_index, coverage_lists, select_similarity
 from .stages import get_stage
 from .uncertainty import require_context, select_uncertainty
 
@@ -83,7 +83,7 @@ def select_allabel(
     shortlist_factor: float = 5.0,
     shortlist_by: str = "coverage",
     min_stage: int = DEFAULT_MIN_STAGE,
-    index: str = "flat",
+    index: str = "auto",
     retriever: str = "auto",
     rrf_k: float = 60.0,
     pool_texts=None,
@@ -99,7 +99,9 @@ def select_allabel(
     ``seed``, ``candidates`` (diversity, see
     :func:`~allabel_core.selection.coreset.select_coreset`); ``k_cov``,
     ``discount``, ``index``, ``retriever``, ``rrf_k`` (similarity, and the
-    uncertainty stage's shortlist; ``bm25`` and ``hybrid`` need
+    uncertainty stage's shortlist; ``index="auto"`` is exact below 100,000
+    rows, IVF from there on, see
+    :func:`~allabel_core.selection.similarity.choose_index`; ``bm25`` and ``hybrid`` need
     ``pool_texts`` / ``target_texts``, else the context's sentences serve
     as the pool's); ``shortlist_factor``, ``shortlist_by`` (uncertainty).
     ``min_stage``: a diversity or uncertainty quota smaller than this many
@@ -112,6 +114,7 @@ def select_allabel(
     order = parse_order(order)
     weights = parse_split(split)
     quotas = fold_small_stages(split_budget(n, weights, order), int(min_stage))
+    index = choose_index(index, len(pool), None if target is None else len(target))
     params = {
         "split": ":".join(f"{w:g}" for w in weights),
         "order": order,

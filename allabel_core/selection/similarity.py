@@ -17,18 +17,34 @@ so it needs no demonstrations).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..errors import ConfigError
 from ..retrieval import as_config, make_retriever
-from ..vectors.index import build_index
+from ..vectors.index import IVF_NPROBE, SEARCH_CHUNK, IvfIndex, build_index
 from .budget import check_pool
 from .picks import Pick, Selection
 from .ranking import argmax_with_ties, tie_order
 
-INDEXES = ("flat", "ivf")
+INDEXES = ("auto", "flat", "ivf")
+# index="auto" searches exactly up to this many rows (the pool as its own
+# target), approximately (IVF) from here on: exact lists cost N² products,
+# minutes at 100k rows on two cores and hours at 1M (docs/scale.md).
+IVF_THRESHOLD = 100_000
+
+
+def choose_index(index: str, n_pool: int, n_queries: int | None = None, *, threshold: int = IVF_THRESHOLD) -> str:
+    """``"flat"`` or ``"ivf"``: ``index`` itself, or for ``"auto"`` the one
+    its size calls for. ``n_queries``: the target's size (``None``: the
+    pool is its own target). ``"auto"`` takes IVF when the exact search
+    would compute at least ``threshold²`` products (queries × pool rows),
+    that is from ``threshold`` rows on when the pool is its own target."""
+    if index not in INDEXES:
+        raise ConfigError(f"unknown index {index!r}; choose one of {', '.join(INDEXES)}")
+    if index != "auto":
+        return index
+    queries = n_pool if n_queries is None else n_queries
+    return "ivf" if queries * n_pool >= threshold * threshold else "flat"
 
 
 def coverage_lists(
@@ -36,12 +52,14 @@ def coverage_lists(
     target: np.ndarray | None,
     k: int,
     *,
-    index: str = "flat",
+    index: str = "auto",
     rng: np.random.Generator | None = None,
-    nprobe: int = 16,
+    nprobe: int = IVF_NPROBE,
     retriever="auto",
     pool_texts=None,
     target_texts=None,
+    ivf_threshold: int = IVF_THRESHOLD,
+    chunk: int = SEARCH_CHUNK,
 ) -> np.ndarray:
     """Per target, its ``k`` most similar pool rows, best first.
 
@@ -52,16 +70,21 @@ def coverage_lists(
     (hybrid when the texts are given, else dense); bm25 and hybrid need
     ``pool_texts`` (and ``target_texts`` when there is a target), and BM25
     lists only pool rows sharing a term with the target.
-    ``index`` (dense only): ``"flat"`` (exact faiss inner product) or
-    ``"ivf"`` (approximate: faiss IVF with ``4·√N`` lists, ``nprobe``
-    probed, trained on a sample drawn with ``rng``). Returns ``(T, k)``
-    int64, padded with -1 when fewer than ``k`` are found.
+    ``index`` (dense only): ``"flat"`` (exact faiss inner product),
+    ``"ivf"`` (approximate: :class:`~allabel_core.vectors.index.IvfIndex`,
+    faiss IVF with ``4·√N`` lists, ``nprobe`` probed, trained on a sample
+    drawn with ``rng``) or ``"auto"`` (:func:`choose_index` with
+    ``ivf_threshold``: exact below 100,000 rows). Queries are searched
+    ``chunk`` rows at a time, so only ``(chunk, k)`` results are in flight;
+    the lists do not depend on ``chunk``. Returns ``(T, k)`` int64, padded
+    with -1 when fewer than ``k`` are found.
     """
     if k < 1:
         raise ConfigError(f"k_cov must be at least 1, got {k}")
-    if index not in INDEXES:
-        raise ConfigError(f"unknown index {index!r}; choose one of {', '.join(INDEXES)}")
+    if chunk < 1:
+        raise ConfigError(f"chunk must be at least 1, got {chunk}")
     self_target = target is None
+    index = choose_index(index, len(pool), None if self_target else len(target), threshold=ivf_threshold)
     config = as_config(retriever, texts=_have_texts(pool_texts, target_texts, self_target))
     queries = pool if self_target else target
     want = min(k + (1 if self_target else 0), len(pool))
@@ -71,40 +94,36 @@ def coverage_lists(
         query_texts = pool_texts if self_target else target_texts
         ids, _ = make_retriever(config, list(pool_texts), pool).search(list(query_texts), queries, want)
     elif index == "flat":
-        ids, _ = build_index(pool).search(queries, want)
+        flat = build_index(pool)
+        ids = np.empty((len(queries), want), np.int64)
+        for a in range(0, len(queries), chunk):
+            ids[a : a + chunk] = flat.search(queries[a : a + chunk], want)[0]
+        del flat
     else:
-        ids = _ivf_search(pool, queries, want, rng or np.random.default_rng(0), nprobe)
+        ivf = IvfIndex(pool.shape[1], nprobe=nprobe, chunk=chunk).build(pool, rng=rng or np.random.default_rng(0))
+        ids = ivf.search_stored(want)[0] if self_target else ivf.search(queries, want)[0]
+        del ivf
     if self_target:
-        own = np.arange(len(pool))[:, None]
-        keep = ids != own
-        # Drop each row's own id (wherever it ranked), keep order, pad to k.
-        out = np.full((len(pool), k), -1, np.int64)
-        for q in range(len(pool)):
-            row = ids[q][keep[q]][:k]
-            out[q, : len(row)] = row
-        return out
+        return _drop_own(ids, k)
     if ids.shape[1] < k:
         ids = np.hstack([ids, np.full((len(ids), k - ids.shape[1]), -1, np.int64)])
     return ids
 
 
+def _drop_own(ids: np.ndarray, k: int) -> np.ndarray:
+    """Drop each row's own id from its list (wherever it ranked), keep the
+    order of the rest, cut or pad (-1) to ``k``."""
+    keep = ids != np.arange(len(ids))[:, None]
+    # A stable sort of "dropped?" moves the kept entries to the front in order.
+    order = np.argsort(~keep, axis=1, kind="stable")
+    out = np.take_along_axis(np.where(keep, ids, -1), order, axis=1)[:, :k]
+    if out.shape[1] < k:
+        out = np.hstack([out, np.full((len(out), k - out.shape[1]), -1, np.int64)])
+    return np.ascontiguousarray(out)
+
+
 def _have_texts(pool_texts, target_texts, self_target: bool) -> bool:
     return pool_texts is not None and (self_target or target_texts is not None)
-
-
-def _ivf_search(pool: np.ndarray, queries: np.ndarray, k: int, rng: np.random.Generator, nprobe: int) -> np.ndarray:
-    import faiss
-
-    n, d = pool.shape
-    nlist = max(1, min(int(4 * math.sqrt(n)), n // 39))
-    quantizer = faiss.IndexFlatIP(d)
-    ivf = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
-    sample = pool[np.sort(rng.choice(n, size=min(n, nlist * 50), replace=False))]
-    ivf.train(np.ascontiguousarray(sample))
-    ivf.add(pool)
-    ivf.nprobe = min(nprobe, nlist)
-    _, ids = ivf.search(np.ascontiguousarray(queries, dtype=np.float32), k)
-    return ids.astype(np.int64)
 
 
 class Coverage:
@@ -163,7 +182,7 @@ def coverage_scores(
     target_vectors: np.ndarray | None = None,
     k_cov: int = 10,
     discount: float = 10.0,
-    index: str = "flat",
+    index: str = "auto",
     rng: np.random.Generator | None = None,
     lists: np.ndarray | None = None,
     retriever="auto",
@@ -195,7 +214,7 @@ def select_similarity(
     target_vectors: np.ndarray | None = None,
     k_cov: int = 10,
     discount: float = 10.0,
-    index: str = "flat",
+    index: str = "auto",
     retriever: str = "auto",
     rrf_k: float = 60.0,
     lists: np.ndarray | None = None,
@@ -208,8 +227,9 @@ def select_similarity(
     ``(T, d)`` or ``None`` (the pool itself). ``selected``: pool indices
     already annotated (the targets they serve start discounted). ``k_cov``:
     list length per target; ``discount``: divisor for served targets;
-    ``index``: ``"flat"`` (exact) or ``"ivf"`` (approximate, for very large
-    pools; dense only). ``retriever``: ``"dense"``, ``"bm25"``,
+    ``index``: ``"flat"`` (exact), ``"ivf"`` (approximate, for very large
+    pools) or ``"auto"`` (IVF from 100,000 rows on, see :func:`choose_index`;
+    dense only; the params record which one ran). ``retriever``: ``"dense"``, ``"bm25"``,
     ``"hybrid"`` (``rrf_k`` its fusion constant) or ``"auto"`` (hybrid when
     ``pool_texts`` / ``target_texts``, the sentences' text, are given, else
     dense; bm25 and hybrid need them). Exact ties of score are broken in
@@ -220,6 +240,7 @@ def select_similarity(
     """
     pool, sel, target = check_pool(pool_vectors, selected, n, target_vectors)
     config = as_config(retriever, rrf_k, texts=_have_texts(pool_texts, target_texts, target is None))
+    index = choose_index(index, len(pool), None if target is None else len(target))
     params = {"k_cov": int(k_cov), "discount": float(discount), "index": index, **config.params()}
     if n == 0:
         return Selection((), params)

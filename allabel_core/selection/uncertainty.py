@@ -25,7 +25,7 @@ from .budget import check_pool
 from .context import SelectionContext
 from .picks import Pick, Selection
 from .ranking import top_k
-from .similarity import coverage_lists, coverage_scores
+from .similarity import choose_index, coverage_lists, coverage_scores
 
 SHORTLISTS = ("coverage", "random", "all")
 
@@ -53,7 +53,7 @@ def select_uncertainty(
     shortlist_by: str = "coverage",
     k_cov: int = 10,
     discount: float = 10.0,
-    index: str = "flat",
+    index: str = "auto",
     retriever: str = "auto",
     rrf_k: float = 60.0,
     lists: np.ndarray | None = None,
@@ -83,6 +83,7 @@ def select_uncertainty(
         pool_texts = [sn.text for sn in ctx.sentences]
     config = as_config(retriever, rrf_k, texts=target is None or target_texts is not None)
     if shortlist_by == "coverage":
+        index = choose_index(index, len(pool), None if target is None else len(target))
         params.update(k_cov=int(k_cov), discount=float(discount), index=index, **config.params())
     if n == 0:
         return Selection((), params)

@@ -43,7 +43,7 @@ CHANGES = [
 ]
 # Options that must not change the result: the core-set's blocking.
 INVARIANT = [("coreset", "block", 3), ("coreset", "shortlist", 5), ("coreset", "cand", 7)]
-# Checked elsewhere (test_selection_similarity): the approximate index.
+# Checked elsewhere (test_selection_similarity, test_selection_ivf): the approximate index.
 ELSEWHERE = {("similarity", "index"), ("uncertainty", "index"), ("allabel", "index")}
 
 
