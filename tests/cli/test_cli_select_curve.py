@@ -65,7 +65,21 @@ def test_select_npy_allabel_without_uncertainty_and_resume(files, tmp_path):
     assert not {r["id"] for r in again} & {r["id"] for r in rows} and "seed" not in again[0]["note"]
 
 
+def test_select_index_variant(files, tmp_path):
+    # The stage-2 index is a strategy option: exact below 100,000 rows by
+    # default (auto), IVF when asked, and the note says so.
+    runs = {}
+    for spec in ("similarity", "similarity[index=flat]", "similarity[index=ivf]"):
+        out = tmp_path / "o.jsonl"
+        assert main(["select", "--pool", str(files / "pool.npy"), "--budget", "8", "--strategy", spec, "--out", str(out)]) == 0
+        runs[spec] = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["id"] for r in runs["similarity"]] == [r["id"] for r in runs["similarity[index=flat]"]]
+    assert not any("approximate" in r["note"] for r in runs["similarity"])
+    assert all("approximate IVF lists" in r["note"] for r in runs["similarity[index=ivf]"] if r["score"] > 0)
+
+
 @pytest.mark.parametrize("argv, msg", [
+    (["--strategy", "similarity[index=hnsw]"], "unknown index 'hnsw'; choose one of auto, flat, ivf"),
     (["--strategy", "allabel"], "embedding matrix"),
     (["--strategy", "uncertainty"], "embedding matrix"),
     (["--budget", "500"], "larger than the pool"),
