@@ -5,7 +5,9 @@ and answers ``search(texts, vectors, k) -> (ids, scores)``: per query, the
 ids of the ``k`` best corpus rows, best first, padded with id -1 and score
 -inf (see :mod:`allabel_core.index` for the same contract over vectors).
 
-- ``dense``: cosine of MiniLM sentence vectors, exact, with faiss;
+- ``dense``: cosine of MiniLM sentence vectors, with faiss: exact, or over
+  an IVF index (:class:`~allabel_core.vectors.index.IvfIndex`) for corpora
+  too large to search exactly (``index="ivf"``);
 - ``bm25``: BM25 over science terms (:mod:`.bm25`, :mod:`.terms`), with bm25s;
 - ``hybrid``: reciprocal-rank fusion (:mod:`.fusion`) of the two, each
   searched ``depth`` deep (default 100, at least ``k``).
@@ -22,7 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from ..vectors.index import build_index
+from ..vectors.index import IVF_NPROBE, IvfIndex, build_index
 from .bm25 import Bm25Retriever
 from .fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
 from .terms import TERMS_VERSION
@@ -93,14 +95,26 @@ def as_config(retriever, rrf_k: float | None = None, *, texts: bool = True) -> R
 
 
 class DenseRetriever:
-    """Exact cosine search over unit sentence vectors (faiss)."""
+    """Cosine search over unit sentence vectors (faiss).
+
+    ``index``: ``"flat"`` (exact) or ``"ivf"`` (faiss IVF, ``nprobe`` cells
+    probed, trained on a sample drawn with ``rng``: approximate, for
+    corpora too large to search exactly; see :class:`IvfIndex`)."""
 
     name = "dense"
 
-    def __init__(self, vectors: np.ndarray):
+    def __init__(self, vectors: np.ndarray, *, index: str = "flat", nprobe: int = IVF_NPROBE,
+                 rng: np.random.Generator | None = None):
+        if index not in ("flat", "ivf"):
+            raise ConfigError(f"unknown dense index {index!r}; choose flat or ivf")
         vectors = np.asarray(vectors, dtype=np.float32)
         self.n = len(vectors)
-        self._index = build_index(vectors) if self.n else None
+        if not self.n:
+            self._index = None
+        elif index == "flat":
+            self._index = build_index(vectors)
+        else:
+            self._index = IvfIndex(vectors.shape[1], nprobe=nprobe).build(vectors, rng=rng or np.random.default_rng(0))
 
     def __len__(self) -> int:
         return self.n
@@ -139,11 +153,13 @@ class HybridRetriever:
         return pad_rows(rows, len(texts), k)
 
 
-def make_retriever(config, texts: Sequence[str] | None, vectors: np.ndarray | None):
+def make_retriever(config, texts: Sequence[str] | None, vectors: np.ndarray | None, *, index: str = "flat",
+                   nprobe: int = IVF_NPROBE, rng: np.random.Generator | None = None):
     """Build the retriever ``config`` names (a name or a
     :class:`RetrieverConfig`) over a corpus: ``texts`` (needed by ``bm25``
     and ``hybrid``) and ``vectors`` (``(n, d)`` float32 unit rows, needed by
-    ``dense`` and ``hybrid``)."""
+    ``dense`` and ``hybrid``). ``index``, ``nprobe``, ``rng``: how the dense
+    half searches (:class:`DenseRetriever`)."""
     config = as_config(config)
     if config.needs_texts and texts is None:
         raise ConfigError(
@@ -155,8 +171,9 @@ def make_retriever(config, texts: Sequence[str] | None, vectors: np.ndarray | No
     if texts is not None and vectors is not None and len(texts) != len(vectors):
         raise ConfigError(f"{len(texts)} texts but {len(vectors)} vectors for one corpus")
     if config.name == "dense":
-        return DenseRetriever(vectors)
+        return DenseRetriever(vectors, index=index, nprobe=nprobe, rng=rng)
     bm25 = Bm25Retriever(list(texts), k1=config.k1, b=config.b)
     if config.name == "bm25":
         return bm25
-    return HybridRetriever(DenseRetriever(vectors), bm25, rrf_k=config.rrf_k, depth=config.depth)
+    dense = DenseRetriever(vectors, index=index, nprobe=nprobe, rng=rng)
+    return HybridRetriever(dense, bm25, rrf_k=config.rrf_k, depth=config.depth)

@@ -70,7 +70,7 @@ def coverage_lists(
     (hybrid when the texts are given, else dense); bm25 and hybrid need
     ``pool_texts`` (and ``target_texts`` when there is a target), and BM25
     lists only pool rows sharing a term with the target.
-    ``index`` (dense only): ``"flat"`` (exact faiss inner product),
+    ``index`` (the dense search, alone or as hybrid's half): ``"flat"`` (exact faiss inner product),
     ``"ivf"`` (approximate: :class:`~allabel_core.vectors.index.IvfIndex`,
     faiss IVF with ``4·√N`` lists, ``nprobe`` probed, trained on a sample
     drawn with ``rng``) or ``"auto"`` (:func:`choose_index` with
@@ -92,7 +92,8 @@ def coverage_lists(
         if pool_texts is None or (not self_target and target_texts is None):
             raise ConfigError(f"the {config.name} retriever needs the sentences' text for the coverage lists")
         query_texts = pool_texts if self_target else target_texts
-        ids, _ = make_retriever(config, list(pool_texts), pool).search(list(query_texts), queries, want)
+        r = make_retriever(config, list(pool_texts), pool, index=index, nprobe=nprobe, rng=rng)
+        ids, _ = r.search(list(query_texts), queries, want)
     elif index == "flat":
         flat = build_index(pool)
         ids = np.empty((len(queries), want), np.int64)
@@ -229,7 +230,8 @@ def select_similarity(
     list length per target; ``discount``: divisor for served targets;
     ``index``: ``"flat"`` (exact), ``"ivf"`` (approximate, for very large
     pools) or ``"auto"`` (IVF from 100,000 rows on, see :func:`choose_index`;
-    dense only; the params record which one ran). ``retriever``: ``"dense"``, ``"bm25"``,
+    the dense search, alone or as hybrid's half; the params record which
+    one ran, bm25 ignores it). ``retriever``: ``"dense"``, ``"bm25"``,
     ``"hybrid"`` (``rrf_k`` its fusion constant) or ``"auto"`` (hybrid when
     ``pool_texts`` / ``target_texts``, the sentences' text, are given, else
     dense; bm25 and hybrid need them). Exact ties of score are broken in

@@ -115,3 +115,30 @@ def test_drop_own_keeps_order_and_pads():
     ])
     assert _drop_own(ids, 3).tolist() == [[5, 6, 7], [5, 6, 7], [5, 6, 7], [0, -1, -1]]
     assert _drop_own(ids[:, :2], 3).tolist() == [[5, -1, -1], [5, -1, -1], [5, 6, -1], [0, -1, -1]]
+
+
+def test_hybrid_lists_search_their_dense_half_with_ivf(monkeypatch):
+    """The dashboard's default retriever is hybrid: from the threshold on,
+    its dense half searches an IVF index too (not exactly over N²), and the
+    fused lists stay those of the exact dense half on clustered rows."""
+    import allabel_core.retrieval.retrievers as retrievers
+
+    pool = clustered(3000)
+    words = ["oxide", "film", "anneal", "lattice", "dopant", "band", "gap", "grain", "phase", "spin", "layer", "cell"]
+    texts = [f"{words[i % 12]} sample {i % 97}" for i in range(len(pool))]
+    built = []
+    real = retrievers.DenseRetriever.__init__
+
+    def spy(self, vectors, *, index="flat", **kw):
+        built.append(index)
+        real(self, vectors, index=index, **kw)
+
+    monkeypatch.setattr(retrievers.DenseRetriever, "__init__", spy)
+    flat = coverage_lists(pool, None, 10, retriever="hybrid", pool_texts=texts, ivf_threshold=10_000)
+    auto = coverage_lists(pool, None, 10, retriever="hybrid", pool_texts=texts, ivf_threshold=2_000,
+                          rng=np.random.default_rng(0))
+    assert built == ["flat", "ivf"]
+    assert recall(auto, flat) >= 0.95
+    sel = select_similarity(pool, [], 30, rng=np.random.default_rng(0), retriever="hybrid", pool_texts=texts,
+                            index="ivf")
+    assert sel.params["index"] == "ivf" and built[-1] == "ivf"
