@@ -269,8 +269,8 @@ def test_small_products_run_blas_on_one_thread(monkeypatch):
     pool = random_vectors(3000, 16, seed=0)
     with cs._blas().limit(limits=2, user_api="blas"):
         cs.greedy_kcenter(pool, np.array([0]), 50)
-        assert seen and all(threads == [1] for _, threads in seen)
+        assert seen and all(set(threads) == {1} for _, threads in seen)
         seen.clear()
         monkeypatch.setattr(cs, "_SMALL_WORK", 0)
         cs.greedy_kcenter(pool, np.array([0]), 50)
-        assert seen and all(threads == [2] for _, threads in seen)
+        assert seen and all(set(threads) == {2} for _, threads in seen)
