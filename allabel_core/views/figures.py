@@ -11,6 +11,17 @@ splits points into one trace per group, so ids are the only safe way back
 before Plotly sees it: Plotly renders a subset of HTML in hover labels, and
 decodes only a few entities (``&amp; &lt; &gt;`` and numeric ones, not
 ``&quot;``), so ``<``, ``>`` and ``&`` are escaped and quotes are left as typed.
+
+Large maps: up to :data:`DRAW_ALL_UP_TO` points every point is drawn with its
+hover text. Above it, the figure of every point would be megabytes of JSON
+per rerun (hover text dominates: ~200 bytes a point, about 20 MB at 100k),
+so :func:`map_figure` draws a density layer of every point (a 2-D histogram
+counted here with NumPy, :func:`density_trace`) and, over it, a capped
+sample of points (:func:`sample_points`: the opened sentence and its links,
+up to :data:`SAMPLE_POINTS` of the chosen, highlighted and layered ones, and
+as many of the rest, each in a fixed pseudo-random order, so the same points
+stay drawn from one rerun to the next). A lasso or box then selects from the layout, not from the drawn
+points: see :mod:`.lasso`.
 """
 
 from __future__ import annotations
@@ -32,6 +43,13 @@ from ..data.sentence import Span
 
 # Plotly's own threshold: SVG slows to a crawl above about a thousand points.
 WEBGL_ABOVE = 1000
+# Above this many points the map draws a density layer and a sample (see the module docstring).
+DRAW_ALL_UP_TO = 20_000
+# How many points a sampled map draws: this many of the chosen ones and this many of the rest.
+SAMPLE_POINTS = 4_000
+# Cells of the density layer across the map's wider side (square cells).
+DENSITY_BINS = 160
+DENSITY_COLORS = ("#eef1f5", "#c5ccd8", "#8f9bb0", "#58667e", "#2b3445")
 
 NOT_SELECTED = "not selected"
 STAGE_ORDER = (*STAGE_NAMES, MANUAL, NOT_SELECTED)
@@ -177,6 +195,71 @@ def _ordered(groups: Sequence[str], order: Sequence[str]) -> list[str]:
 
 
 # -- the map -------------------------------------------------------------------
+def sample_points(n: int, *, always: Iterable[int] = (), first: Iterable[int] = (), size: int = SAMPLE_POINTS,
+                  seed: int = 0) -> np.ndarray:
+    """Which of ``n`` points a sampled map draws: sorted row numbers.
+
+    Every row in ``always`` (the opened sentence and its links), up to
+    ``size`` rows of ``first`` (the chosen and highlighted ones), and up to
+    ``size`` of the other rows; so at most ``2·size`` plus ``always``, and
+    the unchosen part of the map is drawn however much is chosen. Where a
+    tier holds more than ``size`` rows, they are taken in one fixed
+    pseudo-random order (``seed``): a uniform sample of the tier, the same on
+    every rerun, and choosing a few more sentences swaps in only as many
+    points as it must.
+    """
+    size = max(0, int(size))
+    order = np.random.default_rng(seed).permutation(n)
+    tier = np.full(n, 2, dtype=np.int8)
+    tier[np.fromiter(first, dtype=np.int64)] = 1
+    tier[np.fromiter(always, dtype=np.int64)] = 0
+    by_tier = tier[order]
+    picked = [order[by_tier == 0], order[by_tier == 1][:size], order[by_tier == 2][:size]]
+    return np.sort(np.concatenate(picked))
+
+
+def density_counts(xy: np.ndarray, x_range: Sequence[float], y_range: Sequence[float],
+                   bins: int = DENSITY_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 2-D histogram of every point over the map's ranges, in square cells
+    (``bins`` across the wider side): ``(x centres, y centres, counts)``
+    with ``counts[row_y, col_x]`` as Plotly's heatmap reads ``z``."""
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    (x0, x1), (y0, y1) = (float(v) for v in x_range), (float(v) for v in y_range)
+    cell = max(x1 - x0, y1 - y0) / max(1, int(bins))
+    nx, ny = max(1, round((x1 - x0) / cell)), max(1, round((y1 - y0) / cell))
+    counts, ex, ey = np.histogram2d(xy[:, 0], xy[:, 1], bins=(nx, ny), range=((x0, x1), (y0, y1)))
+    return (ex[:-1] + ex[1:]) / 2, (ey[:-1] + ey[1:]) / 2, counts.T
+
+
+def density_colorscale(peak: float, colors: Sequence[str] = DENSITY_COLORS) -> list:
+    """Colour stops for counts from 1 to ``peak``, evenly spaced on a log
+    scale (a sparse cell stays visible beside a cell a thousand times
+    fuller), while hover still shows the count itself."""
+    peak = max(float(peak), 2.0)
+    stops = []
+    for k, c in enumerate(colors):
+        f = k / (len(colors) - 1)
+        stops.append([(peak**f - 1.0) / (peak - 1.0), c])
+    stops[0][0], stops[-1][0] = 0.0, 1.0
+    return stops
+
+
+def density_trace(xy: np.ndarray, x_range: Sequence[float], y_range: Sequence[float], *,
+                  bins: int = DENSITY_BINS, xaxis: str | None = None, yaxis: str | None = None) -> go.Heatmap:
+    """Every point as shading: :func:`density_counts` drawn as a heatmap,
+    empty cells left blank, the count in the hover label. It carries no ids
+    (a lasso over it selects through :mod:`.lasso`)."""
+    cx, cy, counts = density_counts(xy, x_range, y_range, bins)
+    z = np.where(counts > 0, counts, np.nan).astype(np.float32)
+    peak = float(counts.max()) if counts.size else 1.0
+    return go.Heatmap(
+        x=cx.astype(np.float32), y=cy.astype(np.float32), z=z, zmin=1, zmax=max(peak, 2.0),
+        colorscale=density_colorscale(peak), showscale=False, name="every sentence (density)",
+        hovertemplate="%{z:,.0f} sentences in this cell<extra></extra>", hoverongaps=False,
+        xaxis=xaxis, yaxis=yaxis,
+    )
+
+
 def map_figure(
     ids: Sequence[str],
     xy: np.ndarray,
@@ -202,6 +285,9 @@ def map_figure(
     title: str | None = None,
     webgl: bool | None = None,
     height: int = 620,
+    keep: Iterable[str] = (),
+    draw_all_up_to: int = DRAW_ALL_UP_TO,
+    sample_size: int = SAMPLE_POINTS,
 ) -> go.Figure:
     """The pool as a scatter of its 2-D projection.
 
@@ -233,29 +319,56 @@ def map_figure(
         colorscale, value_range: for ``values``.
         webgl: ``Scattergl`` instead of ``Scatter``; default: above
             :data:`WEBGL_ABOVE` points.
+        keep: ids to draw first when the map is sampled (the chosen
+            sentences: selected, queued, confirmed).
+        draw_all_up_to, sample_size: above ``draw_all_up_to`` points, draw a
+            density layer of all of them and a sample over it (up to
+            ``sample_size`` of ``keep``, ``highlight`` and ``layers``, and as
+            many of the rest; :func:`sample_points`); trace names then give
+            each group's full size and how many of it are drawn.
 
-    Traces without ``customdata`` (links, rings) carry no ids, so selections
-    over them map to nothing.
+    Traces without ``customdata`` (links, rings, the density layer) carry no
+    ids, so selections over them map to nothing.
     """
     ids = [str(i) for i in ids]
     xy = np.asarray(xy, dtype=np.float32).reshape(len(ids), 2)
     if len(texts) != len(ids):
         raise DimensionError(f"{len(ids)} ids but {len(texts)} texts")
+    highlight, keep = [str(i) for i in highlight], [str(i) for i in keep]
     webgl = len(ids) > WEBGL_ABOVE if webgl is None else webgl
     scatter = go.Scattergl if webgl else go.Scatter
+    n = len(ids)
+    pos = {i: j for j, i in enumerate(ids)}
+    sampled = n > draw_all_up_to
+    fig = go.Figure()
+    if sampled:
+        always = [focus] if focus is not None else []
+        if links is not None:
+            always += [links[0], *links[1]]
+        first = [*highlight, *keep, *(m for members in (layers or {}).values() for m in members)]
+        rows = sample_points(n, always=[pos[i] for i in always if i in pos], first=[pos[i] for i in first if i in pos],
+                             size=sample_size)
+        fig.add_trace(density_trace(xy, _padded(xy[:, 0]), _padded(xy[:, 1], top=0.1)))
+    else:
+        rows = np.arange(n)
+    drawn = np.zeros(n, dtype=bool)
+    drawn[rows] = True
     # Object arrays: Plotly validates lists element by element, arrays at once.
     id_arr = np.array(ids, dtype=object)
-    hover = np.array([hover_text(t, extra=[f"id {i}"]) for i, t in zip(ids, texts)], dtype=object)
-    fig = go.Figure()
+    hover = np.empty(n, dtype=object)  # only drawn points get (and cost) a hover label
+    hover[rows] = [hover_text(texts[j], extra=[f"id {ids[j]}"]) for j in rows]
 
-    def add(mask: np.ndarray, name: str, marker: dict, **kw) -> None:
-        idx = np.flatnonzero(mask)
+    def add(mask: np.ndarray, name: str, marker: dict, colors: np.ndarray | None = None, **kw) -> None:
+        total = int(mask.sum())
+        idx = np.flatnonzero(mask & drawn)
+        if colors is not None:
+            marker = {**marker, "color": colors[idx]}
         fig.add_trace(
             scatter(
                 x=xy[idx, 0],
                 y=xy[idx, 1],
                 mode="markers",
-                name=f"{name} ({len(idx)})",
+                name=f"{name} ({total:,}; {len(idx):,} drawn)" if sampled else f"{name} ({total})",
                 customdata=id_arr[idx],
                 hovertext=hover[idx],
                 hoverinfo="text",
@@ -270,7 +383,6 @@ def map_figure(
         if missing.any():
             add(missing, "no value", {"color": BACKGROUND, "size": 5, "opacity": 0.6})
         marker = {
-            "color": vals[~missing],
             "colorscale": colorscale,
             "size": 7,
             # Title at the side and the bar kept low: the top right is the tool bar's.
@@ -281,7 +393,7 @@ def map_figure(
         if value_range is not None:
             marker["cmin"], marker["cmax"] = value_range
         if (~missing).any():  # an empty trace with a colour bar draws nothing at all in Plotly.js
-            add(~missing, color_by, marker)
+            add(~missing, color_by, marker, colors=vals)
     else:
         groups = list(groups) if groups is not None else [NOT_SELECTED] * len(ids)
         if len(groups) != len(ids):
@@ -294,7 +406,6 @@ def map_figure(
                 marker["opacity"] = 0.6
             add(arr == g, g, marker)
 
-    pos = {i: j for j, i in enumerate(ids)}
     if layers:
         shown = set(layers) if visible_layers is None else set(visible_layers)
         for n, (name, members) in enumerate(layers.items()):
@@ -408,12 +519,16 @@ def side_by_side_figure(
     titles: Mapping[str, str] | None = None,
     layer_styles: Mapping[str, tuple[str, str]] | None = None,
     height: int = 460,
+    draw_all_up_to: int = DRAW_ALL_UP_TO,
+    sample_size: int = SAMPLE_POINTS,
 ) -> go.Figure:
     """The same map once per layer, side by side (e.g. random's picks beside
     ALLabel's): the pool in grey in every panel, the layer's ids on top.
     ``titles``: a panel title per layer (e.g. with its coverage). Points
     carry their ids in ``customdata`` as in :func:`map_figure`, so a lasso
-    in any panel selects sentences."""
+    in any panel selects sentences. Above ``draw_all_up_to`` points each
+    panel draws the density of the whole pool and a sample of its points,
+    as :func:`map_figure` does."""
     from plotly.subplots import make_subplots
 
     ids = [str(i) for i in ids]
@@ -421,16 +536,25 @@ def side_by_side_figure(
     names = list(layers)
     fig = make_subplots(rows=1, cols=max(1, len(names)), horizontal_spacing=0.02,
                         subplot_titles=[plotly_escape((titles or {}).get(n, n)) for n in names])
+    n = len(ids)
+    sampled = n > draw_all_up_to
     id_arr = np.array(ids, dtype=object)
-    hover = np.array([hover_text(t, extra=[f"id {i}"]) for i, t in zip(ids, texts)], dtype=object)
+    hover = np.empty(n, dtype=object)
     pos = {i: j for j, i in enumerate(ids)}
     for c, name in enumerate(names, 1):
         picked = np.array([pos[i] for i in layers[name] if i in pos], dtype=np.int64)
-        rest = np.setdiff1d(np.arange(len(ids)), picked)
+        rest = np.setdiff1d(np.arange(n), picked)
+        if sampled:
+            rows = sample_points(n, first=picked, size=sample_size)
+            picked, rest = np.intersect1d(picked, rows), np.intersect1d(rest, rows)
+            fig.add_trace(density_trace(xy, _padded(xy[:, 0]), _padded(xy[:, 1], top=0.1)), row=1, col=c)
+        todo = [j for j in np.concatenate([picked, rest]) if hover[j] is None]
+        hover[todo] = [hover_text(texts[j], extra=[f"id {ids[j]}"]) for j in todo]
         symbol, color = (layer_styles or {}).get(name) or LAYER_STYLES[(c - 1) % len(LAYER_STYLES)]
+        scatter = go.Scattergl if len(picked) + len(rest) > WEBGL_ABOVE else go.Scatter
         for idx, marker, label in ((rest, {"color": BACKGROUND, "size": 4, "opacity": 0.6}, NOT_SELECTED),
                                    (picked, {"color": color, "symbol": symbol, "size": 8}, name)):
-            fig.add_trace(go.Scatter(x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=f"{label} ({len(idx)})",
+            fig.add_trace(scatter(x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=f"{label} ({len(idx)})",
                                      customdata=id_arr[idx], hovertext=hover[idx], hoverinfo="text", marker=marker,
                                      showlegend=False), row=1, col=c)
     axis = {"visible": False, "range": _padded(xy[:, 0])} if len(ids) else {"visible": False}
