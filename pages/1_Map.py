@@ -1,13 +1,17 @@
 """Map: the pool's embedding space, what each stage picked and why, what
 other strategies would pick, and where the selection leaves gaps. Click a
-point to open its sentence; lasso or box-select points to queue them."""
+point to open its sentence; lasso or box-select points to queue them.
+
+Above ``figures.DRAW_ALL_UP_TO`` sentences the map draws a density layer and a
+sample of points, and a lasso or box is resolved against the whole layout
+(:mod:`allabel_core.views.lasso`), so it selects every sentence inside it."""
 
 import streamlit as st
 
 from allabel_core.dashboard import state
 from allabel_core.project import tasks
 from allabel_core.experiment import compare, coverage
-from allabel_core.views import figures, map_data, project_data, tables
+from allabel_core.views import figures, lasso, map_data, project_data, tables
 from allabel_core.views.markup import sentence_html
 
 VIEWS = {"explore": "explore: what the stages picked", "compare": "compare: what each strategy would pick",
@@ -22,13 +26,25 @@ if st.session_state.get("map_project") != key:  # another project: its ids mean 
     st.session_state["map_project"] = key
 st.title("Map of the pool")
 
-if state.map_needed(project):  # UMAP is imported and compiled only then
+stored = project.records.projection()
+if state.map_needed(project, stored):  # UMAP is imported and compiled only then
     if not state.watch_job(f"map:{key}", "Laying out the map"):
         warm = state.umap_warm_up()
         jobs.submit(f"map:{key}", lambda job: tasks.compute_map(project, embedder, warm=warm, job=job))
         st.rerun()
     st.stop()
-ids, xy, _ = project.records.projection()
+ids, xy, _ = stored
+sampled = len(ids) > figures.DRAW_ALL_UP_TO
+SHOWN_ROWS = 1000  # rows of the selected-sentences table; a lasso at 100k can hold tens of thousands
+
+
+def picked(event) -> list[str]:
+    """The sentences a selection event picked: on a sampled map, every one
+    inside its lassos and boxes; else (and for clicks) the points Plotly
+    marked, which then are all the points inside, legend toggles honoured."""
+    exact = lasso.ids_in_selection(event, ids, xy) if sampled else None
+    return exact if exact is not None else figures.ids_from_selection(event)
+
 
 quotas = tasks.stage_quotas(project)
 cols = st.columns([1.3, 1, 1, 1, 1])
@@ -49,13 +65,13 @@ state.watch_job(f"stages:{key}", "Selecting")
 fraction, text = map_data.budget_progress(project.progress())
 st.progress(fraction, text=text)
 
-texts = dict(zip(ids, project.pool().texts))
+texts = project.pool_texts()
 view_col, opt_col = st.columns([3, 2])
 view = view_col.radio("View", VIEWS, horizontal=True, key="map_view", format_func=VIEWS.get)
 regions_on = opt_col.toggle("Name the regions (most distinctive words)", key="map_regions")
 last = jobs.get(f"stages:{key}")
 added = last.value if last is not None and last.state == "done" else []
-draw: dict = {"highlight": [p["sentence_id"] for p in added]}
+draw: dict = {"highlight": [p["sentence_id"] for p in added], "keep": map_data.chosen_ids(project) if sampled else ()}
 summary = None
 if view == "explore":
     mode = st.radio("Colour by", figures.COLOR_MODES, horizontal=True, key="map_color_by")
@@ -88,7 +104,7 @@ else:
     draw.update(gaps)
 
 clicked = state.map_click("map_chart")  # before the chart: this run's chart shows the click
-chosen = figures.ids_from_selection(st.session_state.get("map_chart"))
+chosen = picked(st.session_state.get("map_chart"))
 if clicked:
     st.session_state["map_focus"] = clicked
 elif len(chosen) == 1 and st.session_state.get("map_last_single") != chosen[0]:  # a click in pan mode selects
@@ -106,6 +122,10 @@ fig = figures.map_figure(ids, xy, [texts[i] for i in ids], **draw)
 event = st.plotly_chart(fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"))
 st.caption("Click a point to open its sentence and draw lines to the demonstrations retrieved for it. Drag with "
            "the lasso or box tool to select sentences and queue them. Double-click empty space to clear.")
+if sampled:
+    st.caption(f"{len(ids):,} sentences: the grey shading counts every one of them (hover a cell for its count); "
+               f"the points are a sample, every chosen sentence first (up to {figures.SAMPLE_POINTS:,}) and "
+               f"{figures.SAMPLE_POINTS:,} of the rest. A lasso or box selects every sentence inside it, drawn or not.")
 
 if view == "compare":
     st.caption("Each strategy starts from nothing selected, with the same budget and seed, through the functions "
@@ -154,7 +174,7 @@ if focus:
             st.button("Queue this sentence", key="map_queue_one", on_click=lambda: st.toast(
                 f"Queued {project.selections.enqueue([focus])} new sentence."))
 
-chosen = figures.ids_from_selection(event)
+chosen = picked(event)
 if len(chosen) > 1 or (chosen and chosen[0] != focus):
     st.subheader(f"{len(chosen)} selected")
     preview = map_data.queue_preview(project, chosen)
@@ -169,9 +189,17 @@ if len(chosen) > 1 or (chosen and chosen[0] != focus):
     if b.button("Inspect in Predictions", key="map_inspect"):
         st.session_state["inspect_id"] = chosen[0]
         st.switch_page("pages/4_Predictions.py")
-    st.dataframe(project_data.selected_table(project, chosen, texts), hide_index=True)
+    if len(chosen) > SHOWN_ROWS:
+        st.caption(f"The first {SHOWN_ROWS:,} of the {len(chosen):,} selected sentences, in pool order; "
+                   "queueing takes all of them.")
+    st.dataframe(project_data.selected_table(project, chosen[:SHOWN_ROWS], texts), hide_index=True)
 if added:
     st.subheader("What the last run added, and why")
-    st.table(tables.why_picked_table(added, texts))
+    if len(added) > SHOWN_ROWS:
+        st.caption(f"The first {SHOWN_ROWS:,} of {len(added):,}.")
+    st.table(tables.why_picked_table(added[:SHOWN_ROWS], texts))
 with st.expander("Every selection so far"):
-    st.table(tables.why_picked_table(project.selections.table().to_dict("records"), texts))
+    so_far = project.selections.table()
+    if len(so_far) > SHOWN_ROWS:
+        st.caption(f"The first {SHOWN_ROWS:,} of {len(so_far):,}, in the order selected.")
+    st.table(tables.why_picked_table(so_far.head(SHOWN_ROWS).to_dict("records"), texts))

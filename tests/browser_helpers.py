@@ -389,3 +389,85 @@ def shot_of(page, selectors: list[str], path: Path) -> Path:
     page.set_viewport_size(size)
     page.wait_for_timeout(300)
     return path
+
+
+# -- the map at scale -------------------------------------------------------------------
+_TOPICS = ["Perovskite solar films", "Lithium cathode cycling", "Graphene oxide sheets", "Zeolite cracking catalysts",
+           "Bismuth telluride thermoelectrics", "Doped TiO2 photocatalysis", "Solid electrolyte conductivity",
+           "Magnetic nanoparticle coercivity"]
+
+
+def scale_project(projects_dir: Path, n: int, *, queued: int = 0, seed: int = 0):
+    """A pool of ``n`` generated sentences with a map layout already stored
+    (as :func:`allabel_core.vectors.layout.stored_layout` leaves it), so the
+    Map page draws at once: nothing is embedded or laid out. The layout is
+    40 Gaussian clouds of different sizes; sentence ``i`` names its cloud's
+    topic (short sentences: creating the project is most of the time). ``queued``: that many sentences, spread over the pool, queued by
+    hand. Returns ``(project, ids, xy)``."""
+    import numpy as np
+
+    from allabel_core.data.corpus import Corpus
+    from allabel_core.data.sentence import Sentence
+    from allabel_core.project import create_project
+    from allabel_core.vectors.layout import ProjectionParams
+
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(-12, 12, (40, 2))
+    spread = rng.uniform(0.3, 1.4, 40)
+    cloud = rng.choice(40, size=n, p=rng.dirichlet(np.full(40, 2.0)))
+    xy = (centres[cloud] + spread[cloud, None] * rng.standard_normal((n, 2))).astype(np.float32)
+    pool = Corpus([Sentence.from_text(f"s{i}", f"{_TOPICS[c % len(_TOPICS)]} {i}.") for i, c in enumerate(cloud)])
+    project = create_project(f"map scale {n}", pool, None, None, projects_dir=projects_dir)
+    ids = project.pool_ids()
+    project.records.save_projection(ids, xy, ProjectionParams().as_dict())
+    if queued:
+        project.selections.enqueue(ids[:: max(1, n // queued)][:queued])
+    return project, ids, xy
+
+
+MAP_DRAWN_JS = """() => {
+    const gd = document.querySelector('.st-key-map_chart .js-plotly-plot');
+    return !!(gd && gd._fullData && gd._fullData.some(t => t.type === 'scattergl' && t.x && t.x.length)
+              && gd.querySelector('canvas') && (!gd._fullData.some(t => t.type === 'heatmap') || gd.querySelector('.hm image')));
+}"""
+
+
+def wait_map_drawn(page, timeout_ms: int = 60_000) -> None:
+    """Until the map chart's WebGL points (and its density layer, if it has
+    one) are on the page, then one animation frame more (Plotly draws in it)."""
+    page.wait_for_function(MAP_DRAWN_JS, timeout=timeout_ms, polling="raf")
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => r()))")
+
+
+def plot_box(page, chart: str = "map_chart") -> dict:
+    """The plot area (where points are drawn) of a chart, in page pixels."""
+    return page.locator(f".st-key-{chart} .js-plotly-plot .nsewdrag").first.bounding_box()
+
+
+def drag_through(page, fractions, *, chart: str = "map_chart", steps: int = 10) -> list[dict]:
+    """Press, move through ``fractions`` of the plot area and release (a box
+    from the first to the last point, or a lasso through all of them,
+    whichever drag mode is on); return the shapes Plotly recorded
+    (``layout.selections``: ``type``, ``path`` or ``x0..y1``, in data units),
+    read before the rerun the selection causes redraws the chart."""
+    box = plot_box(page, chart)
+    pts = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in fractions]
+    page.mouse.move(*pts[0])
+    page.mouse.down()
+    for x, y in pts[1:]:
+        page.mouse.move(x, y, steps=steps)
+    page.mouse.up()
+    return page.evaluate(
+        f"""() => (document.querySelector('.st-key-{chart} .js-plotly-plot').layout.selections || [])
+                 .map(s => ({{type: s.type, path: s.path || null, x0: s.x0, x1: s.x1, y0: s.y0, y1: s.y1}}))"""
+    )
+
+
+def lasso_vertices(path: str) -> tuple[list[float], list[float]]:
+    """A Plotly selection path ``M x,y L x,y ... Z`` as vertex lists."""
+    xs, ys = [], []
+    for part in path.replace("M", "").replace("Z", "").split("L"):
+        x, y = part.split(",")
+        xs.append(float(x))
+        ys.append(float(y))
+    return xs, ys

@@ -33,8 +33,7 @@ class Selections:
         self._states = states
         self._secrets = secrets
 
-    def _pick(self, pick, stage: str | None) -> tuple[str, str, float | None, dict]:
-        ids = self._sentences.ids()
+    def _pick(self, pick, stage: str | None, ids: Sequence[str]) -> tuple[str, str, float | None, dict]:
         if isinstance(pick, Mapping):
             get = pick.get
         elif isinstance(pick, (str, int)) or hasattr(pick, "__index__"):
@@ -61,7 +60,8 @@ class Selections:
         ``index``, ``score``, ``reason`` (dict) and optionally ``stage``.
         A sentence is selected once; picks already selected are ignored.
         Returns how many were new."""
-        rows = [self._pick(p, stage) for p in picks]
+        ids = self._sentences.ids()  # once: a copy of the pool's ids per pick would be quadratic
+        rows = [self._pick(p, stage, ids) for p in picks]
         secrets = self._secrets.values()
         now = time.time()
         with self._db.tx() as conn:
@@ -88,15 +88,18 @@ class Selections:
         """A DataFrame, one row per selected sentence in selection order:
         sentence_id, index (pool position), stage, score, reason (dict), run,
         created_at, state (confirmed / skipped / None), text."""
+        import numpy as np
         import pandas as pd
 
         index = {sid: i for i, sid in enumerate(self._sentences.ids())}
         df = pd.read_sql_query(
             "SELECT s.sentence_id, s.stage, s.score, s.reason, s.run, s.created_at, st.state FROM selections s"
             " LEFT JOIN sentence_state st ON st.sentence_id = s.sentence_id ORDER BY s.seq", self._db.conn())
-        df.insert(1, "index", df["sentence_id"].map(index).astype("int64"))
+        # Looked up per selected row: Series.map(dict) would hash the whole pool's ids first.
+        texts = self._sentences.texts()
+        df.insert(1, "index", np.array([index[s] for s in df["sentence_id"]], dtype=np.int64))
         df["reason"] = df["reason"].map(json.loads)
-        df["text"] = df["sentence_id"].map(self._sentences.texts())
+        df["text"] = [texts.get(s) for s in df["sentence_id"]]
         return df
 
     def get(self, sentence_id: str) -> dict | None:

@@ -301,3 +301,65 @@ def test_job_reports_progress_and_results_as_they_arrive():
 def test_job_failure_is_recorded_not_raised():
     job = Job(lambda j: 1 / 0).start()
     assert job.wait(5) and job.state == FAILED and "ZeroDivisionError" in job.error
+
+
+def clustered(n, d=32, centres=20, seed=0):
+    rng = np.random.default_rng(seed)
+    c = rng.standard_normal((centres, d)).astype(np.float32)
+    x = c[rng.integers(0, centres, n)] + 0.8 * rng.standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_ivf_neighbours_find_nearly_all_exact_ones_self_first():
+    x = clustered(4000)
+    exact, _ = knn_graph(x, 15)
+    ids, dists = knn_graph(x, 15, index="ivf")
+    assert ids.shape == dists.shape == (4000, 15) and (ids >= 0).all()
+    assert (ids[:, 0] == np.arange(4000)).all() and (dists[:, 0] == 0).all()
+    recall = np.mean([len(set(a) & set(b)) / 15 for a, b in zip(exact, ids)])
+    assert recall > 0.95
+    np.testing.assert_allclose(dists[:, 1:], 1 - np.einsum("id,ikd->ik", x, x[ids[:, 1:]]), atol=1e-5)
+
+
+def test_ivf_rows_whose_probed_lists_are_too_short_are_searched_exactly(monkeypatch):
+    from allabel_core.vectors import layout as P
+
+    monkeypatch.setattr(P, "IVF_PROBES", 1)  # one list of ~40 rows probed, 50 neighbours wanted
+    searched = []
+    real = P.build_index
+    monkeypatch.setattr(P, "build_index", lambda v: searched.append(len(v)) or real(v))
+    x = clustered(400)
+    ids, _ = knn_graph(x, 50, index="ivf")
+    exact, _ = knn_graph(x, 50)
+    assert (ids >= 0).all() and all(len(set(row)) == 50 for row in ids)
+    short = [i for i in range(400) if set(ids[i]) == set(exact[i])]
+    assert searched[0] == 400 and len(short) >= 50  # the exact index was built, and used for the short rows
+
+
+def test_params_for_size_switch_to_ivf_above_the_threshold_and_keep_small_maps_stored_as_before():
+    from allabel_core.errors import ConfigError
+    from allabel_core.vectors import layout as P
+
+    small = ProjectionParams.for_size(P.EXACT_NEIGHBOURS_UP_TO)
+    # A layout stored before the threshold existed is still recognised as current.
+    assert small == ProjectionParams() and small.as_dict() == {
+        "n_neighbors": 15, "min_dist": 0.1, "seed": 0, "n_epochs": None, "method": "umap",
+        "neighbours": "faiss-exact-ip", "metric": "cosine"}
+    big = ProjectionParams.for_size(P.EXACT_NEIGHBOURS_UP_TO + 1)
+    assert big.neighbours == "ivf" and big.as_dict()["neighbours"] == "faiss-ivf-ip"
+    assert big.n_epochs == P.LARGE_EPOCHS
+    assert ProjectionParams.for_size(10**6, seed=4).seed == 4
+    with pytest.raises(ConfigError, match="neighbour search"):
+        ProjectionParams(neighbours="hnsw")
+
+
+def test_stored_layout_of_a_large_pool_is_made_with_ivf_neighbours(monkeypatch):
+    from allabel_core.vectors import layout as P
+
+    monkeypatch.setattr(P, "EXACT_NEIGHBOURS_UP_TO", 100)
+    seen = []
+    monkeypatch.setattr(P, "_umap", lambda v, params, progress: seen.append(params) or np.zeros((len(v), 2), np.float32))
+    store = FakeStore()
+    x = clustered(300)
+    stored_layout(store, [f"s{i}" for i in range(300)], x)
+    assert seen[0].neighbours == "ivf" and store.saved[2]["neighbours"] == "faiss-ivf-ip"
