@@ -59,9 +59,9 @@ def test_map_at_100k_renders_quickly_and_a_box_and_a_lasso_queue_every_sentence_
     log.write_bytes(b"")
     server = B.StreamlitServer(ROOT, B.server_env(tmp_path), log=log).start()
     try:
-        tries = []
+        tries, page = [], None
         while len(tries) < 3 and (not tries or tries[-1] >= RENDER_LIMIT_S):
-            if tries:
+            if page is not None:
                 page.close()
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(server.url)
