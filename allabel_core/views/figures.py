@@ -46,9 +46,9 @@ WEBGL_ABOVE = 1000
 # Above this many points the map draws a density layer and a sample (see the module docstring).
 DRAW_ALL_UP_TO = 20_000
 # How many points a sampled map draws: this many of the chosen ones and this many of the rest.
-SAMPLE_POINTS = 4_000
+SAMPLE_POINTS = 3_000
 # Cells of the density layer across the map's wider side (square cells).
-DENSITY_BINS = 160
+DENSITY_BINS = 120
 DENSITY_COLORS = ("#eef1f5", "#c5ccd8", "#8f9bb0", "#58667e", "#2b3445")
 
 NOT_SELECTED = "not selected"
