@@ -36,6 +36,7 @@ if state.map_needed(project, stored):  # UMAP is imported and compiled only then
 ids, xy, _ = stored
 sampled = len(ids) > figures.DRAW_ALL_UP_TO
 SHOWN_ROWS = 1000  # rows of the selected-sentences table; a lasso at 100k can hold tens of thousands
+STATIC_ROWS = 100  # up to this many picks are listed in a static table
 
 
 def picked(event) -> list[str]:
@@ -193,13 +194,23 @@ if len(chosen) > 1 or (chosen and chosen[0] != focus):
         st.caption(f"The first {SHOWN_ROWS:,} of the {len(chosen):,} selected sentences, in pool order; "
                    "queueing takes all of them.")
     st.dataframe(project_data.selected_table(project, chosen[:SHOWN_ROWS], texts), hide_index=True)
+
+
+def why_picked(rows: list) -> None:
+    """Picks and their reasons: a static table (long reasons wrap) while it
+    is short, a scrolling grid past :data:`STATIC_ROWS` (a static table of
+    thousands of rows takes the browser seconds to lay out)."""
+    if len(rows) > SHOWN_ROWS:
+        st.caption(f"The first {SHOWN_ROWS:,} of {len(rows):,}, in the order selected.")
+    table = tables.why_picked_table(rows[:SHOWN_ROWS], texts)
+    if len(table) <= STATIC_ROWS:
+        st.table(table)
+    else:
+        st.dataframe(table, hide_index=True)
+
+
 if added:
     st.subheader("What the last run added, and why")
-    if len(added) > SHOWN_ROWS:
-        st.caption(f"The first {SHOWN_ROWS:,} of {len(added):,}.")
-    st.table(tables.why_picked_table(added[:SHOWN_ROWS], texts))
+    why_picked(added)
 with st.expander("Every selection so far"):
-    so_far = project.selections.table()
-    if len(so_far) > SHOWN_ROWS:
-        st.caption(f"The first {SHOWN_ROWS:,} of {len(so_far):,}, in the order selected.")
-    st.table(tables.why_picked_table(so_far.head(SHOWN_ROWS).to_dict("records"), texts))
+    why_picked(project.selections.table().to_dict("records"))

@@ -450,17 +450,21 @@ def drag_through(page, fractions, *, chart: str = "map_chart", steps: int = 10) 
     whichever drag mode is on); return the shapes Plotly recorded
     (``layout.selections``: ``type``, ``path`` or ``x0..y1``, in data units),
     read before the rerun the selection causes redraws the chart."""
+    page.locator(f".st-key-{chart} .js-plotly-plot").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(200)
     box = plot_box(page, chart)
     pts = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in fractions]
+    read = f"""() => (document.querySelector('.st-key-{chart} .js-plotly-plot').layout.selections || [])
+                 .map(s => ({{type: s.type, path: s.path || null, x0: s.x0, x1: s.x1, y0: s.y0, y1: s.y1}}))"""
+    before = page.evaluate(read)
     page.mouse.move(*pts[0])
     page.mouse.down()
     for x, y in pts[1:]:
         page.mouse.move(x, y, steps=steps)
     page.mouse.up()
-    return page.evaluate(
-        f"""() => (document.querySelector('.st-key-{chart} .js-plotly-plot').layout.selections || [])
-                 .map(s => ({{type: s.type, path: s.path || null, x0: s.x0, x1: s.x1, y0: s.y0, y1: s.y1}}))"""
-    )
+    page.wait_for_function(f"(before) => JSON.stringify(({read})()) !== JSON.stringify(before)", arg=before,
+                           timeout=10_000, polling=20)
+    return page.evaluate(read)
 
 
 def lasso_vertices(path: str) -> tuple[list[float], list[float]]:
