@@ -22,9 +22,10 @@ at 20k. Above the threshold they come from faiss IVF (``4·√N`` lists,
 :data:`IVF_PROBES` = 16 probed): 46 s at 100k with recall@15 1.00 on
 clustered vectors (0.998 with 8 probes). UMAP then runs
 :data:`LARGE_EPOCHS` = 100 epochs instead of its default 200 for that size:
-54 s instead of 134 s at 100k, while the share of each point's 15 nearest
-neighbours kept among its 15 nearest on the map is the same (0.190 against
-0.192 at 20k). So a 100k map takes about 100 s instead of about 520 s.
+54-61 s instead of 134 s at 100k, and both keep the clusters apart (every
+one of a point's 14 nearest points on the map is from its own synthetic
+cluster, at 100 epochs as at 200). So a 100k map takes about 100 s instead
+of about 520 s.
 Figures: ``benchmarks/bench_map_scale.py``; docs/scale.md.
 """
 
