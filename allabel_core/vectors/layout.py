@@ -19,13 +19,13 @@ Large pools (above :data:`EXACT_NEIGHBOURS_UP_TO` = 20,000 points,
 :meth:`ProjectionParams.for_size`): exact neighbours cost N² dot products,
 385 s at 100k × 384 on this project's 2 shared cores (load 5-7), against 5 s
 at 20k. Above the threshold they come from faiss IVF (``4·√N`` lists,
-:data:`IVF_PROBES` = 16 probed): 46 s at 100k with recall@15 1.00 on
+:data:`IVF_PROBES` = 16 probed): 27-46 s at 100k with recall@15 1.00 on
 clustered vectors (0.998 with 8 probes). UMAP then runs
 :data:`LARGE_EPOCHS` = 100 epochs instead of its default 200 for that size:
-54-61 s instead of 134 s at 100k, and both keep the clusters apart (every
-one of a point's 14 nearest points on the map is from its own synthetic
-cluster, at 100 epochs as at 200). So a 100k map takes about 100 s instead
-of about 520 s.
+30-61 s instead of 95-134 s at 100k, and both keep the clusters apart
+(every one of a point's 14 nearest points on the map is from its own
+synthetic cluster, at 100 epochs as at 200). So a 100k map takes about
+1-2 minutes instead of about 8.
 Figures: ``benchmarks/bench_map_scale.py``; docs/scale.md.
 """
 
