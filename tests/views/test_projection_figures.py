@@ -353,9 +353,10 @@ def test_params_for_size_switch_to_ivf_above_the_threshold_and_keep_small_maps_s
         ProjectionParams(neighbours="hnsw")
 
 
-def test_stored_layout_of_a_large_pool_is_made_with_ivf_neighbours(monkeypatch):
+def test_stored_layout_of_a_large_pool_is_made_with_ivf_neighbours(monkeypatch, tmp_path):
     from allabel_core.vectors import layout as P
 
+    monkeypatch.setenv("ALLABEL_CACHE_DIR", str(tmp_path))  # no layout cached by an earlier run
     monkeypatch.setattr(P, "EXACT_NEIGHBOURS_UP_TO", 100)
     seen = []
     monkeypatch.setattr(P, "_umap", lambda v, params, progress: seen.append(params) or np.zeros((len(v), 2), np.float32))
