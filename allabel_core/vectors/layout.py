@@ -19,13 +19,13 @@ Large pools (above :data:`EXACT_NEIGHBOURS_UP_TO` = 20,000 points,
 :meth:`ProjectionParams.for_size`): exact neighbours cost N² dot products,
 385 s at 100k × 384 on this project's 2 shared cores (load 5-7), against 5 s
 at 20k. Above the threshold they come from faiss IVF (``4·√N`` lists,
-:data:`IVF_PROBES` = 16 probed): 27-46 s at 100k with recall@15 1.00 on
-clustered vectors (0.998 with 8 probes). UMAP then runs
+:data:`IVF_PROBES` = 16 probed): 19 s at 100k with recall@15 1.00 on
+clustered vectors. UMAP then runs
 :data:`LARGE_EPOCHS` = 100 epochs instead of its default 200 for that size:
 30-61 s instead of 95-134 s at 100k, and both keep the clusters apart
 (every one of a point's 14 nearest points on the map is from its own
-synthetic cluster, at 100 epochs as at 200). So a 100k map takes about
-1-2 minutes instead of about 8.
+synthetic cluster, at 100 epochs as at 200). So a 100k map takes about a
+minute instead of about 8.
 Figures: ``benchmarks/bench_map_scale.py``; docs/scale.md.
 """
 
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
 import time
 import warnings
 from collections.abc import Sequence
@@ -43,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DimensionError
-from .index import build_index
+from .index import IVF_NPROBE, IvfIndex, build_index
 from ..io.atomic import atomic_write_bytes
 from ..jobs import Progress
 from ..paths import cache_dir
@@ -58,7 +57,7 @@ WARM_UP_STEPS = ("importing UMAP", "compiling the layout code (numba, once per p
 MIN_UMAP_POINTS = 8
 # Up to this many points the neighbours are exact; above, faiss IVF (see the module docstring).
 EXACT_NEIGHBOURS_UP_TO = 20_000
-IVF_PROBES = 16
+IVF_PROBES = IVF_NPROBE  # 16, as stage 2's lists
 # UMAP's epochs above that size (its own default there is 200; see the module docstring).
 LARGE_EPOCHS = 100
 
@@ -104,10 +103,10 @@ def knn_graph(vectors: np.ndarray, k: int, *, index: str = "exact", seed: int = 
     """The ``k`` nearest neighbours of every row, itself first.
 
     ``vectors``: ``(n, d)`` float32, unit rows. ``index``: ``"exact"``
-    (faiss flat inner product, N² dot products) or ``"ivf"`` (faiss
-    ``IndexIVFFlat`` with ``4·√N`` lists, :data:`IVF_PROBES` probed, trained
-    on a sample drawn with ``seed``; rows it finds fewer than ``k`` for are
-    searched exactly). Returns ``(indices, distances)``, both ``(n, k)``;
+    (faiss flat inner product, N² dot products) or ``"ivf"``
+    (:class:`~allabel_core.vectors.index.IvfIndex`: ``4·√N`` lists,
+    :data:`IVF_PROBES` probed, trained on a sample drawn with ``seed``; rows
+    it finds fewer than ``k`` for are searched exactly). Returns ``(indices, distances)``, both ``(n, k)``;
     distances are cosine distances ``1 - similarity`` clipped at 0, the form
     UMAP's ``precomputed_knn`` expects.
     """
@@ -129,16 +128,8 @@ def knn_graph(vectors: np.ndarray, k: int, *, index: str = "exact", seed: int = 
 
 
 def _ivf_knn(vectors: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    import faiss
-
-    n, d = vectors.shape
-    nlist = max(1, min(int(4 * math.sqrt(n)), n // 39))
-    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
-    sample = np.random.default_rng(seed).choice(n, size=min(n, nlist * 50), replace=False)
-    ivf.train(vectors[np.sort(sample)])
-    ivf.add(vectors)
-    ivf.nprobe = min(IVF_PROBES, nlist)
-    sims, ids = ivf.search(vectors, k)
+    index = IvfIndex(vectors.shape[1], nprobe=IVF_PROBES).build(vectors, rng=np.random.default_rng(seed))
+    ids, sims = index.search_stored(k)
     short = np.flatnonzero((ids < 0).any(axis=1))
     if len(short):  # the probed lists held fewer than k rows: search those exactly
         ids[short], sims[short] = build_index(vectors).search(vectors[short], k)
