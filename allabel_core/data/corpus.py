@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import DataFormatError
@@ -91,3 +91,55 @@ class Corpus(Sequence[Sentence]):
             "spans": sum(len(s.spans) for s in self.sentences),
             "labels": dict(sorted(self.label_counts().items())),
         }
+
+
+class CorpusStream:
+    """A corpus read one sentence at a time, for files too big to hold
+    parsed (a pool of 100,000 sentences): what a project is created from
+    without building every :class:`Sentence` first.
+
+    ``items``: ``(line, sentence)`` pairs as a reader yields them. Iterate
+    the stream once; each sentence is checked as it comes (a duplicate id
+    raises :class:`DataFormatError` naming both lines, a file that yields no
+    sentence raises at its end), so a consumer must be ready to undo what
+    it did with the earlier ones. ``line`` is the line of the last sentence
+    read, ``lines`` the file's line count (for progress); ``warnings`` is
+    complete once the iteration has ended.
+    """
+
+    def __init__(self, items: Iterable[tuple[int, Sentence]], *, source: str | None, format: str | None,
+                 lines: int, warnings: Callable[[], list[str]] = list):
+        self._items = iter(items)
+        self._warnings = warnings
+        self.source, self.format, self.lines = source, format, lines
+        self.line = 0
+        self.count = 0
+        self._read = False
+
+    @property
+    def warnings(self) -> list[str]:
+        return self._warnings()
+
+    def numbered(self) -> Iterator[tuple[int, Sentence]]:
+        """The ``(line, sentence)`` pairs, unchecked (to build another stream on)."""
+        self._claim()
+        return self._items
+
+    def _claim(self) -> None:
+        if self._read:
+            raise RuntimeError(f"{self.source or 'the stream'}: a corpus stream is read once")
+        self._read = True
+
+    def __iter__(self) -> Iterator[Sentence]:
+        self._claim()
+        first: dict[str, int] = {}
+        for line, sentence in self._items:
+            if sentence.id in first:
+                raise DataFormatError(f"duplicate id {sentence.id!r} (first used on line {first[sentence.id]})",
+                                      path=self.source, line=line)
+            first[sentence.id] = line
+            self.line, self.count = line, self.count + 1
+            yield sentence
+        if not self.count:
+            raise DataFormatError("no sentences found", path=self.source, line=self.lines)
+        self.line = self.lines

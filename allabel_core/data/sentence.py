@@ -273,16 +273,28 @@ def is_iob1(tag_sequences: Iterable[Sequence[str]]) -> bool:
     """
     i_starts = 0
     for tags in tag_sequences:
-        prev: str | None = None
-        for tag in tags:
-            try:
-                prefix, label = parse_tag(tag)
-            except DataFormatError:
-                return False
-            if prefix == "B" and prev != label:
-                return False
-            if prefix == "I" and prev != label:
-                i_starts += 1
-            prev = label if prefix != "O" else None
+        found = iob1_evidence(tags)
+        if found is None:
+            return False
+        i_starts += found
     return i_starts > 0
+
+
+def iob1_evidence(tags: Sequence[str]) -> int | None:
+    """One sentence's part of :func:`is_iob1`: None when it rules IOB1 out
+    (a ``B-X`` after anything but ``X``, or a tag that is not one), else how
+    many entities start with ``I-`` (so a file can be judged record by record)."""
+    i_starts = 0
+    prev: str | None = None
+    for tag in tags:
+        try:
+            prefix, label = parse_tag(tag)
+        except DataFormatError:
+            return None
+        if prefix == "B" and prev != label:
+            return None
+        if prefix == "I" and prev != label:
+            i_starts += 1
+        prev = label if prefix != "O" else None
+    return i_starts
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .corpus import Corpus
+from .corpus import Corpus, CorpusStream
 from ..errors import DataFormatError
 from .sentence import Sentence, Span
 
@@ -101,3 +101,28 @@ def split_corpus(corpus: Corpus, *, language: str = "en") -> Corpus:
         warnings.append(f"{corpus.source or 'the data'}: {split} of {len(corpus)} records split into sentences "
                         f"({len(out)} sentences)")
     return Corpus(out, warnings, corpus.source, corpus.format)
+
+
+def split_stream(stream: CorpusStream, *, language: str = "en") -> CorpusStream:
+    """:func:`split_corpus` one record at a time: the stream's records cut
+    into sentences as they are read. A new id that another record has is
+    caught by the stream's duplicate-id check, naming both lines."""
+    counts = {"records": 0, "split": 0, "sentences": 0}
+
+    def items():
+        for line, s in stream.numbered():
+            parts = split_sentence(s, language=language)
+            counts["records"] += 1
+            counts["split"] += len(parts) > 1
+            counts["sentences"] += len(parts)
+            for part in parts:
+                yield line, part
+
+    def warnings() -> list[str]:
+        out = list(stream.warnings)
+        if counts["split"]:
+            out.append(f"{stream.source or 'the data'}: {counts['split']} of {counts['records']} records split "
+                       f"into sentences ({counts['sentences']} sentences)")
+        return out
+
+    return CorpusStream(items(), source=stream.source, format=stream.format, lines=stream.lines, warnings=warnings)

@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
-from ..data.corpus import Corpus
+from ..data.corpus import Corpus, CorpusStream
 from ..errors import ConfigError, DataFormatError
 from ..data.sentence import STATUSES, TRUSTED, Sentence
 from . import conll, doccano, jsonl, labelstudio, prodigy, spacy_spans, table, text, textjsonl
@@ -63,6 +63,8 @@ __all__ = [
     "dumps_corpus",
     "read_corpus",
     "read_corpus_bytes",
+    "stream_corpus",
+    "stream_corpus_bytes",
     "table_columns",
     "write_corpus",
 ]
@@ -70,11 +72,11 @@ __all__ = [
 
 class Format(NamedTuple):
     """A registry entry. ``reader(text, source, status=..., **options)``
-    returns ``[(line, sentence)]``; ``writer(sentences, statuses, **options)``
+    returns ``(line, sentence)`` pairs (a generator for the formats read record by record); ``writer(sentences, statuses, **options)``
     returns ``(text, warnings)``. ``options``/``write_options`` name the
     keyword arguments each accepts beyond those."""
 
-    reader: Callable[..., list[tuple[int, Sentence]]]
+    reader: Callable[..., Iterable[tuple[int, Sentence]]]
     writer: Callable[..., tuple[str, list[str]]]
     extensions: tuple[str, ...]
     description: str
@@ -184,6 +186,39 @@ def choose_format(filename: str, content: str, fmt: str | None, given: dict, src
     return fmt, _options(fmt, given, FORMATS[fmt].options, "read")
 
 
+def stream_corpus_bytes(
+    data: bytes,
+    filename: str,
+    fmt: str | None = None,
+    *,
+    status: str = "gold",
+    text_column: str | None = None,
+    id_column: str | None = None,
+    token_column: int | None = None,
+    tag_column: int | None = None,
+) -> CorpusStream:
+    """An upload as a :class:`~allabel_core.data.corpus.CorpusStream`: the
+    file is decoded and its format told now (errors raised here), its
+    sentences built one at a time as the stream is read (errors raised
+    then, naming the line). What a 100k-sentence pool is read with: only
+    the text is held whole, never every parsed sentence."""
+    if status not in STATUSES:
+        raise ConfigError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+    given = {"text_column": text_column, "id_column": id_column, "token_column": token_column, "tag_column": tag_column}
+    src = Source(filename)
+    content = decode(data, filename)
+    check_nonempty(content, src)
+    fmt, options = choose_format(filename, content, fmt, given, src)
+    items = FORMATS[fmt].reader(content, src, status=status, **options)
+    lines = content.count("\n") + (0 if content.endswith("\n") else 1)
+    return CorpusStream(items, source=filename, format=fmt, lines=lines, warnings=src.warnings)
+
+
+def stream_corpus(path: str | Path, fmt: str | None = None, **options) -> CorpusStream:
+    """:func:`stream_corpus_bytes` of a file (``options`` as for :func:`read_corpus`)."""
+    return stream_corpus_bytes(Path(path).read_bytes(), str(path), fmt, **options)
+
+
 def read_corpus_bytes(
     data: bytes,
     filename: str,
@@ -197,22 +232,10 @@ def read_corpus_bytes(
 ) -> Corpus:
     """Read an upload: the same checks as :func:`read_corpus`, with
     ``filename`` naming it in messages and telling its format."""
-    if status not in STATUSES:
-        raise ConfigError(f"status {status!r} is not one of {', '.join(STATUSES)}")
-    given = {"text_column": text_column, "id_column": id_column, "token_column": token_column, "tag_column": tag_column}
-    src = Source(filename)
-    content = decode(data, filename)
-    check_nonempty(content, src)
-    fmt, options = choose_format(filename, content, fmt, given, src)
-    items = FORMATS[fmt].reader(content, src, status=status, **options)
-    if not items:
-        raise src.error("no sentences found", content.count("\n") + (0 if content.endswith("\n") else 1))
-    first_line: dict[str, int] = {}
-    for line, sentence in items:
-        if sentence.id in first_line:
-            raise src.error(f"duplicate id {sentence.id!r} (first used on line {first_line[sentence.id]})", line)
-        first_line[sentence.id] = line
-    return Corpus([s for _, s in items], src.warnings(), filename, fmt)
+    stream = stream_corpus_bytes(data, filename, fmt, status=status, text_column=text_column, id_column=id_column,
+                                 token_column=token_column, tag_column=tag_column)
+    sentences = list(stream)
+    return Corpus(sentences, stream.warnings, filename, stream.format)
 
 
 def read_corpus(

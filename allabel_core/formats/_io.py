@@ -182,6 +182,18 @@ def _one_document(text: str) -> tuple[int, object] | None:
     return text.count("\n", 0, len(text) - len(stripped)) + 1, value
 
 
+def iter_lines(text: str) -> Iterator[tuple[int, str]]:
+    """``(number, line)`` for each line of ``text`` (from 1, without its
+    ``\\n``), one at a time: a big file's lines are never all held as strings."""
+    start, number, end = 0, 1, len(text)
+    while start <= end:
+        stop = text.find("\n", start)
+        if stop < 0:
+            stop = end
+        yield number, text[start:stop]
+        start, number = stop + 1, number + 1
+
+
 def json_records(text: str, src: Source) -> Iterator[tuple[int, dict]]:
     """``(line, object)`` for every non-blank line of a JSONL file; also for
     each element of a file that is one JSON array of objects (line: where
@@ -195,7 +207,7 @@ def json_records(text: str, src: Source) -> Iterator[tuple[int, dict]]:
                 raise src.error(f"expected a JSON object {{...}} for each record, found {a_kind(record)}", number)
             yield number, record
         return
-    for number, line_text in enumerate(text.split("\n"), 1):
+    for number, line_text in iter_lines(text):
         if not line_text.strip():
             continue
         if line_text.strip() in ("{", "["):

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..errors import DataFormatError
-from ..data.sentence import Sentence, Span, is_iob1, parse_tag, spans_to_tags
+from ..data.sentence import Sentence, Span, iob1_evidence, parse_tag, spans_to_tags
 from ._io import Source, json_kind
 
 _SPACE = re.compile(r"\s")
@@ -83,11 +83,21 @@ def _check(rec: TokenRecord, src: Source, parsed: dict) -> list[tuple[int, str, 
     return unstarted
 
 
-def token_sentences(records: Sequence[TokenRecord], src: Source, *, status: str) -> list[tuple[int, Sentence]]:
-    """Check every record, detect IOB1 and BIOES, and build the sentences."""
+def check_token_records(records: Iterable[TokenRecord], src: Source) -> None:
+    """Check every record (raising at the first bad token or tag), and
+    warn or note how its tags are read: IOB1 and BIOES are told from the
+    whole file. One pass, keeping nothing but the notes, so a big file
+    can be checked before any sentence is built."""
     parsed: dict = {}
-    unstarted = [u for rec in records for u in _check(rec, src, parsed)]
-    if unstarted and is_iob1(rec.tags for rec in records):
+    unstarted: list[tuple[int, str, str]] = []
+    iob1, i_starts, bioes = True, 0, False
+    for rec in records:
+        unstarted += _check(rec, src, parsed)
+        if iob1:
+            found = iob1_evidence(rec.tags)
+            iob1, i_starts = found is not None, i_starts + (found or 0)
+        bioes = bioes or any(tag[:2] in ("S-", "E-") for tag in rec.tags)
+    if unstarted and iob1 and i_starts:
         src.warn(
             "tags are IOB1 (CoNLL-2003 style: entities start with I-X, and B-X only separates two adjacent "
             f"entities of one type); converted to IOB2, {len(unstarted)} entity starts rewritten as B-X"
@@ -95,15 +105,22 @@ def token_sentences(records: Sequence[TokenRecord], src: Source, *, status: str)
     else:
         for line, place, tag in unstarted:
             src.note("I-X without a B-X before it, read as the start of an entity (B-X)", f"line {line}, {place} {tag}")
-    if any(tag[:2] in ("S-", "E-") for rec in records for tag in rec.tags):
+    if bioes:
         src.warn("tags are BIOES (S-X, E-X); read as entities, and written back as IOB2")
-    out = []
-    for rec in records:
-        sentence, _ = Sentence.from_tags(rec.id, rec.words, rec.tags, status=status)
-        if not rec.words:
-            src.note("sentence without tokens", f"line {rec.line}")
-        out.append((rec.line, sentence))
-    return out
+
+
+def token_sentence(rec: TokenRecord, src: Source, *, status: str) -> tuple[int, Sentence]:
+    """One checked record (:func:`check_token_records`) as its line and sentence."""
+    sentence, _ = Sentence.from_tags(rec.id, rec.words, rec.tags, status=status)
+    if not rec.words:
+        src.note("sentence without tokens", f"line {rec.line}")
+    return rec.line, sentence
+
+
+def token_sentences(records: Sequence[TokenRecord], src: Source, *, status: str) -> list[tuple[int, Sentence]]:
+    """Check every record, detect IOB1 and BIOES, and build the sentences."""
+    check_token_records(records, src)
+    return [token_sentence(rec, src, status=status) for rec in records]
 
 
 def _drop_reason(span: Span, kept: Iterable[Span]) -> str:

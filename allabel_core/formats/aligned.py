@@ -75,7 +75,7 @@ def read_tagged(
         items = token_sentences(records, Source(path), status="gold")
         raw = [list(r.tags) for r in records]
     else:
-        items = FORMATS[fmt].reader(content, src, status="gold", **options)
+        items = list(FORMATS[fmt].reader(content, src, status="gold", **options))
         raw = None
     if not items:
         raise src.error("no sentences found", 1)

@@ -24,7 +24,7 @@ ignores it.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ..data.sentence import Sentence
 from . import _provenance
@@ -67,8 +67,7 @@ def _relations(record: dict, by_id: dict, src: Source, line: int) -> list[dict]:
     return out
 
 
-def read(text: str, src: Source, *, status: str) -> list[tuple[int, Sentence]]:
-    out = []
+def read(text: str, src: Source, *, status: str) -> Iterator[tuple[int, Sentence]]:
     for line, record in json_records(text, src):
         sid = record_id(record.get("id"), f"line-{line}", src, line)
         body = require(record, "text", str, src, line)
@@ -90,8 +89,7 @@ def read(text: str, src: Source, *, status: str) -> list[tuple[int, Sentence]]:
                     raise src.error(f"span {n} must be [start, end, label], got {got}: {item!r}", line)
                 raw.append(RawSpan(item[0], item[1], item[2], where=f"span {n}"))
         sentence = span_sentence(sid, body, raw, src, line, status=status, meta=meta)
-        out.append((line, _provenance.apply(sentence, record, src, line)))
-    return out
+        yield line, _provenance.apply(sentence, record, src, line)
 
 
 def _relation_record(s: Sentence, spans, next_id: list[int], warnings: list[str]) -> dict:

@@ -14,37 +14,36 @@ object; reading ignores it.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ..data.sentence import Sentence
 from ._io import Source, json_meta, json_records
 from . import _provenance
 from ._records import record_id, require
-from ._tags import TokenRecord, iob2_rows, token_sentences
+from ._tags import TokenRecord, check_token_records, iob2_rows, token_sentence
 
 
-def _records(text: str, src: Source) -> tuple[list[TokenRecord], list[dict]]:
-    records, raw = [], []
+def _each(text: str, src: Source) -> Iterator[tuple[TokenRecord, dict]]:
     for line, record in json_records(text, src):
         sid = record_id(record.get("id"), f"line-{line}", src, line)
         tokens = require(record, "tokens", list, src, line)
         tags = require(record, "tags", list, src, line)
-        records.append(TokenRecord(line, sid, tokens, tags))
-        raw.append(record)
-    return records, raw
+        yield TokenRecord(line, sid, tokens, tags), record
 
 
 def read_records(text: str, src: Source) -> list[TokenRecord]:
     """The sentences as written: tokens and tags, unrepaired."""
-    return _records(text, src)[0]
+    return [rec for rec, _ in _each(text, src)]
 
 
-def read(text: str, src: Source, *, status: str) -> list[tuple[int, Sentence]]:
-    records, raw = _records(text, src)
-    return [
-        (line, _provenance.apply(s, record, src, line, tokens=True))
-        for (line, s), record in zip(token_sentences(records, src, status=status), raw)
-    ]
+def read(text: str, src: Source, *, status: str) -> Iterator[tuple[int, Sentence]]:
+    # Two passes over the lines: every record is checked (and the file's
+    # tagging scheme told) before the first sentence is built, and no more
+    # than one parsed record is held at a time.
+    check_token_records((rec for rec, _ in _each(text, src)), src)
+    for rec, record in _each(text, src):
+        line, s = token_sentence(rec, src, status=status)
+        yield line, _provenance.apply(s, record, src, line, tokens=True)
 
 
 def write(sentences: Sequence[Sentence], statuses: Sequence[str]) -> tuple[str, list[str]]:

@@ -12,15 +12,14 @@ sentence's meta, and is written back.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ..data.sentence import Sentence
 from ._io import Source, a_kind, json_meta, json_records
 from ._records import RawSpan, record_id, require, span_sentence
 
 
-def read(text: str, src: Source, *, status: str) -> list[tuple[int, Sentence]]:
-    out = []
+def read(text: str, src: Source, *, status: str) -> Iterator[tuple[int, Sentence]]:
     for line, record in json_records(text, src):
         sid = record_id(record.get("id"), f"line-{line}", src, line)
         body = require(record, "text", str, src, line)
@@ -37,8 +36,7 @@ def read(text: str, src: Source, *, status: str) -> list[tuple[int, Sentence]]:
                 RawSpan(item["start"], item["end"], item["label"], where, item.get("text"), item.get("status"),
                         item.get("source"), item.get("score"))
             )
-        out.append((line, span_sentence(sid, body, raw, src, line, status=status, meta=meta)))
-    return out
+        yield line, span_sentence(sid, body, raw, src, line, status=status, meta=meta)
 
 
 def _span(sp) -> dict:

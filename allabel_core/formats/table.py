@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..errors import DataFormatError
@@ -58,8 +58,7 @@ def _columns(header: list[str]) -> str:
 
 def header(text: str, src: Source) -> list[str]:
     """The column names of a table (its first non-blank row)."""
-    first = text.split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(src.path, first))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(src.path, _first_line(text)))
     try:
         for row in reader:
             if any(cell.strip() for cell in row):
@@ -69,24 +68,31 @@ def header(text: str, src: Source) -> list[str]:
     raise src.error("the file has no rows", 1)
 
 
-def read(
-    text: str, src: Source, *, status: str, text_column: str | None = None, id_column: str | None = None
-) -> list[tuple[int, Sentence]]:
-    first = text.split("\n", 1)[0]
-    delim = delimiter(src.path, first)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+def _first_line(text: str) -> str:
+    stop = text.find("\n")
+    return text if stop < 0 else text[:stop]
+
+
+def _rows(reader, src: Source, delim: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line the row starts on, cells)`` for each row with a non-blank cell."""
+    start = 1
     try:
-        rows = []
-        start = 1
         for row in reader:
-            rows.append((start, row))
+            if any(cell.strip() for cell in row):
+                yield start, row
             start = reader.line_num + 1
     except csv.Error as exc:
         raise src.error(f"not a valid {'CSV' if delim == ',' else 'TSV'} table: {exc}", reader.line_num) from None
-    rows = [(line, row) for line, row in rows if any(cell.strip() for cell in row)]
-    if not rows:
+
+
+def read(
+    text: str, src: Source, *, status: str, text_column: str | None = None, id_column: str | None = None
+) -> Iterator[tuple[int, Sentence]]:
+    delim = delimiter(src.path, _first_line(text))
+    rows = _rows(csv.reader(io.StringIO(text, newline=""), delimiter=delim), src, delim)
+    header_line, header = next(rows, (None, None))
+    if header is None:
         raise src.error("the file has no rows", 1)
-    header_line, header = rows[0]
     tcol = find_column(header, text_column, TEXT_NAMES, "text")
     if tcol is None and text_column is None and len(header) == 1:
         tcol = 0
@@ -103,10 +109,9 @@ def read(
         raise src.error(f"no column {id_column!r} for the ids: the header has {_columns(header)}", header_line)
     if icol == tcol:
         icol = None
-    if len(rows) == 1:
-        raise src.error(f"the table has a header ({_columns(header)}) but no rows", header_line)
-    out = []
-    for line, row in rows[1:]:
+    any_row = False
+    for line, row in rows:
+        any_row = True
         if len(row) != len(header):
             raise src.error(
                 f"{len(row)} cells, but the header (line {header_line}) has {len(header)} columns; "
@@ -124,10 +129,12 @@ def read(
                 raise src.error(f"the {header[icol]!r} cell is empty; every row needs an id, or none", line)
         meta = {h: v for k, (h, v) in enumerate(zip(header, row)) if k not in (tcol, icol)}
         try:
-            out.append((line, Sentence.from_text(sid, body, meta=meta)))
+            sentence = Sentence.from_text(sid, body, meta=meta)
         except DataFormatError as exc:
             raise src.error(exc.reason, line) from None
-    return out
+        yield line, sentence
+    if not any_row:
+        raise src.error(f"the table has a header ({_columns(header)}) but no rows", header_line)
 
 
 def write(sentences: Sequence[Sentence], statuses: Sequence[str]) -> tuple[str, list[str]]:

@@ -11,22 +11,23 @@ one warning saying how many).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ..data.sentence import Sentence
-from ._io import Source
+from ._io import Source, iter_lines
 
 
-def read(text: str, src: Source, *, status: str) -> list[tuple[int, Sentence]]:
-    out = [
-        (number, Sentence.from_text(f"line-{number}", line.strip()))
-        for number, line in enumerate(text.split("\n"), 1)
-        if line.strip()
-    ]
-    # CoNLL-2003 ships as train.txt; reading it as sentences is rarely meant.
-    if out and out[0][1].text.startswith("-DOCSTART-"):
-        src.warn("this looks like a CoNLL file (it starts with -DOCSTART-); to read its tags, pass fmt='conll'")
-    return out
+def read(text: str, src: Source, *, status: str) -> Iterator[tuple[int, Sentence]]:
+    first = True
+    for number, line in iter_lines(text):
+        if not line.strip():
+            continue
+        sentence = Sentence.from_text(f"line-{number}", line.strip())
+        # CoNLL-2003 ships as train.txt; reading it as sentences is rarely meant.
+        if first and sentence.text.startswith("-DOCSTART-"):
+            src.warn("this looks like a CoNLL file (it starts with -DOCSTART-); to read its tags, pass fmt='conll'")
+        first = False
+        yield number, sentence
 
 
 def write(sentences: Sequence[Sentence], statuses: Sequence[str]) -> tuple[str, list[str]]:

@@ -14,7 +14,7 @@ says how many).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ..data.sentence import Sentence
 from ._io import Source, json_records
@@ -23,9 +23,8 @@ from ._records import record_id, require
 _OWN = ("id", "meta")
 
 
-def read(text: str, src: Source, *, status: str, text_column: str | None = None) -> list[tuple[int, Sentence]]:
+def read(text: str, src: Source, *, status: str, text_column: str | None = None) -> Iterator[tuple[int, Sentence]]:
     key = text_column or "text"
-    out = []
     for line, record in json_records(text, src):
         body = require(record, key, str, src, line)
         sid = record_id(record.get("id"), f"line-{line}", src, line)
@@ -35,8 +34,7 @@ def read(text: str, src: Source, *, status: str, text_column: str | None = None)
         if not body.strip():
             src.note("record with empty text skipped", f"line {line}")
             continue
-        out.append((line, Sentence.from_text(sid, body, meta=meta)))
-    return out
+        yield line, Sentence.from_text(sid, body, meta=meta)
 
 
 def write(sentences: Sequence[Sentence], statuses: Sequence[str]) -> tuple[str, list[str]]:

@@ -49,10 +49,11 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..data.corpus import Corpus
+from ..data.corpus import Corpus, CorpusStream
 from ..data.schema import Schema
 from ..data.sentence import Sentence, Span
 from ..errors import EmptyPoolError, ProjectError, SchemaError
+from ..jobs import Progress
 from .db import FORMAT_VERSION, SUFFIX, Database, dumps, migrate
 from .db import build as _build
 from .labels import Labels
@@ -113,35 +114,53 @@ class Project:
 
     @classmethod
     def create(
-        cls, path: str | Path, pool: Corpus, target: Corpus | None = None, schema=None,
-        name: str | None = None, settings: Mapping | None = None,
+        cls, path: str | Path, pool: Corpus | CorpusStream, target: Corpus | CorpusStream | None = None, schema=None,
+        name: str | None = None, settings: Mapping | None = None, *, progress: Progress | None = None,
     ) -> Project:
         """Create a project file from a pool (and optional target set).
 
-        ``schema``: a :class:`Schema`, ``{"labels": [...]}`` or a list of names;
-        None takes the labels found in the corpora. Spans read from the files
-        keep their status: ``gold`` goes to the gold layer, ``suggested`` and
-        ``confirmed`` (pool only) to the person's layer. The budget defaults to
-        10 % of the pool. Creation is atomic: on any failure no file is left.
+        ``pool``/``target``: a :class:`Corpus`, or a :class:`CorpusStream`
+        (:func:`allabel_core.formats.stream_corpus`) for a big file, whose
+        sentences are written as they are read, a batch at a time, so memory
+        stays that of one batch. ``schema``: a :class:`Schema`,
+        ``{"labels": [...]}`` or a list of names; None takes the labels found
+        in the corpora. Spans read from the files keep their status: ``gold``
+        goes to the gold layer, ``suggested`` and ``confirmed`` (pool only) to
+        the person's layer. The budget defaults to 10 % of the pool.
+        ``progress(done, total)``: lines read of the files (sentences, for a
+        corpus). Creation is atomic: the file is written under a temporary
+        name and appears only when complete, so a bad line, a type the schema
+        lacks or any other failure leaves no file behind.
         """
         path = Path(path)
         if path.exists():
             raise ProjectError(f"{path} already exists; open it or choose another name")
-        if not len(pool):
+        if isinstance(pool, Corpus) and not len(pool):
             raise EmptyPoolError("the pool has no sentences; a project needs at least one")
-        corpora = [pool] + ([target] if target is not None else [])
-        schema = Schema.from_obj(schema, (sp.label for c in corpora for s in c for sp in s.spans))
-        missing = sorted({sp.label for c in corpora for s in c for sp in s.spans} - set(schema.names))
-        if missing:
-            raise SchemaError(f"{pool.source or 'the data'} uses types the schema does not have: {', '.join(missing)}; "
-                              "add them to the schema, or leave the schema out to take the types from the data")
-        values = {**DEFAULT_SETTINGS, "budget": max(1, round(0.1 * len(pool))), **dict(settings or {})}
-        for key, value in values.items():
+        given = dict(settings or {})
+        for key, value in given.items():  # before reading anything
             check_setting(key, value)
+        fixed = None if schema is None else Schema.from_obj(schema)
+
+        def finish(pool_size: int, labels: list[str]) -> tuple[Schema, dict]:
+            if not pool_size:
+                raise EmptyPoolError("the pool has no sentences; a project needs at least one")
+            chosen = fixed or Schema.from_labels(labels)
+            missing = sorted(set(labels) - set(chosen.names))
+            if missing:
+                raise SchemaError(f"{pool.source or 'the data'} uses types the schema does not have: "
+                                  f"{', '.join(missing)}; add them to the schema, or leave the schema out "
+                                  "to take the types from the data")
+            values = {**DEFAULT_SETTINGS, "budget": max(1, round(0.1 * pool_size)), **given}
+            for key, value in values.items():
+                check_setting(key, value)
+            return chosen, values
+
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        corpora = [("pool", pool)] + ([("target", target)] if target is not None else [])
         try:
-            _build(tmp, pool, target, schema, name or path.name.removesuffix(SUFFIX), values)
+            _build(tmp, corpora, name or path.name.removesuffix(SUFFIX), finish, progress=progress)
             try:
                 os.link(tmp, path)  # refuses to replace a file created meanwhile
             except FileExistsError:

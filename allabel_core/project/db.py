@@ -207,32 +207,70 @@ class Database:
             holder.conn.close()
 
 
-def build(tmp: Path, pool, target, schema, name: str, settings: dict) -> None:
-    """Write a complete project into ``tmp`` (one file, rollback journal)."""
+# Sentences written per executemany while a project is created: enough to
+# keep SQLite busy, few enough that a batch's rows are a few MB at most.
+BUILD_BATCH = 2000
+
+
+def build(tmp: Path, corpora, name: str, finish, *, progress=None, batch: int = BUILD_BATCH) -> None:
+    """Write a complete project into ``tmp`` (one file, rollback journal, one
+    transaction): the sentences of ``corpora`` (``[(role, sentences)]``,
+    each a :class:`~allabel_core.data.corpus.Corpus` or a
+    :class:`~allabel_core.data.corpus.CorpusStream` read once) go in
+    ``batch`` at a time, so only one batch of rows is held; then
+    ``finish(pool_size, labels)`` (the labels in order of first appearance)
+    returns the schema and the settings, written last. Whatever raises
+    (a bad line in a stream, ``finish``) leaves ``tmp`` to the caller to
+    delete. ``progress(done, total)`` after each batch: lines of the files
+    read, or sentences for a corpus already in memory."""
     conn = sqlite3.connect(tmp, isolation_level=None)
     try:
         conn.executescript(DDL)
         conn.execute("BEGIN")
         now = time.time()
+        labels: dict[str, None] = {}
+        sizes = [getattr(c, "lines", None) or len(c) for _, c in corpora]
+        total = sum(sizes)
+        done_before = 0
+        span_id, pool_size = 0, 0
+        for (role, corpus), size in zip(corpora, sizes):
+            sentences, gold, spans, states = [], [], [], []
+
+            def flush() -> None:
+                conn.executemany("INSERT INTO sentences VALUES (?, ?, ?, ?, ?)", sentences)
+                conn.executemany("INSERT INTO gold_spans VALUES (?, ?, ?, ?, ?, ?)", gold)
+                conn.executemany("INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?, ?, ?)", spans)
+                conn.executemany("INSERT INTO sentence_state VALUES (?, 'confirmed', ?)", states)
+                for rows in (sentences, gold, spans, states):
+                    rows.clear()
+                if progress is not None:
+                    where = getattr(corpus, "line", None)
+                    progress(done_before + (pos + 1 if where is None else where), total)
+
+            pos = -1
+            for pos, s in enumerate(corpus):
+                sentences.append((role, pos, s.id, s.text, dumps(scrub(s.meta))))
+                for sp in s.spans:
+                    labels.setdefault(sp.label)
+                    if sp.status == "gold":
+                        gold.append((role, s.id, sp.start, sp.end, sp.label, sp.text))
+                    elif role == "pool":
+                        span_id += 1
+                        spans.append((span_id, s.id, sp.start, sp.end, sp.label, sp.text, sp.status, now))
+                if role == "pool" and any(sp.status == "confirmed" for sp in s.spans):
+                    states.append((s.id, now))
+                if len(sentences) >= batch:
+                    flush()
+            flush()
+            done_before += size
+            if role == "pool":
+                pool_size = pos + 1
+        schema, settings = finish(pool_size, list(labels))
         meta = {"format_version": FORMAT_VERSION, "name": name, "created_at": now, "current_id": None}
         conn.executemany("INSERT INTO meta VALUES (?, ?)", [(k, dumps(v)) for k, v in meta.items()])
         conn.executemany("INSERT INTO settings VALUES (?, ?)", [(k, dumps(v)) for k, v in settings.items()])
         conn.executemany("INSERT INTO labels VALUES (?, ?, ?, ?)",
                          [(i, t.name, t.description, t.color) for i, t in enumerate(schema.types)])
-        span_id = 0
-        for role, corpus in (("pool", pool), ("target", target)):
-            for pos, s in enumerate(corpus or ()):
-                conn.execute("INSERT INTO sentences VALUES (?, ?, ?, ?, ?)", (role, pos, s.id, s.text, dumps(scrub(s.meta))))
-                for sp in s.spans:
-                    if sp.status == "gold":
-                        conn.execute("INSERT INTO gold_spans VALUES (?, ?, ?, ?, ?, ?)",
-                                     (role, s.id, sp.start, sp.end, sp.label, sp.text))
-                    elif role == "pool":
-                        span_id += 1
-                        conn.execute("INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                     (span_id, s.id, sp.start, sp.end, sp.label, sp.text, sp.status, now))
-                if role == "pool" and any(sp.status == "confirmed" for sp in s.spans):
-                    conn.execute("INSERT INTO sentence_state VALUES (?, 'confirmed', ?)", (s.id, now))
         conn.execute("INSERT INTO meta VALUES ('next_span_id', ?)", (str(span_id + 1),))
         conn.execute("COMMIT")
     finally:

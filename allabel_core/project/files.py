@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.corpus import Corpus
+from ..data.corpus import Corpus, CorpusStream
 from ..data.schema import load_schema
 from ..errors import ProjectError
+from ..jobs import Progress
 from ..paths import projects_dir as default_projects_dir
 from ..paths import sample_data_dir
 from .core import Project
@@ -37,23 +38,25 @@ def _slug(name: str) -> str:
 
 
 def create_project(
-    name: str, pool: Corpus, target: Corpus | None = None, schema=None, *,
+    name: str, pool: Corpus | CorpusStream, target: Corpus | CorpusStream | None = None, schema=None, *,
     projects_dir: str | Path | None = None, settings: Mapping | None = None, unique: bool = True,
+    progress: Progress | None = None,
 ) -> Project:
     """Create ``<projects_dir>/<slug of name>.allabel``; if that is taken,
     ``-2``, ``-3``… (``unique``) or ``ProjectError`` (``unique=False``, for a
-    name that later commands will use)."""
+    name that later commands will use). ``pool``, ``target``, ``progress``:
+    see :meth:`Project.create`."""
     folder = projects_folder(projects_dir)
     base = _slug(name)
     if not unique:
         path = folder / f"{base}{SUFFIX}"
         if path.exists():
             raise ProjectError(f"a project called {base!r} already exists in {folder}; choose another name")
-        return Project.create(path, pool, target, schema, name=name, settings=settings)
+        return Project.create(path, pool, target, schema, name=name, settings=settings, progress=progress)
     for n in range(1, 10_000):
         path = folder / f"{base}{'' if n == 1 else f'-{n}'}{SUFFIX}"
         if not path.exists():
-            return Project.create(path, pool, target, schema, name=name, settings=settings)
+            return Project.create(path, pool, target, schema, name=name, settings=settings, progress=progress)
     raise ProjectError(f"too many projects named {name!r} in {folder}")
 
 
@@ -65,12 +68,9 @@ def read_input(data: bytes, filename: str, *, fmt: str | None = None, text_colum
     """A pool or target file's content as a corpus: any format the data layer
     reads (``text_column`` for a table, or the text key of unlabelled JSONL),
     optionally cut into sentences (:func:`allabel_core.data.split.split_corpus`)."""
-    from ..errors import DataFormatError
     from ..formats import read_corpus_bytes
 
-    if max_bytes is not None and len(data) > max_bytes:
-        raise DataFormatError(f"the file is {len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB",
-                              path=filename)
+    _check_size(data, filename, max_bytes)
     options = {"text_column": text_column} if text_column else {}
     corpus = read_corpus_bytes(data, filename, fmt, **options)
     if split_sentences:
@@ -80,23 +80,49 @@ def read_input(data: bytes, filename: str, *, fmt: str | None = None, text_colum
     return corpus
 
 
+def _check_size(data: bytes, filename: str, max_bytes: int | None) -> None:
+    from ..errors import DataFormatError
+
+    if max_bytes is not None and len(data) > max_bytes:
+        raise DataFormatError(f"the file is {len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB",
+                              path=filename)
+
+
+def stream_input(data: bytes, filename: str, *, fmt: str | None = None, text_column: str | None = None,
+                 split_sentences: bool = False, max_bytes: int | None = MAX_UPLOAD_BYTES) -> CorpusStream:
+    """:func:`read_input` as a :class:`CorpusStream`: the sentences are built
+    as the stream is read (a project is created from it a batch at a time)."""
+    from ..formats import stream_corpus_bytes
+
+    _check_size(data, filename, max_bytes)
+    options = {"text_column": text_column} if text_column else {}
+    stream = stream_corpus_bytes(data, filename, fmt, **options)
+    if split_sentences:
+        from ..data.split import split_stream
+
+        stream = split_stream(stream)
+    return stream
+
+
 def create_project_from_bytes(
     name: str, data: bytes, filename: str, *, fmt: str | None = None,
     target: tuple[bytes, str] | None = None, projects_dir: str | Path | None = None,
     max_bytes: int | None = MAX_UPLOAD_BYTES, text_column: str | None = None, schema=None,
     split_sentences: bool = False, unique: bool = True, settings: Mapping | None = None,
+    progress: Progress | None = None,
 ) -> Project:
     """Create a project from uploaded file content (see :func:`read_input`;
     ``target``: an optional ``(data, filename)`` test set; ``schema``: a
     :class:`Schema` or what :meth:`Schema.from_obj` reads, else the labels
-    found, else none yet). Every file is read and checked first, so a bad
-    one (its error names the file and line) or one over ``max_bytes``
+    found, else none yet). The sentences are written as they are read, a
+    batch at a time (``progress(done, total)`` in lines of the files); a
+    bad file (its error names the file and line) or one over ``max_bytes``
     creates nothing."""
     read = dict(fmt=fmt, text_column=text_column, split_sentences=split_sentences, max_bytes=max_bytes)
-    pool = read_input(data, filename, **read)
-    test = read_input(target[0], target[1], **read) if target else None
+    pool = stream_input(data, filename, **read)
+    test = stream_input(target[0], target[1], **read) if target else None
     return create_project(name or Path(filename).stem, pool, test, schema, projects_dir=projects_dir,
-                          settings=settings, unique=unique)
+                          settings=settings, unique=unique, progress=progress)
 
 
 SAMPLE_FILE = "sample" + SUFFIX

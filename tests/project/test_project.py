@@ -295,8 +295,8 @@ def test_creation_is_atomic(tmp_path, monkeypatch):
         Project.create(tmp_path / "l.allabel", Corpus([Sentence.from_text("x", "IBM", [(0, 3, "ORG")])]), schema=SCHEMA)
     real_build = project_mod._build
 
-    def failing_build(tmp, *args):
-        real_build(tmp, *args)
+    def failing_build(tmp, *args, **kw):
+        real_build(tmp, *args, **kw)
         assert Path(tmp).exists()
         raise OSError("disk full")
 
