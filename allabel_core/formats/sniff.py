@@ -97,13 +97,16 @@ def jsonl_kind(records: Iterable[tuple[int, dict]], src: Source) -> str:
     doccano; ``spans``: spacy; only ``text`` (with ``id``/``meta`` or other
     keys): unlabelled JSONL (``jsonl-text``).
     """
-    records = list(records)
-    if not records:
-        raise src.error("no records found", 1)
-    first_line, first = records[0]
+    first_line, first = None, None
     union: set[str] = set()
-    for _, record in records:
+    all_text = True
+    for line, record in records:  # one pass, keeping only the keys: a big file is not held parsed
+        if first is None:
+            first_line, first = line, record
         union.update(record)
+        all_text = all_text and "text" in record
+    if first is None:
+        raise src.error("no records found", 1)
     if union & {"answer", "_input_hash", "_task_hash"}:
         return "prodigy"
     if {"tokens", "tags"} <= set(first):
@@ -112,7 +115,7 @@ def jsonl_kind(records: Iterable[tuple[int, dict]], src: Source) -> str:
         return "doccano"
     if "spans" in union:
         return "spacy"
-    if all("text" in record for _, record in records):
+    if all_text:
         return "jsonl-text"
     raise src.error(
         f"cannot tell the JSONL format from the keys of the first record ({', '.join(sorted(first)) or 'none'}); "

@@ -73,6 +73,17 @@ def _first_line(text: str) -> str:
     return text if stop < 0 else text[:stop]
 
 
+def _physical_lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` with their ``\\n``, one at a time, for
+    :func:`csv.reader` (an ``io.StringIO`` would hold a second, wider copy)."""
+    start = 0
+    while start < len(text):
+        stop = text.find("\n", start)
+        stop = len(text) if stop < 0 else stop + 1
+        yield text[start:stop]
+        start = stop
+
+
 def _rows(reader, src: Source, delim: str) -> Iterator[tuple[int, list[str]]]:
     """``(line the row starts on, cells)`` for each row with a non-blank cell."""
     start = 1
@@ -89,7 +100,7 @@ def read(
     text: str, src: Source, *, status: str, text_column: str | None = None, id_column: str | None = None
 ) -> Iterator[tuple[int, Sentence]]:
     delim = delimiter(src.path, _first_line(text))
-    rows = _rows(csv.reader(io.StringIO(text, newline=""), delimiter=delim), src, delim)
+    rows = _rows(csv.reader(_physical_lines(text), delimiter=delim), src, delim)
     header_line, header = next(rows, (None, None))
     if header is None:
         raise src.error("the file has no rows", 1)
