@@ -27,9 +27,25 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..formats import read_corpus
+    from ..data.corpus import Corpus
+    from ..formats import stream_corpus
+    from .project_new import PROGRESS_FROM_LINES
+    from .project_predict import progress_printer
 
-    labels = read_corpus(args.labels, args.fmt)
+    stream, sentences = stream_corpus(args.labels, args.fmt), []
+    say = progress_printer() if stream.lines >= PROGRESS_FROM_LINES else None
+    try:
+        for s in stream:
+            sentences.append(s)
+            if say and len(sentences) % 5000 == 0:
+                say(stream.line, stream.lines, f"reading {args.labels}: {stream.line:,} of {stream.lines:,} lines")
+    except BaseException:
+        if say and len(sentences) >= 5000 and sys.stderr.isatty():
+            print(file=sys.stderr)  # end the progress line the error would otherwise continue
+        raise
+    if say:
+        say(stream.lines, stream.lines, f"reading {args.labels}: {len(sentences):,} sentences")
+    labels = Corpus(sentences, stream.warnings, args.labels, stream.format)
     for w in labels.warnings:
         print(f"warning: {w}", file=sys.stderr)
     with open_named(args) as project:

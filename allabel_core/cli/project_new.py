@@ -18,6 +18,9 @@ from pathlib import Path
 
 from .project_cmd import add_projects_dir
 
+# Files shorter than this are created in well under a second: no progress line.
+PROGRESS_FROM_LINES = 10_000
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("new", help="create a project from a file of sentences",
@@ -38,18 +41,34 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..project.files import create_project, read_input
+    from ..project.files import create_project, stream_input
     from ..data.schema import load_schema
+    from .project_predict import progress_printer
 
     schema = load_schema(args.schema) if args.schema else None
     read = dict(fmt=args.fmt, text_column=args.text_column, split_sentences=args.split_sentences, max_bytes=None)
-    pool = read_input(Path(args.data).read_bytes(), args.data, **read)
-    target = read_input(Path(args.target).read_bytes(), args.target, **read) if args.target else None
-    for w in pool.warnings + (target.warnings if target else []):
-        print(f"warning: {w}", file=sys.stderr)
+    # Read as streams: the sentences go into the project a batch at a time as they are parsed.
+    pool = stream_input(Path(args.data).read_bytes(), args.data, **read)
+    target = stream_input(Path(args.target).read_bytes(), args.target, **read) if args.target else None
+    files = args.data + (f" and {args.target}" if args.target else "")
+    say, shown = progress_printer(), []
+
+    def progress(done: int, total: int) -> None:
+        if total >= PROGRESS_FROM_LINES:
+            shown.append(done < total)
+            say(done, total, f"reading {files}: {done:,} of {total:,} lines ({100 * done // max(1, total)} %)")
+
     settings = {"budget": args.budget} if args.budget is not None else None
-    with create_project(args.name, pool, target, schema, projects_dir=args.projects_dir, settings=settings,
-                        unique=False) as project:
+    try:
+        project = create_project(args.name, pool, target, schema, projects_dir=args.projects_dir,
+                                 settings=settings, unique=False, progress=progress)
+    except BaseException:
+        if shown and shown[-1] and sys.stderr.isatty():
+            print(file=sys.stderr)  # end the progress line the error would otherwise continue
+        raise
+    with project:
+        for w in pool.warnings + (target.warnings if target else []):
+            print(f"warning: {w}", file=sys.stderr)
         types = ", ".join(project.schema.names) or "none yet (add them in the dashboard's schema editor)"
         print(f"created {project.path.stem!r} at {project.path}: {len(project)} sentences, types: {types}")
     return 0
