@@ -130,9 +130,16 @@ with right:
     st.caption(f"Up to {MAX_UPLOAD_BYTES // 2**20} MB per file. A file that cannot be read creates nothing. "
                "Plain text (one sentence per line), {\"text\"} JSONL, .csv/.tsv, or an annotated file.")
     if st.button("Create project", key="home_create", disabled=pool_file is None):
+        bar = st.progress(0.0, text=f"Reading {pool_file.name}…")
+
+        def progress(done: int, total: int) -> None:
+            bar.progress(min(1.0, done / max(1, total)), text=f"Reading {pool_file.name}: {done:,} of {total:,} lines")
+
         open_new(lambda: create_project_from_bytes(
             name, pool_file.getvalue(), pool_file.name, fmt=None if fmt == "auto" else fmt,
             target=(target_file.getvalue(), target_file.name) if target_file else None,
             text_column=text_column, split_sentences=split,
             schema=schema_from_bytes(schema_file.getvalue(), schema_file.name) if schema_file else None,
+            progress=progress,
         ))
+        bar.empty()

@@ -132,7 +132,7 @@ def panel() -> None:
                 text=f"{prog['confirmed']} of {prog['budget']} confirmed · {prog['pending']} in the queue")
     order = walk()
     sid = st.session_state["current_id"] or project.selections.current() or project.selections.next_id(order=order)
-    if sid is not None and sid not in project.pool_ids():
+    if sid is not None and not project.has_sentence(sid):
         sid = project.selections.next_id(order=order)
     st.session_state["current_id"] = sid
     if sid is None:
@@ -158,7 +158,7 @@ def panel() -> None:
             props[way] = annotator_props(project.sentence(other), project.schema, rev=project.labels.revision(other),
                                          state=project.labels.state(other), caption=f"{who} · sentence {other}")
     annotator(props, key=KEY, on_action=on_action)
-    stored = project.records.rest_predictions().get(sid) if status != "confirmed" else None
+    stored = project.records.rest_prediction(sid) if status != "confirmed" else None
     if stored is not None and not stored.prediction.error:
         p = stored.prediction
         conf = sentence_confidence(p.uncertainty, p.uncertainty_kind)

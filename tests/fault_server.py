@@ -197,7 +197,7 @@ class FaultServer:
     """Start with ``FaultServer()`` (or as a context manager); ``url`` is the
     base URL (``http://127.0.0.1:PORT/v1``); :meth:`close` stops it."""
 
-    def __init__(self, *, model: str = "fault-model", default_answer=None, logprobs: bool = False):
+    def __init__(self, *, model: str = "fault-model", default_answer=None, logprobs: bool = False, port: int = 0):
         self.model = model
         self.default_answer = default_answer or (lambda body: "[]")
         self.logprobs = logprobs
@@ -215,7 +215,7 @@ class FaultServer:
         self._rules: list[tuple[str, deque]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd = _Server(("127.0.0.1", port), _Handler)
         self._httpd.owner = self
         self.port = self._httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/v1"

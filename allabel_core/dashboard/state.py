@@ -220,8 +220,9 @@ def umap_warm_up() -> Job:
 def map_needed(project: Project, stored=...) -> bool:
     """Whether the project's map is still to be laid out (only then is UMAP
     needed). ``stored``: ``project.records.projection()`` if the caller has
-    already read it (at 100k points, reading it is a tenth of a second)."""
-    stored = project.records.projection() if stored is ... else stored
+    already read it; otherwise it is told in SQL without reading the points."""
+    if stored is ...:
+        return not project.records.projection_fits_pool()
     return stored is None or stored[0] != project.pool_ids()
 
 

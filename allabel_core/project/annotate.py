@@ -52,7 +52,7 @@ def apply_event(project, event: Mapping, actor: Actor, *, lead_time: float | Non
         if not isinstance(event, Mapping):
             raise SpanError(f"an annotator event is an object, got {type(event).__name__}")
         sid, rev = event.get("sid"), event.get("rev")
-        if not isinstance(sid, str) or sid not in project.pool_ids():
+        if not isinstance(sid, str) or not project.has_sentence(sid):
             raise SpanError(f"the event names no sentence of this project ({sid!r})")
         if not isinstance(rev, int) or isinstance(rev, bool):
             raise SpanError(f"the event's revision must be a number, got {rev!r}")

@@ -193,6 +193,10 @@ class Project:
     def __len__(self) -> int:
         return len(self._sentences.texts())
 
+    def has_sentence(self, sentence_id: str) -> bool:
+        """Whether the pool has a sentence with this id."""
+        return sentence_id in self._sentences.texts()
+
     def pool_texts(self) -> dict[str, str]:
         """Pool sentence id → text, in file order (a fresh dict)."""
         return dict(self._sentences.texts())
@@ -226,8 +230,7 @@ class Project:
 
     def annotated(self) -> Corpus:
         """Confirmed sentences with their confirmed spans only: the retrieval corpus."""
-        done = {sid for sid, st in self.labels.states().items() if st == "confirmed"}
-        return self._sentences.corpus("pool", "person", ("confirmed",), only=done)
+        return self._sentences.corpus("pool", "person", ("confirmed",), state="confirmed")
 
     def export(self, fmt: str) -> tuple[bytes, list[str]]:
         """The confirmed labels (:meth:`annotated`) as a file in ``fmt`` (a

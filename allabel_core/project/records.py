@@ -40,6 +40,18 @@ class StoredRest:
 
 
 
+def _stored_rest(row) -> StoredRest:
+    sid, spans, unc, kind, demos, sims, error, prov, words, at = row
+    details = {"provenance": json.loads(prov)}
+    if words is not None:
+        details["word_uncertainty"] = json.loads(words)
+    pred = Prediction(
+        sid, tuple(Span(a, b, label, text, "suggested") for a, b, label, text in json.loads(spans)),
+        unc if unc is not None else float("nan"), kind, tuple(json.loads(demos)),
+        tuple(float("nan") if s is None else s for s in json.loads(sims)), error, details)
+    return StoredRest(pred, details.get("provenance") or {}, at)
+
+
 def _num(value):
     if value is None:
         return None
@@ -61,6 +73,7 @@ class Records:
     def __init__(self, db, secrets):
         self._db = db
         self._secrets = secrets
+        self._doubts: tuple | None = None  # (predictions' max seq and count, rest_doubts())
 
     # -- predictions ---------------------------------------------------------
     def save_predictions(self, predictions: Iterable[Prediction], predictor_name: str, *, role: str = "pool") -> int:
@@ -141,6 +154,10 @@ class Records:
             error_kind=details.get("error_kind"),
         )
 
+    _REST_COLS = ("sentence_id, spans, uncertainty, uncertainty_kind, demonstrations, similarities, error,"
+                  " json_extract(details, '$.provenance'), json_extract(details, '$.word_uncertainty'), created_at")
+    _IS_REST = "json_extract(details, '$.provenance.fingerprint') IS NOT NULL"
+
     def rest_predictions(self) -> dict[str, StoredRest]:
         """Pool sentence id -> its newest prediction made by "predict the
         rest" (those carry ``details["provenance"]``), for every sentence
@@ -150,20 +167,33 @@ class Records:
         # Only the details the export and the queue read (an LLM's details
         # also hold its whole prompt).
         rows = self._db.conn().execute(
-            "SELECT sentence_id, spans, uncertainty, uncertainty_kind, demonstrations, similarities, error,"
-            " json_extract(details, '$.provenance'), json_extract(details, '$.word_uncertainty'), created_at"
-            " FROM predictions WHERE role = 'pool'"
-            " AND json_extract(details, '$.provenance.fingerprint') IS NOT NULL ORDER BY run, seq").fetchall()
-        out: dict[str, StoredRest] = {}
-        for sid, spans, unc, kind, demos, sims, error, prov, words, at in rows:
-            details = {"provenance": json.loads(prov)}
-            if words is not None:
-                details["word_uncertainty"] = json.loads(words)
-            pred = Prediction(
-                sid, tuple(Span(a, b, label, text, "suggested") for a, b, label, text in json.loads(spans)),
-                unc if unc is not None else float("nan"), kind, tuple(json.loads(demos)),
-                tuple(float("nan") if s is None else s for s in json.loads(sims)), error, details)
-            out[sid] = StoredRest(pred, details.get("provenance") or {}, at)
+            f"SELECT {self._REST_COLS} FROM predictions WHERE role = 'pool' AND {self._IS_REST} ORDER BY run, seq")
+        return {row[0]: _stored_rest(row) for row in rows}
+
+    def rest_prediction(self, sentence_id: str) -> StoredRest | None:
+        """One sentence's entry of :meth:`rest_predictions` (or None), read
+        through the index: what the Label page shows for the sentence open."""
+        row = self._db.conn().execute(
+            f"SELECT {self._REST_COLS} FROM predictions WHERE role = 'pool' AND sentence_id = ? AND {self._IS_REST}"
+            " ORDER BY run DESC, seq DESC LIMIT 1", (sentence_id,)).fetchone()
+        return None if row is None else _stored_rest(row)
+
+    def rest_doubts(self) -> dict[str, float | None]:
+        """Pool sentence id -> the uncertainty of its newest "predict the
+        rest" prediction (None for a failed one or one without a measure),
+        without reading the spans: what ordering the queue by doubt needs. Kept until a prediction is added or removed, so the
+        Label page's reruns do not read 100k rows again."""
+        conn = self._db.conn()
+        key = conn.execute("SELECT MAX(seq), COUNT(*) FROM predictions").fetchone()
+        memo = self._doubts
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        out: dict[str, float | None] = {}
+        for sid, unc, error in conn.execute(
+                f"SELECT sentence_id, uncertainty, error FROM predictions WHERE role = 'pool' AND {self._IS_REST}"
+                " ORDER BY run, seq"):
+            out[sid] = None if error or unc is None or unc != unc else float(unc)
+        self._doubts = (key, out)
         return out
 
     def rest_fingerprints(self) -> dict[str, tuple[str, bool]]:
@@ -296,6 +326,18 @@ class Records:
                              [(i, sid, float(x), float(y)) for i, (sid, (x, y)) in enumerate(zip(ids, xy))])
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('projection_params', ?)",
                          (dumps(scrub(dict(params), self._secrets.values())),))
+
+    def projection_fits_pool(self) -> bool:
+        """Whether a map is saved and is of the pool as it is (one point per
+        pool sentence, in pool order), told in SQL without reading the points."""
+        conn = self._db.conn()
+        if conn.execute("SELECT 1 FROM meta WHERE key = 'projection_params'").fetchone() is None:
+            return False
+        pool, points, same = conn.execute(
+            "SELECT (SELECT COUNT(*) FROM sentences WHERE role = 'pool'), (SELECT COUNT(*) FROM projection),"
+            " (SELECT COUNT(*) FROM projection p JOIN sentences s"
+            "  ON s.role = 'pool' AND s.pos = p.pos AND s.id = p.sentence_id)").fetchone()
+        return pool == points == same
 
     def projection(self) -> tuple[list[str], np.ndarray, dict] | None:
         """``(ids, xy (n, 2) float32, params)`` as saved, or None."""

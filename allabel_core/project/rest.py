@@ -223,11 +223,10 @@ def least_certain_first(project) -> list[str]:
     (so "previous" walks back over them); pass it as ``order=`` to
     :meth:`~allabel_core.project.selections.Selections.next_id`."""
     pos = {sid: i for i, sid in enumerate(project.pool_ids())}
-    rest = project.records.rest_predictions()
+    doubts = project.records.rest_doubts()
 
     def doubt(sid: str) -> float:
-        p = rest[sid].prediction
-        u = p.uncertainty
-        return float("inf") if p.error or u != u else -float(u)
+        u = doubts[sid]
+        return float("inf") if u is None else -u
 
-    return sorted((sid for sid in rest if sid in pos), key=lambda sid: (doubt(sid), pos[sid]))
+    return sorted((sid for sid in doubts if sid in pos), key=lambda sid: (doubt(sid), pos[sid]))

@@ -147,9 +147,11 @@ class Selections:
         pending = self.queue() if order is None else [s for s in full if states.get(s) != "confirmed"]
         pos = full.index(after) if after in full else -1
         rotated = full[pos + 1:] + full[: pos + 1]
-        fresh = [s for s in rotated if s in pending and s not in states and s != after]
-        skipped = [s for s in rotated if states.get(s) == "skipped" and s != after]
-        return (fresh + skipped + [None])[0]
+        pending = set(pending)
+        fresh = (s for s in rotated if s in pending and s not in states and s != after)
+        skipped = (s for s in rotated if states.get(s) == "skipped" and s != after)
+        found = next(fresh, None)
+        return found if found is not None else next(skipped, None)
 
     def previous_id(self, before: str | None, *, order: Sequence[str] | None = None) -> str | None:
         """The sentence before ``before`` in queue order or ``order`` (done ones included)."""

@@ -49,25 +49,30 @@ class SentenceStore:
                 self._base[sentence_id] = s
         return s
 
-    def corpus(self, role: str, layer: str, statuses: tuple[str, ...], only: set[str] | None = None) -> Corpus:
+    def corpus(self, role: str, layer: str, statuses: tuple[str, ...], state: str | None = None) -> Corpus:
         """The ``role`` sentences (``"pool"`` / ``"target"``) with the spans
         of ``layer`` (``"gold"`` or ``"person"``) whose status is in
-        ``statuses``; ``only``: keep just these ids."""
+        ``statuses``; ``state``: only the sentences in that state
+        (``"confirmed"``), chosen in SQL, so a few confirmed sentences of a
+        100k pool are read without the rest."""
         conn = self._db.conn()
         table = "gold_spans" if layer == "gold" else "spans"
         cond = "role = ?" if layer == "gold" else "1 = 1"
         args = [role] if layer == "gold" else []
+        keep, keep_args = "", []
+        if state is not None:
+            keep, keep_args = " AND {} IN (SELECT sentence_id FROM sentence_state WHERE state = ?)", [state]
         spans: dict[str, list[Span]] = {}
         status_sql = "'gold'" if layer == "gold" else "status"
         for sid, a, b, label, text, status in conn.execute(
-            f"SELECT sentence_id, start, end, label, text, {status_sql} FROM {table} WHERE {cond}", args
+            f"SELECT sentence_id, start, end, label, text, {status_sql} FROM {table} WHERE {cond}"
+            + keep.format("sentence_id"), args + keep_args
         ):
             if status in statuses:
                 spans.setdefault(sid, []).append(Span(a, b, label, text, status))
         out = []
-        for sid, text in conn.execute("SELECT id, text FROM sentences WHERE role = ? ORDER BY pos", (role,)):
-            if only is not None and sid not in only:
-                continue
+        for sid, text in conn.execute("SELECT id, text FROM sentences WHERE role = ?" + keep.format("id")
+                                      + " ORDER BY pos", [role] + keep_args):
             base = self.bare(sid) if role == "pool" else Sentence.from_text(sid, text)
             out.append(base.with_spans(spans[sid]) if sid in spans else base)
         return Corpus(out, source=self._source, format="allabel")

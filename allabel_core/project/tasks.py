@@ -27,7 +27,7 @@ def pool_vectors(project, embedder, progress=None):
     embedder used is recorded; another one raises
     :class:`~allabel_core.errors.EmbedderMismatchError` (see :func:`reembed`)."""
     project.records.use_embedder(embedder_identity(embedder))
-    return embedder.encode(project.pool().texts, progress=progress)
+    return embedder.encode(list(project.pool_texts().values()), progress=progress)
 
 
 def target_vectors(project, embedder):
@@ -43,7 +43,7 @@ def reembed(project, embedder, progress=None):
     """Make ``embedder`` the project's embedder: embed pool and target with
     it (cached ones are not sent again) and drop the map layout made from the
     old vectors. Returns the pool vectors. Labels and selections stay."""
-    vectors = embedder.encode(project.pool().texts, progress=progress)
+    vectors = embedder.encode(list(project.pool_texts().values()), progress=progress)
     target = project.target()
     if target is not None:
         embedder.encode(target.texts)
@@ -106,7 +106,7 @@ def run_stages(project, embedder, predictor, stages, *, progress=None) -> list[d
     quotas = stage_quotas(project)
     retrieval = {"retriever": settings.get("retriever", DEFAULT_RETRIEVER), "rrf_k": float(settings.get("rrf_k", 60.0))}
     target_corpus = project.target()
-    texts = {"pool_texts": project.pool().texts,
+    texts = {"pool_texts": list(project.pool_texts().values()),
              "target_texts": None if target_corpus is None else target_corpus.texts}
     order = [s for s in settings["stage_order"] if s in stages]
     done_per_stage = project.selections.table()["stage"].value_counts().to_dict()
