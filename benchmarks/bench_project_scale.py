@@ -93,20 +93,19 @@ def write_corpus(src: Path, n: int, folder: Path, seed: int = 0) -> tuple[Path, 
 
 
 # -- the steps (each in its own process) ---------------------------------------------------
-def step_create(work: Path) -> dict:
+def step_create(work: Path, which: str) -> dict:
     from allabel_core.cli import main as cli
+    from allabel_core.project import files  # noqa: F401 (its imports are not the step's)
 
+    path = work / ("pool.txt" if which == "text" else "pool.jsonl")
+    argv = ["project", "new", f"bench-{which}", "--data", str(path), "--projects-dir", str(work / "projects")]
+    if which == "text":
+        argv += ["--schema", str(work / "schema.json")]
     base = peak_mb()
-    out = {}
-    for name, path in (("text", work / "pool.txt"), ("gold", work / "pool.jsonl")):
-        argv = ["project", "new", f"bench-{name}", "--data", str(path), "--projects-dir", str(work / "projects")]
-        if name == "text":
-            argv += ["--schema", str(work / "schema.json")]
-        dt, rc = timed(lambda: cli(argv))
-        assert rc == 0
-        out[f"create from {path.name} ({path.stat().st_size / 2**20:.0f} MB)"] = dt
-    out["peak MB above imports"] = peak_mb() - base
-    return out
+    dt, rc = timed(lambda: cli(argv))
+    assert rc == 0
+    return {f"create from {path.name} ({path.stat().st_size / 2**20:.0f} MB)": dt,
+            "peak above imports": peak_mb() - base, "peak of the process": peak_mb()}
 
 
 def _embedder(url: str):
@@ -133,8 +132,8 @@ def step_embed(work: Path, url: str) -> dict:
     dt, vecs = timed(lambda: pool_vectors(p, emb))
     assert vecs.shape == (len(p), 384)
     again, _ = timed(lambda: pool_vectors(p, _embedder(url)))
-    return {"embed (fake server)": dt, "sentences/s": len(p) / dt, "embed again (cached)": again,
-            "peak MB above imports": peak_mb() - base}
+    return {"embed (fake server)": dt, "embedded sentences/s": len(p) / dt, "embed again (cached)": again,
+            "peak above imports": peak_mb() - base, "peak of the process": peak_mb()}
 
 
 def step_layout(work: Path, url: str) -> dict:
@@ -145,7 +144,7 @@ def step_layout(work: Path, url: str) -> dict:
     base = peak_mb()
     dt, xy = timed(lambda: compute_map(p, emb))
     assert xy.shape == (len(p), 2)
-    return {"lay out (faiss + UMAP)": dt, "peak MB above imports": peak_mb() - base}
+    return {"lay out (faiss + UMAP)": dt, "peak above imports": peak_mb() - base, "peak of the process": peak_mb()}
 
 
 def fill(work: Path) -> None:
@@ -205,7 +204,7 @@ def step_label(work: Path, repeats: int) -> dict:
         reruns.append(dt)
     return {"Label page, first open (fresh process)": first, "Label page open (warm), median": statistics.median(opens),
             "Label page rerun after a confirm, median": statistics.median(reruns),
-            "peak MB above imports": peak_mb() - base}
+            "peak above imports": peak_mb() - base, "peak of the process": peak_mb()}
 
 
 def step_queue(work: Path, repeats: int) -> dict:
@@ -265,7 +264,8 @@ def main() -> None:
     url = f"http://127.0.0.1:{args.port}/v1"
     if args.step:
         work = Path(args.work)
-        result = {"create": lambda: step_create(work), "embed": lambda: step_embed(work, url),
+        result = {"create-text": lambda: step_create(work, "text"), "create-gold": lambda: step_create(work, "gold"),
+                  "embed": lambda: step_embed(work, url),
                   "layout": lambda: step_layout(work, url), "fill": lambda: fill(work) or {},
                   "label": lambda: step_label(work, args.repeats), "queue": lambda: step_queue(work, args.repeats)
                   }[args.step]()
@@ -280,12 +280,16 @@ def main() -> None:
     print(f"corpus written in {t:.1f} s from {args.data}")
     server = serve(args.port)
     try:
-        steps = ["create", "embed"] + ([] if args.skip_layout else ["layout"]) + ["fill", "label", "queue"]
+        steps = ["create-text", "create-gold", "embed"] + ([] if args.skip_layout else ["layout"]) + ["fill", "label", "queue"]
         for step in steps:
             result = child(step, work, args)
             for name, value in result.items():
-                unit = "" if "MB" in name or "/s" in name else " s"
-                print(f"  {step:<7} {name:<45} {value:10,.3f}{unit}" if unit else f"  {step:<7} {name:<45} {value:10,.0f}")
+                if name.startswith("peak"):
+                    print(f"  {step:<11} {name:<48} {value:10,.0f} MB")
+                elif name.endswith("/s"):
+                    print(f"  {step:<11} {name:<48} {value:10,.0f}")
+                else:
+                    print(f"  {step:<11} {name:<48} {value:10,.3f} s")
     finally:
         server.kill()
         server.wait()

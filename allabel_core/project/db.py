@@ -234,7 +234,7 @@ class Database:
 BUILD_BATCH = 2000
 
 
-def build(tmp: Path, corpora, name: str, finish, *, progress=None, batch: int = BUILD_BATCH) -> None:
+def build(tmp: Path, corpora, name: str, finish, *, progress=None, batch: int | None = None) -> None:
     """Write a complete project into ``tmp`` (one file, rollback journal, one
     transaction): the sentences of ``corpora`` (``[(role, sentences)]``,
     each a :class:`~allabel_core.data.corpus.Corpus` or a
@@ -244,7 +244,8 @@ def build(tmp: Path, corpora, name: str, finish, *, progress=None, batch: int = 
     returns the schema and the settings, written last. Whatever raises
     (a bad line in a stream, ``finish``) leaves ``tmp`` to the caller to
     delete. ``progress(done, total)`` after each batch: lines of the files
-    read, or sentences for a corpus already in memory."""
+    read, or sentences for a corpus already in memory. ``batch``: default :data:`BUILD_BATCH`."""
+    batch = batch or BUILD_BATCH
     conn = sqlite3.connect(tmp, isolation_level=None)
     try:
         conn.executescript(DDL)

@@ -57,22 +57,26 @@ class SentenceStore:
         100k pool are read without the rest."""
         conn = self._db.conn()
         table = "gold_spans" if layer == "gold" else "spans"
-        cond = "role = ?" if layer == "gold" else "1 = 1"
-        args = [role] if layer == "gold" else []
-        keep, keep_args = "", []
-        if state is not None:
-            keep, keep_args = " AND {} IN (SELECT sentence_id FROM sentence_state WHERE state = ?)", [state]
+        status_sql = "'gold'" if layer == "gold" else "t.status"
+        of_role = " AND t.role = ?" if layer == "gold" else ""
+        cols = f"t.sentence_id, t.start, t.end, t.label, t.text, {status_sql}"
+        if state is None:
+            span_rows = conn.execute(f"SELECT {cols} FROM {table} t WHERE 1 = 1{of_role}",
+                                     [role] if of_role else [])
+            sentence_rows = conn.execute("SELECT id, text FROM sentences WHERE role = ? ORDER BY pos", (role,))
+        else:  # from the few sentences in that state to their spans and texts, through the indexes
+            span_rows = conn.execute(
+                f"SELECT {cols} FROM sentence_state st JOIN {table} t ON t.sentence_id = st.sentence_id{of_role}"
+                " WHERE st.state = ?", ([role] if of_role else []) + [state])
+            sentence_rows = conn.execute(
+                "SELECT s.id, s.text FROM sentence_state st JOIN sentences s ON s.role = ? AND s.id = st.sentence_id"
+                " WHERE st.state = ? ORDER BY s.pos", (role, state))
         spans: dict[str, list[Span]] = {}
-        status_sql = "'gold'" if layer == "gold" else "status"
-        for sid, a, b, label, text, status in conn.execute(
-            f"SELECT sentence_id, start, end, label, text, {status_sql} FROM {table} WHERE {cond}"
-            + keep.format("sentence_id"), args + keep_args
-        ):
+        for sid, a, b, label, text, status in span_rows:
             if status in statuses:
                 spans.setdefault(sid, []).append(Span(a, b, label, text, status))
         out = []
-        for sid, text in conn.execute("SELECT id, text FROM sentences WHERE role = ?" + keep.format("id")
-                                      + " ORDER BY pos", [role] + keep_args):
+        for sid, text in sentence_rows:
             base = self.bare(sid) if role == "pool" else Sentence.from_text(sid, text)
             out.append(base.with_spans(spans[sid]) if sid in spans else base)
         return Corpus(out, source=self._source, format="allabel")
