@@ -87,20 +87,26 @@ def _digest(*parts: str) -> str:
     return h.hexdigest()
 
 
+CACHE_READ_ROWS = 4096
+
+
 def cached_rows(cache: "VectorCache | None", tag: str, texts: Sequence[str],
                 dim: int) -> tuple[np.ndarray, list[str], dict[str, int]]:
     """The ``(len(texts), dim)`` matrix with every cached sentence vector
     filled in, each text's cache key, and the texts still to embed: cache
     key → first row index."""
     keys = [_digest(tag, t) for t in texts]
-    hits = cache.get_many(keys, dim) if cache else {}
     out = np.zeros((len(texts), dim), dtype=np.float32)
     todo: dict[str, int] = {}
-    for i, k in enumerate(keys):
-        if k in hits:
-            out[i] = hits[k][0]
-        else:
-            todo.setdefault(k, i)
+    # A slice of the cache at a time: 100k cached rows are never held twice (as blobs and in ``out``).
+    for lo in range(0, len(keys), CACHE_READ_ROWS):
+        part = keys[lo:lo + CACHE_READ_ROWS]
+        hits = cache.get_many(part, dim) if cache else {}
+        for i, k in enumerate(part, lo):
+            if k in hits:
+                out[i] = hits[k][0]
+            else:
+                todo.setdefault(k, i)
     return out, keys, todo
 
 

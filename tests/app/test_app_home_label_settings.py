@@ -374,3 +374,43 @@ def test_check_against_gold_after_confirming(dirs):
     assert "ada, over 1 checked sentence(s): precision 0.00, recall 0.00" in checked["summary"]
     table = at.dataframe[0].value
     assert list(table["annotator"]) == ["ada"] and list(table["sentences"]) == [1]
+
+
+def test_label_page_on_a_few_thousand_sentences_shows_the_queue_and_its_predictions(dirs):
+    """The page reads one sentence's rows, not the pool's: still the queue's order, the stored
+    prediction of the sentence open, the counts, and "least certain first" over every prediction."""
+    from allabel_core.predictors.base import Prediction
+    from allabel_core.project.annotate import apply_event
+
+    n = 3000
+    pool = Corpus([Sentence.from_text(f"s{i}", f"Sample {i} of LiFePO4 was annealed.") for i in range(n)])
+    p = create_project("Big", pool, schema=SCHEMA, projects_dir=dirs / "projects")
+    queued = [f"s{i}" for i in range(n - 1, 0, -7)][:300]  # not in pool order
+    p.selections.record(queued, "diversity")
+    prov = {"provenance": {"fingerprint": "f", "source": "kNN"}}
+    p.records.save_predictions(
+        [Prediction(f"s{i}", (Span(0, 6, "MAT", "Sample", "suggested"),), (i % 97) / 100, "knn-margin", (), (), None,
+                    prov) for i in range(n)], "knn")
+    me = Actor("tester", "t")
+    p.labels.confirm(queued[0], actor=me)
+    at = page(p.path)
+    shown = props(at)
+    assert shown["sid"] == queued[1] and shown["next"]["sid"] == queued[2]
+    assert any(f"1 of {n // 10} confirmed · 299 in the queue" in str(b.proto) for b in at.get("progress"))
+    assert any(c.value.startswith("Predicted by kNN") and "1 span(s)" in c.value for c in at.caption)
+
+    out = apply_event(p, event(at, "confirm"), me)
+    assert out.goto == queued[2] and stored(p.path).labels.state(queued[1]) == "confirmed"
+    at.session_state["current_id"] = out.goto
+    at.run()
+    assert props(at)["sid"] == queued[2] and props(at)["previous"]["sid"] == queued[1]
+
+    # Least certain first: uncertainty (i % 97) / 100 is highest at i = 96, 193, ...: s96 first.
+    at.radio(key="label_order").set_value("uncertainty").run()
+    assert props(at)["sid"] == "s96" and props(at)["next"]["sid"] == "s193"
+    p.labels.confirm("s96", actor=me)
+    p.records.save_predictions([Prediction("s5", (), 0.99, "knn-margin", (), (), None, prov)], "knn")
+    at.radio(key="label_order").set_value("stage").run()
+    at.radio(key="label_order").set_value("uncertainty").run()  # the new prediction is seen: s5 least certain
+    assert props(at)["sid"] == "s5" and props(at)["next"]["sid"] == "s193"
+    p.close()
