@@ -178,24 +178,29 @@ class RemoteEmbedder:
         self.ledger.record_call(latency=latency)
         return unit_rows(vecs), served
 
-    async def _run(self, texts: list[str], store) -> tuple[np.ndarray, str]:
+    async def _run(self, texts: list[str], store) -> tuple[np.ndarray | None, str]:
+        """Embed ``texts`` in batches, ``concurrency`` at a time. With
+        ``store(first_row, vecs)``, each batch goes there as it is answered
+        and nothing is kept (a 100k corpus is not held twice): returns
+        ``(None, served model)``; without, ``(all vectors, served model)``."""
         gate = asyncio.Semaphore(self.concurrency)
         served = ""
 
-        async def one(a: int) -> np.ndarray:
+        async def one(a: int) -> np.ndarray | None:
             nonlocal served
             async with gate:
                 vecs, name = await self._batch(texts[a : a + self.batch_size])
             served = served or name
-            if store is not None:
-                store(a, vecs)
-            return vecs
+            if store is None:
+                return vecs
+            store(a, vecs)
+            return None
 
         try:
             parts = await asyncio.gather(*(one(a) for a in range(0, len(texts), self.batch_size)))
         finally:
             await self.endpoint.aclose()
-        return np.vstack(parts), served
+        return (np.vstack(parts) if store is None else None), served
 
     def encode(self, texts: Sequence[str], *, progress: Progress | None = None) -> np.ndarray:
         """Embed sentences: ``(len(texts), dim)`` float32, unit rows. Cached
