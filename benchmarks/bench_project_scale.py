@@ -2,6 +2,7 @@
 
     nice -n 10 .venv/bin/python benchmarks/bench_project_scale.py              # 100,000 sentences
     nice -n 10 .venv/bin/python benchmarks/bench_project_scale.py --n 20000 --skip-layout
+    nice -n 10 .venv/bin/python benchmarks/bench_project_scale.py --work DIR --only layout   # on an earlier run's projects
 
 The corpus is made here: MatScholar's train split (``--data``), sentence i
 built from train sentence i mod 4,402 with each single-token material
@@ -28,6 +29,10 @@ of that process, and above what its imports cost) is the step's alone:
   them confirmed and every sentence carrying a stored "predict the rest"
   prediction: first open in a fresh process, then the median of later
   opens (new sessions of a warm server) and of reruns after a confirm;
+  and the Home page (``app.py``) opened on the same project; beside them
+  the Label page opened on a 50-sentence project, which is what AppTest
+  itself costs a new session (it scans the installed packages for
+  components each time), so the difference is what 100k sentences cost;
 - ``queue``: enqueueing 5,000 sentences, then the median of ``next_id``,
   ``queue()``, ``progress()`` and one confirm.
 
@@ -180,18 +185,31 @@ def step_label(work: Path, repeats: int) -> dict:
 
     path = str(work / "projects" / "bench-text.allabel")
 
-    def open_page():
-        at = AppTest.from_file(str(ROOT / "pages" / "2_Label.py"), default_timeout=600)
-        at.session_state["project_path"] = path
+    from allabel_core.project import create_project, read_input
+
+    tiny = work / "projects" / "bench-tiny.allabel"
+    if not tiny.exists():  # the same page on 50 sentences: what AppTest itself costs a new session
+        lines = (work / "pool.txt").read_text(encoding="utf-8").splitlines()[:50]
+        t = create_project("bench-tiny", read_input("\n".join(lines).encode(), "tiny.txt"), schema=SCHEMA,
+                           projects_dir=work / "projects", unique=False)
+        t.selections.record(t.pool_ids()[:10], "diversity")
+        t.close()
+
+    def open_page(script: str = "pages/2_Label.py", project: Path | str = path):
+        at = AppTest.from_file(str(ROOT / script), default_timeout=600)
+        at.session_state["project_path"] = str(project)
         at.session_state["annotator"] = "bench"
         at.run()
         assert not at.exception, at.exception
-        assert at.get("bidi_component"), "the annotator was not drawn"
+        if script.endswith("2_Label.py"):
+            assert at.get("bidi_component"), "the annotator was not drawn"
         return at
 
     base = peak_mb()
     first, at = timed(open_page)
     opens = [timed(open_page)[0] for _ in range(repeats)]
+    homes = [timed(lambda: open_page("app.py"))[0] for _ in range(repeats)]
+    floor = [timed(lambda: open_page(project=tiny))[0] for _ in range(repeats)]
     reruns = []
     p = _project(work)
     from allabel_core.project import Actor
@@ -204,6 +222,8 @@ def step_label(work: Path, repeats: int) -> dict:
         reruns.append(dt)
     return {"Label page, first open (fresh process)": first, "Label page open (warm), median": statistics.median(opens),
             "Label page rerun after a confirm, median": statistics.median(reruns),
+            "Home page open (warm), median": statistics.median(homes),
+            "Label page open, 50-sentence project, median": statistics.median(floor),
             "peak above imports": peak_mb() - base, "peak of the process": peak_mb()}
 
 
@@ -259,6 +279,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--skip-layout", action="store_true", help="leave out UMAP (minutes at 100k)")
     ap.add_argument("--work", help="work folder (default: a temporary one, removed after)")
+    ap.add_argument("--only", metavar="STEPS",
+                    help="run these steps (comma-separated, e.g. layout,label) on the projects of an earlier --work")
     ap.add_argument("--step", help=argparse.SUPPRESS)
     args = ap.parse_args()
     url = f"http://127.0.0.1:{args.port}/v1"
@@ -276,11 +298,14 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     (work / "schema.json").write_text(json.dumps(SCHEMA), encoding="utf-8")
     print(f"load average at start {os.getloadavg()[0]:.2f}; {args.n:,} sentences; work folder {work}")
-    t, _ = timed(lambda: write_corpus(Path(args.data), args.n, work))
-    print(f"corpus written in {t:.1f} s from {args.data}")
+    if not args.only:
+        t, _ = timed(lambda: write_corpus(Path(args.data), args.n, work))
+        print(f"corpus written in {t:.1f} s from {args.data}")
     server = serve(args.port)
     try:
         steps = ["create-text", "create-gold", "embed"] + ([] if args.skip_layout else ["layout"]) + ["fill", "label", "queue"]
+        if args.only:
+            steps = args.only.split(",")
         for step in steps:
             result = child(step, work, args)
             for name, value in result.items():
