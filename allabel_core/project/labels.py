@@ -118,6 +118,10 @@ class Labels:
         row = self._db.conn().execute("SELECT state FROM sentence_state WHERE sentence_id = ?", (sentence_id,)).fetchone()
         return row[0] if row else None
 
+    def with_suggestions(self) -> list[str]:
+        """The sentences that have suggested spans (read through the span-status index)."""
+        return [r[0] for r in self._db.conn().execute("SELECT DISTINCT sentence_id FROM spans WHERE status = 'suggested'")]
+
     def states(self) -> dict[str, str]:
         """Sentence id → ``"confirmed"`` / ``"skipped"`` for every sentence that has one."""
         return dict(self._db.conn().execute("SELECT sentence_id, state FROM sentence_state"))

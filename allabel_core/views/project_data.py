@@ -27,7 +27,7 @@ def map_coloring(project, mode: str) -> dict:
         return {"groups": stage_groups(ids, dict(zip(sel["sentence_id"], sel["stage"]))), "color_by": "stage"}
     if mode == "label status":
         status = {sid: "queued" for sid in project.selections.queue()}
-        status.update({s.id: "suggested" for s in project.pool() if any(sp.status == "suggested" for sp in s.spans)})
+        status.update(dict.fromkeys(project.labels.with_suggestions(), "suggested"))
         status.update(project.labels.states())
         return {"groups": status_groups(ids, status), "color_by": "label status"}
     if mode == "predicted entities":

@@ -86,6 +86,7 @@ KEY_READS = {
     "the confirms, for scores against gold": lambda p: p.labels.history(None, action="confirm"),
     "one stored prediction": lambda p: (p.records.rest_prediction("s7"), p.records.prediction("s7")),
     "the confirmed sentences": lambda p: p.annotated(),
+    "the sentences with suggestions": lambda p: p.labels.with_suggestions(),
 }
 
 
