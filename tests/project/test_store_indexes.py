@@ -30,7 +30,7 @@ def project(tmp_path_factory):
         p.labels.add_span(f"s{i}", 0, 7, "MAT", actor=me)
         p.labels.confirm(f"s{i}", actor=me)
     p.labels.suggest("s5", [(0, 7, "MAT")])
-    p.labels.skip("s20", actor=me)
+    p.labels.skip("s25", actor=me)
     prov = {"provenance": {"fingerprint": "f", "source": "knn"}}
     p.records.save_predictions([Prediction(f"s{i}", (), 0.5, "knn-margin", (), (), None, prov) for i in range(N)], "knn")
     yield p
@@ -122,3 +122,12 @@ def test_an_older_file_gets_the_indexes_when_opened(tmp_path):
     have = {r[0] for r in q._db.conn().execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {name for name, _ in INDEXES} <= have
     q.close()
+
+
+def test_what_the_indexed_reads_return(project):
+    assert project.labels.with_suggestions() == ["s5"]
+    prog = project.progress()
+    assert (prog["confirmed"], prog["skipped"], prog["suggested_sentences"], prog["confirmed_spans"]) == (30, 1, 1, 30)
+    assert [s.id for s in project.annotated()] == [f"s{i}" for i in range(0, 300, 10)]
+    assert project.records.rest_prediction("s7").source == "knn" and project.records.rest_prediction("nope") is None
+    assert project.types.usage("MAT") == {"confirmed": 30, "suggested": 1, "gold": N, "predicted": 0}
