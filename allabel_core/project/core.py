@@ -145,7 +145,7 @@ class Project:
         def finish(pool_size: int, labels: list[str]) -> tuple[Schema, dict]:
             if not pool_size:
                 raise EmptyPoolError("the pool has no sentences; a project needs at least one")
-            chosen = fixed or Schema.from_labels(labels)
+            chosen = fixed if fixed is not None else Schema.from_labels(labels)
             missing = sorted(set(labels) - set(chosen.names))
             if missing:
                 raise SchemaError(f"{pool.source or 'the data'} uses types the schema does not have: "

@@ -110,6 +110,8 @@ def test_a_bad_target_or_a_type_outside_the_schema_leaves_nothing(tmp_path, smal
         create_project_from_bytes("t", text_file(), "pool.txt", target=(bad_target, "test.jsonl"), projects_dir=folder)
     with pytest.raises(SchemaError, match="MAT"):
         create_project_from_bytes("s", tokens_file(), "pool.jsonl", schema=["PRO"], projects_dir=folder)
+    with pytest.raises(SchemaError, match="MAT"):  # an empty schema given is a schema, not "take the data's"
+        create_project_from_bytes("z", tokens_file(), "pool.jsonl", schema=[], projects_dir=folder)
     with pytest.raises(DataFormatError, match="no sentences found"):
         create_project_from_bytes("e", b'{"text": "  "}\n' * 3, "pool.jsonl", projects_dir=folder)
     assert nothing_left(folder)
