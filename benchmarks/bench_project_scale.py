@@ -1,4 +1,4 @@
-"""A 100k-sentence project end to end: create, embed, lay out, Label page, queue.
+"""A 100k-sentence project end to end: create, embed, lay out, Label page, Entities page, queue.
 
     nice -n 10 .venv/bin/python benchmarks/bench_project_scale.py              # 100,000 sentences
     nice -n 10 .venv/bin/python benchmarks/bench_project_scale.py --n 20000 --skip-layout
@@ -33,6 +33,9 @@ of that process, and above what its imports cost) is the step's alone:
   the Label page opened on a 50-sentence project, which is what AppTest
   itself costs a new session (it scans the installed packages for
   components each time), so the difference is what 100k sentences cost;
+- ``entities``: the Entities page (AppTest) on the same project: the first
+  open, which builds the export of every entity, the median of reruns
+  (which keep it) and a rerun after a confirm (which builds it again);
 - ``queue``: enqueueing 5,000 sentences, then the median of ``next_id``,
   ``queue()``, ``progress()`` and one confirm.
 
@@ -230,6 +233,29 @@ def step_label(work: Path, repeats: int) -> dict:
             "peak above imports": peak_mb() - base, "peak of the process": peak_mb()}
 
 
+def step_entities(work: Path, repeats: int) -> dict:
+    """The Entities page on the filled project (1,000 confirmed, every other
+    sentence predicted): the first open builds the export; reruns keep it
+    until a label, prediction or type changes, as after a confirm."""
+    from streamlit.testing.v1 import AppTest
+
+    from allabel_core.project import Actor
+
+    at = AppTest.from_file(str(ROOT / "pages/6_Entities.py"), default_timeout=600)
+    at.session_state["project_path"] = str(work / "projects" / "bench-text.allabel")
+    base = peak_mb()
+    first, _ = timed(at.run)
+    assert not at.exception, at.exception
+    reruns = [timed(at.run)[0] for _ in range(repeats)]
+    p = _project(work)
+    sid = next(s for s in p.pool_ids() if p.labels.states().get(s) != "confirmed")
+    p.labels.confirm(sid, actor=Actor("bench", "bench"))
+    changed, _ = timed(at.run)
+    return {"Entities page, first open (builds the export)": first, "Entities page rerun, median": statistics.median(reruns),
+            "Entities page rerun after a confirm": changed,
+            "peak above imports": peak_mb() - base, "peak of the process": peak_mb()}
+
+
 def step_queue(work: Path, repeats: int) -> dict:
     from allabel_core.project import Actor
 
@@ -292,7 +318,8 @@ def main() -> None:
         result = {"create-text": lambda: step_create(work, "text"), "create-gold": lambda: step_create(work, "gold"),
                   "embed": lambda: step_embed(work, url),
                   "layout": lambda: step_layout(work, url), "fill": lambda: fill(work) or {},
-                  "label": lambda: step_label(work, args.repeats), "queue": lambda: step_queue(work, args.repeats)
+                  "label": lambda: step_label(work, args.repeats), "queue": lambda: step_queue(work, args.repeats),
+                  "entities": lambda: step_entities(work, args.repeats),
                   }[args.step]()
         print(json.dumps(result))
         return
@@ -306,7 +333,7 @@ def main() -> None:
         print(f"corpus written in {t:.1f} s from {args.data}")
     server = serve(args.port)
     try:
-        steps = ["create-text", "create-gold", "embed"] + ([] if args.skip_layout else ["layout"]) + ["fill", "label", "queue"]
+        steps = ["create-text", "create-gold", "embed"] + ([] if args.skip_layout else ["layout"]) + ["fill", "label", "entities", "queue"]
         if args.only:
             steps = args.only.split(",")
         for step in steps:

@@ -249,6 +249,18 @@ class Project:
             (role, sentence_id))
         return [Span(a, b, label, text, "gold") for a, b, label, text in rows]
 
+    def content_version(self) -> tuple:
+        """A value that changes whenever what an export holds may have: the
+        sentences, any person's label or state (every change bumps a
+        sentence's revision, undo included), the predictions and the entity
+        types. Cheap (a few aggregate queries), so a page can keep what it
+        built from the project until this changes."""
+        return tuple(self._db.conn().execute(
+            "SELECT (SELECT COUNT(*) FROM sentences), (SELECT MAX(rowid) FROM sentences),"
+            " (SELECT COUNT(*) FROM revisions), (SELECT TOTAL(rev) FROM revisions),"
+            " (SELECT COUNT(*) FROM predictions), (SELECT MAX(seq) FROM predictions),"
+            " (SELECT group_concat(name || ':' || pos, ',') FROM labels)").fetchone())
+
     def has_gold(self, role: str = "pool") -> bool:
         """Whether the file gave gold spans for ``role`` (``"pool"`` / ``"target"``)."""
         return self._sentences.has_gold(role)

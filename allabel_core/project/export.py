@@ -113,6 +113,28 @@ def export_sentences(project, include: str = "all") -> Export:
     return Export(include, out, notes, confirmed_out, n_pred)
 
 
+_KEPT: dict[tuple[str, str], tuple[tuple, Export, pd.DataFrame]] = {}
+
+
+def kept_export(project, include: str = "all") -> tuple[Export, pd.DataFrame]:
+    """:func:`export_sentences` and its entity table, built again only when
+    :meth:`~allabel_core.project.Project.content_version` has changed since
+    the last call for this project and ``include`` (at 100k sentences the
+    export takes tens of seconds; a page rerun should not). One entry per
+    project file and choice is kept."""
+    key = (str(project.path), check_include(include))
+    version = project.content_version()
+    kept = _KEPT.get(key)
+    if kept is not None and kept[0] == version:
+        return kept[1], kept[2]
+    exp = export_sentences(project, include)
+    table = exp.table()
+    for other in [k for k in _KEPT if k[0] == key[0]]:
+        del _KEPT[other]  # one choice per project held at a time: they can be big
+    _KEPT[key] = (version, exp, table)
+    return exp, table
+
+
 def _writable() -> list[str]:
     """The annotation formats that hold entities (not plain text or tables of text)."""
     from ..formats import FORMATS

@@ -170,3 +170,39 @@ def test_export_bytes_summary_and_table(predicted):
     data, _ = X.export_bytes(predicted, "summary", "all")
     s = pd.read_csv(io.BytesIO(data))
     assert list(s.columns) == list(E.SUMMARY_COLUMNS) and s["mentions"].sum() == len(X.export_sentences(predicted).table())
+
+
+def test_kept_export_is_built_again_only_when_the_project_changes(predicted, monkeypatch, tmp_path):
+    """The Entities page reruns on every click; at 100k sentences the export
+    takes tens of seconds, so it is kept until a label, a prediction, a
+    type or the pool changes, and then built again."""
+    built = []
+    real = X.export_sentences
+
+    def spy(project, include="all"):
+        built.append(include)
+        return real(project, include)
+
+    monkeypatch.setattr(X, "export_sentences", spy)
+    exp, table = X.kept_export(predicted, "all")
+    again, table2 = X.kept_export(predicted, "all")
+    assert built == ["all"] and again is exp and table2 is table
+    assert len(table) == len(real(predicted, "all").table())
+
+    def rebuilt(change) -> bool:
+        before = len(built)
+        change()
+        X.kept_export(predicted, "all")
+        return len(built) == before + 1
+
+    assert rebuilt(lambda: predicted.labels.add_span("q2", 0, 3, "PRO"))  # a label, before confirming
+    assert rebuilt(lambda: predicted.labels.confirm("q2"))
+    t = X.kept_export(predicted, "all")[1]
+    assert t[t["sentence_id"] == "q2"]["source"].tolist() == ["human"]
+    assert rebuilt(lambda: predicted.labels.undo())
+    assert rebuilt(lambda: predicted.types.add("NEW", "a new type"))
+    assert rebuilt(lambda: predict_rest(predicted, HashEmbedder(), llm(HashEmbedder()), force=True))
+    assert not rebuilt(lambda: None)
+    # Another choice is its own entry; the project's earlier one is let go.
+    X.kept_export(predicted, "confirmed")
+    assert built[-1] == "confirmed" and sum(1 for k in X._KEPT if k[0] == str(predicted.path)) == 1
