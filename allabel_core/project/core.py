@@ -213,9 +213,11 @@ class Project:
         """Pool sentences with the person's spans (confirmed and suggested), never gold."""
         return self._sentences.corpus("pool", "person", ("confirmed", "suggested"))
 
-    def sentence(self, sentence_id: str) -> Sentence:
-        """One pool sentence with the person's spans."""
-        return self._sentences.bare(sentence_id).with_spans(self.labels.spans(sentence_id))
+    def sentence(self, sentence_id: str, *, labels: bool = True) -> Sentence:
+        """One pool sentence with the person's spans (``labels=False``: none,
+        and no query for them)."""
+        bare = self._sentences.bare(sentence_id)
+        return bare.with_spans(self.labels.spans(sentence_id)) if labels else bare
 
     def gold(self) -> Corpus:
         """Pool sentences with their gold spans (empty spans when the file had none)."""

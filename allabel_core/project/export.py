@@ -92,7 +92,7 @@ def export_sentences(project, include: str = "all") -> Export:
         if rec.prediction.error:
             failed += 1
             continue
-        base = project.sentence(sid).with_spans([])
+        base = project.sentence(sid, labels=False)
         p = rec.prediction
         # A type deleted since the prediction was made is not exported.
         spans = [sp for sp in p.spans if sp.label in names
