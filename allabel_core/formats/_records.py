@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import DataFormatError
 from ..data.sentence import STATUSES, Sentence, Span, normalize_text
-from ._io import Source, json_kind
+from ._io import Source, a_kind, json_kind
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -62,6 +63,25 @@ def require(record: dict, key: str, kind: type, src: Source, line: int, where: s
         expected = {str: "a string", list: "a list", dict: "an object"}[kind]
         raise src.error(f"{where}{key!r} must be {expected}, got {json_kind(value)}", line)
     return value
+
+
+def span_items(spans: list, src: Source, line: int) -> Iterator[tuple[str, dict]]:
+    """Each item of a record's ``spans`` list with its name in messages
+    (``"span n"``), checked to be an object with ``start``, ``end`` and
+    ``label`` (their values are checked by :func:`span_sentence`)."""
+    for n, item in enumerate(spans, 1):
+        where = f"span {n}"
+        if not isinstance(item, dict):
+            raise src.error(f"{where} must be an object {{start, end, label}}, got {a_kind(item)}", line)
+        for key in ("start", "end", "label"):
+            require(item, key, object, src, line, f"{where}: ")
+        yield where, item
+
+
+def raw_span(item: dict, where: str) -> RawSpan:
+    """The :class:`RawSpan` of a span object checked by :func:`span_items`."""
+    return RawSpan(item["start"], item["end"], item["label"], where, item.get("text"), item.get("status"),
+                   item.get("source"), item.get("score"))
 
 
 def check_text(text: str, src: Source, line: int, where: str = "") -> None:

@@ -41,11 +41,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..errors import ConfigError, DataFormatError
-from ..data.sentence import Sentence, parse_tag
+from ..errors import ConfigError
+from ..data.sentence import Sentence
 from ._io import Source
 from ._tags import TokenRecord, iob2_rows, token_sentences
-from .sniff import split_columns
+from .sniff import _is_tag, split_columns
 
 # Whitespace after "#" keeps a token "#" followed by its tag from looking like one.
 _COMMENT = re.compile(r"^#\s+(\w+)\s*=\s*(.*?)\s*$")
@@ -54,12 +54,6 @@ _DOCSTART = "-DOCSTART-"
 _HEADER = re.compile(r"^[A-Za-z][A-Za-z_]*$")
 
 
-def _is_tag(value: str) -> bool:
-    try:
-        parse_tag(value)
-    except DataFormatError:
-        return False
-    return True
 
 
 def _types(tags) -> set[str]:

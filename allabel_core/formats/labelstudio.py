@@ -46,7 +46,7 @@ import json
 from collections.abc import Sequence
 
 from ..data.sentence import Sentence, Span
-from ._io import Source, a_kind, json_array
+from ._io import Source, a_kind, json_array, json_meta
 from ._records import RawSpan, is_int, record_id, require, span_sentence
 
 _META = ("score", "model_version")
@@ -260,13 +260,9 @@ def write(
             task["annotations"] = [{"result": _results(trusted, names)}]
         if suggested:
             task["predictions"] = _predictions(s, suggested, names)
-        extra = {k: v for k, v in s.meta.items() if k not in (KEY, *_META)}
-        if extra:
-            try:
-                json.dumps(extra)
-                task["meta"] = extra
-            except (TypeError, ValueError):
-                warnings.append(f"sentence {s.id!r}: meta not written, it is not JSON-serialisable")
+        extra = json_meta(s, warnings, exclude=(KEY, *_META))
+        if extra is not None:
+            task["meta"] = extra
         tasks.append(json.dumps(task, ensure_ascii=False))
     if not tasks:
         return "[]\n", warnings

@@ -31,8 +31,8 @@ import json
 from collections.abc import Sequence
 
 from ..data.sentence import Sentence
-from ._io import Source, a_kind, json_kind, json_records
-from ._records import RawSpan, is_int, record_id, require, span_sentence
+from ._io import Source, a_kind, json_kind, json_meta, json_records
+from ._records import RawSpan, is_int, raw_span, record_id, require, span_items, span_sentence
 
 ANSWERS = ("accept", "reject", "ignore")
 
@@ -67,12 +67,7 @@ def _raw_spans(record: dict, tokens: list[tuple[int, int]] | None, src: Source, 
         return []
     spans = require(record, "spans", list, src, line)
     raw = []
-    for n, item in enumerate(spans, 1):
-        where = f"span {n}"
-        if not isinstance(item, dict):
-            raise src.error(f"{where} must be an object {{start, end, label}}, got {a_kind(item)}", line)
-        for key in ("start", "end", "label"):
-            require(item, key, object, src, line, f"{where}: ")
+    for where, item in span_items(spans, src, line):
         if tokens is not None and ("token_start" in item or "token_end" in item):
             ts, te = item.get("token_start"), item.get("token_end")
             if not (is_int(ts) and is_int(te) and 0 <= ts <= te < len(tokens)):
@@ -86,10 +81,7 @@ def _raw_spans(record: dict, tokens: list[tuple[int, int]] | None, src: Source, 
                     f"which cover [{tokens[ts][0]}, {tokens[te][1]})",
                     line,
                 )
-        raw.append(
-            RawSpan(item["start"], item["end"], item["label"], where, item.get("text"), item.get("status"),
-                    item.get("source"), item.get("score"))
-        )
+        raw.append(raw_span(item, where))
     return raw
 
 
@@ -165,11 +157,8 @@ def write(sentences: Sequence[Sentence], statuses: Sequence[str]) -> tuple[str, 
             "spans": [span_record(sp, starts, ends) for sp in s.spans_with(statuses)],
             "answer": "accept",
         }
-        if s.meta:
-            try:
-                json.dumps(s.meta)
-                record["meta"] = s.meta
-            except (TypeError, ValueError):
-                warnings.append(f"sentence {s.id!r}: meta not written, it is not JSON-serialisable")
+        meta = json_meta(s, warnings)
+        if meta is not None:
+            record["meta"] = meta
         lines.append(json.dumps(record, ensure_ascii=False))
     return "".join(line + "\n" for line in lines), warnings

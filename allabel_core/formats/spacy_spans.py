@@ -15,8 +15,8 @@ import json
 from collections.abc import Iterator, Sequence
 
 from ..data.sentence import Sentence
-from ._io import Source, a_kind, json_meta, json_records
-from ._records import RawSpan, record_id, require, span_sentence
+from ._io import Source, json_meta, json_records
+from ._records import raw_span, record_id, require, span_items, span_sentence
 
 
 def read(text: str, src: Source, *, status: str) -> Iterator[tuple[int, Sentence]]:
@@ -25,17 +25,7 @@ def read(text: str, src: Source, *, status: str) -> Iterator[tuple[int, Sentence
         body = require(record, "text", str, src, line)
         spans = require(record, "spans", list, src, line)
         meta = require(record, "meta", dict, src, line) if "meta" in record else None
-        raw = []
-        for n, item in enumerate(spans, 1):
-            where = f"span {n}"
-            if not isinstance(item, dict):
-                raise src.error(f"{where} must be an object {{start, end, label}}, got {a_kind(item)}", line)
-            for key in ("start", "end", "label"):
-                require(item, key, object, src, line, f"{where}: ")
-            raw.append(
-                RawSpan(item["start"], item["end"], item["label"], where, item.get("text"), item.get("status"),
-                        item.get("source"), item.get("score"))
-            )
+        raw = [raw_span(item, where) for where, item in span_items(spans, src, line)]
         yield line, span_sentence(sid, body, raw, src, line, status=status, meta=meta)
 
 

@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator, Sequence
 
 from ..data.sentence import Sentence
-from ._io import Source, json_records
+from ._io import Source, json_meta, json_records
 from ._records import record_id, require
 
 _OWN = ("id", "meta")
@@ -42,12 +42,9 @@ def write(sentences: Sequence[Sentence], statuses: Sequence[str]) -> tuple[str, 
     for s in sentences:
         n_spans += len(s.spans_with(statuses))
         record: dict = {"id": s.id, "text": s.text}
-        if s.meta:
-            try:
-                json.dumps(s.meta)
-                record["meta"] = s.meta
-            except (TypeError, ValueError):
-                warnings.append(f"sentence {s.id!r}: meta not written, it is not JSON-serialisable")
+        meta = json_meta(s, warnings)
+        if meta is not None:
+            record["meta"] = meta
         lines.append(json.dumps(record, ensure_ascii=False))
     if n_spans:
         warnings.append(f"{n_spans} spans not written: unlabelled JSONL holds no labels")
